@@ -1,0 +1,7 @@
+"""pernode: benchmark stochastic regularizers and rank them like the PerNodeDrop paper.
+
+Importing this package stays light: TensorFlow and Keras are imported only by the
+modules that need them.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from pernode_cli.cli import main
+
+main()

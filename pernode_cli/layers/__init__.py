@@ -1,0 +1,18 @@
+"""Backend-agnostic Keras 3 regularizer layers."""
+
+from pernode_cli.layers.dropconnect_dense import DropConnectDense
+from pernode_cli.layers.mask_ensemble import MaskEnsemble, ensemble_masks
+from pernode_cli.layers.pernode_dense import PerNodeDense
+from pernode_cli.layers.samplers import SAMPLERS
+from pernode_cli.layers.stirs import get_stir, register_stir, stir_names
+
+__all__ = [
+    "DropConnectDense",
+    "MaskEnsemble",
+    "PerNodeDense",
+    "SAMPLERS",
+    "ensemble_masks",
+    "get_stir",
+    "register_stir",
+    "stir_names",
+]

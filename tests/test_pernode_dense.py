@@ -1,0 +1,201 @@
+import numpy as np
+import pytest
+
+import keras
+from keras import ops
+
+from pernode_cli.layers import SAMPLERS, PerNodeDense, register_stir
+from tests.helpers import assert_mean_close, assert_uncorrelated, assert_variance_close
+
+STIRS = ["bernoulli", "gaussian", "partial_gaussian"]
+D_IN, UNITS, BATCH = 8, 6, 20000
+
+
+def _built(stir, sampler, rate, mask="dynamic", seed=1, d_in=D_IN, units=UNITS, **kw):
+    layer = PerNodeDense(units, rate, stir=stir, mask=mask, sampler=sampler, seed=seed, **kw)
+    layer.build((None, d_in))
+    rng = np.random.default_rng(0)
+    layer.kernel.assign(rng.normal(size=(d_in, units)).astype("float32"))
+    if layer.bias is not None:
+        layer.bias.assign(rng.normal(size=(units,)).astype("float32"))
+    return layer
+
+
+def _np(t):
+    return np.asarray(ops.convert_to_numpy(t))
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+@pytest.mark.parametrize("stir", STIRS)
+@pytest.mark.parametrize("rate", [0.3, 0.7])
+def test_moments_match_formula(stir, sampler, rate):
+    layer = _built(stir, sampler, rate)
+    x = np.random.default_rng(1).normal(size=(1, D_IN)).astype("float32")
+    xb = np.repeat(x, BATCH, axis=0)
+    y = _np(layer(xb, training=True))
+    w = _np(layer.kernel)
+    dense = x @ w + _np(layer.bias)
+    # E[y] is the Dense output; Var[y_j] = rate/(1-rate) * sum_i x_i^2 W_ij^2.
+    assert_mean_close(y, dense[0])
+    target_var = rate / (1 - rate) * ((x**2) @ (w**2))[0]
+    assert_variance_close(y, target_var)
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+@pytest.mark.parametrize("stir", STIRS)
+def test_noise_independent_across_samples_and_units(stir, sampler):
+    layer = _built(stir, sampler, 0.5)
+    x = np.random.default_rng(2).normal(size=(1, D_IN)).astype("float32")
+    y = _np(layer(np.repeat(x, BATCH, axis=0), training=True))
+    noise = y - (x @ _np(layer.kernel) + _np(layer.bias))
+    # Two identical rows get different outputs (per-sample masks) ...
+    assert not np.allclose(y[0], y[1])
+    # ... and the noise of neighbouring samples and of different units is uncorrelated.
+    assert_uncorrelated(noise[0::2, 0], noise[1::2, 0])
+    for j in range(1, UNITS):
+        assert_uncorrelated(noise[:, 0], noise[:, j])
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+@pytest.mark.parametrize("stir", STIRS)
+def test_dynamic_is_dense_at_inference_and_rate_zero(stir, sampler):
+    layer = _built(stir, sampler, 0.5)
+    x = np.random.default_rng(3).normal(size=(16, D_IN)).astype("float32")
+    expected = x @ _np(layer.kernel) + _np(layer.bias)
+    np.testing.assert_allclose(_np(layer(x, training=False)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_np(layer(x)), expected, rtol=1e-5, atol=1e-5)
+    zero = _built(stir, sampler, 0.0)
+    np.testing.assert_allclose(_np(zero(x, training=True)), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_rank3_inputs_like_dense(sampler):
+    layer = _built("gaussian", sampler, 0.5)
+    x = np.random.default_rng(4).normal(size=(4, 5, D_IN)).astype("float32")
+    expected = x @ _np(layer.kernel) + _np(layer.bias)
+    np.testing.assert_allclose(_np(layer(x)), expected, rtol=1e-5, atol=1e-5)
+    y = _np(layer(x, training=True))
+    assert y.shape == (4, 5, UNITS)
+    # Every position of the leading axes gets its own noise.
+    assert not np.allclose(y - expected, (y - expected)[:, :1])
+
+
+@pytest.mark.parametrize("stir", STIRS)
+def test_fixed_mask_applied_everywhere_and_moments(stir):
+    rate = 0.5
+    layer = _built(stir, "reference", rate, mask="fixed", d_in=200, units=300)
+    m = _np(layer.fixed_mask)
+    # The stored mask has the stir's moments: mean 1, variance rate/(1-rate).
+    assert_mean_close(m.reshape(-1, 1), 1.0)
+    assert_variance_close(m.reshape(-1, 1), rate / (1 - rate))
+    x = np.random.default_rng(5).normal(size=(32, 200)).astype("float32")
+    expected = x @ (_np(layer.kernel) * m) + _np(layer.bias)
+    for training in (True, False):
+        np.testing.assert_allclose(_np(layer(x, training=training)), expected, rtol=1e-4, atol=1e-4)
+    # Same mask for every call and every batch composition.
+    np.testing.assert_allclose(_np(layer(x[:3], training=True)), expected[:3], rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(_np(layer.fixed_mask), m)
+    assert "fixed_mask" not in [w.path.split("/")[-1] for w in layer.trainable_weights]
+
+
+def test_fixed_mask_reproducible_from_seed():
+    a = _built("bernoulli", "reference", 0.5, mask="fixed", seed=7)
+    b = _built("bernoulli", "reference", 0.5, mask="fixed", seed=7)
+    c = _built("bernoulli", "reference", 0.5, mask="fixed", seed=8)
+    np.testing.assert_array_equal(_np(a.fixed_mask), _np(b.fixed_mask))
+    assert not np.array_equal(_np(a.fixed_mask), _np(c.fixed_mask))
+
+
+def test_bernoulli_mask_values():
+    layer = _built("bernoulli", "reference", 0.75, d_in=1, units=1)
+    layer.kernel.assign(np.ones((1, 1), "float32"))
+    layer.bias.assign(np.zeros((1,), "float32"))
+    y = _np(layer(np.ones((4000, 1), "float32"), training=True))[:, 0]
+    assert set(np.round(np.unique(y), 5)) <= {0.0, 4.0}
+    assert abs((y == 0).mean() - 0.75) < 5 * np.sqrt(0.75 * 0.25 / 4000)
+
+
+@pytest.mark.parametrize("mask", ["dynamic", "fixed"])
+def test_save_and_load(tmp_path, mask):
+    inputs = keras.Input((D_IN,))
+    outputs = PerNodeDense(UNITS, 0.5, stir="partial_gaussian", mask=mask, seed=3, activation="relu")(inputs)
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(6).normal(size=(10, D_IN)).astype("float32")
+    before = model.predict(x, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), before)
+    assert loaded.layers[-1].get_config() == model.layers[-1].get_config()
+
+
+def test_get_config_round_trip():
+    layer = PerNodeDense(5, 0.25, stir="gaussian", mask="fixed", activation="relu", use_bias=False,
+                         kernel_initializer="he_normal", seed=11)
+    config = layer.get_config()
+    for key in ["units", "rate", "stir", "mask", "activation", "use_bias", "kernel_initializer", "sampler", "seed"]:
+        assert key in config
+    assert PerNodeDense.from_config(config).get_config() == config
+
+
+@pytest.mark.parametrize("mask", ["dynamic", "fixed"])
+def test_gradients_reach_kernel_and_bias(mask):
+    inputs = keras.Input((D_IN,))
+    layer = PerNodeDense(3, 0.5, mask=mask, seed=0)
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    before = [_np(w).copy() for w in (layer.kernel, layer.bias)]
+    mask_before = _np(layer.fixed_mask).copy() if mask == "fixed" else None
+    x = np.random.default_rng(7).normal(size=(32, D_IN)).astype("float32")
+    model.train_on_batch(x, np.full((32, 3), 5.0, "float32"))
+    for old, new in zip(before, (layer.kernel, layer.bias)):
+        new = _np(new)
+        assert np.all(np.isfinite(new)) and not np.allclose(old, new)
+    if mask == "fixed":
+        np.testing.assert_array_equal(_np(layer.fixed_mask), mask_before)
+
+
+def test_user_defined_stir_serializes(tmp_path):
+    def uniform_stir(shape, rate, seed_generator, dtype):
+        # Uniform on [1 - a, 1 + a], variance a^2 / 3 = rate / (1 - rate).
+        a = float(np.sqrt(3 * rate / (1 - rate)))
+        return keras.random.uniform(shape, 1 - a, 1 + a, seed=seed_generator, dtype=dtype)
+
+    register_stir("test_uniform", uniform_stir, overwrite=True)
+    layer = _built("test_uniform", "reference", 0.2)
+    x = np.random.default_rng(8).normal(size=(1, D_IN)).astype("float32")
+    y = _np(layer(np.repeat(x, BATCH, axis=0), training=True))
+    w = _np(layer.kernel)
+    assert_mean_close(y, (x @ w + _np(layer.bias))[0])
+    assert_variance_close(y, 0.25 * ((x**2) @ (w**2))[0])
+    assert PerNodeDense.from_config(layer.get_config()).stir == "test_uniform"
+
+
+def test_register_stir_refuses_duplicates_and_non_callables():
+    with pytest.raises(ValueError, match="already registered"):
+        register_stir("bernoulli", lambda *a: None)
+    with pytest.raises(ValueError, match="`fn`"):
+        register_stir("new_one", 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        ({"units": 0, "rate": 0.5}, "units"),
+        ({"units": 2.5, "rate": 0.5}, "units"),
+        ({"units": 4, "rate": 1.0}, "rate"),
+        ({"units": 4, "rate": -0.1}, "rate"),
+        ({"units": 4, "rate": "0.5"}, "rate"),
+        ({"units": 4, "rate": 0.5, "stir": "laplace"}, "stir"),
+        ({"units": 4, "rate": 0.5, "mask": "static"}, "mask"),
+        ({"units": 4, "rate": 0.5, "sampler": "magic"}, "sampler"),
+        ({"units": 4, "rate": 0.5, "seed": -1}, "seed"),
+        ({"units": 4, "rate": 0.5, "seed": 1.5}, "seed"),
+        ({"units": 4, "rate": 0.5, "use_bias": "yes"}, "use_bias"),
+        ({"units": 4, "rate": 0.5, "activation": "nope"}, "activation"),
+        ({"units": 4, "rate": 0.5, "kernel_initializer": "nope"}, "kernel_initializer"),
+    ],
+)
+def test_invalid_arguments(kwargs, arg):
+    with pytest.raises(ValueError, match=f"argument `{arg}`"):
+        PerNodeDense(**kwargs)
