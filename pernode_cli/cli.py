@@ -6,12 +6,16 @@ them, so `pernode --help` stays fast and light.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
 
 from pernode_cli import __version__
 from pernode_cli.errors import PernodeError
+
+# TensorFlow's C++ start-up chatter hides pernode's own output; users can override this.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 app = typer.Typer(
     name="pernode",
@@ -43,6 +47,55 @@ def root(
     ] = None,
 ) -> None:
     """Benchmark stochastic regularizers (PerNodeDrop and its baselines) and rank them."""
+
+
+DatasetOpt = Annotated[
+    str,
+    typer.Option(help="digits (embedded), cifar10, speech_commands, rcv1, or a path to an .npz file."),
+]
+DataDirOpt = Annotated[
+    Optional[str], typer.Option(help="Folder (or archive) holding an already downloaded copy of the data set.")
+]
+
+
+@app.command()
+def train(
+    dataset: DatasetOpt = "digits",
+    variant: Annotated[str, typer.Option(help="Regularizer variant, e.g. PerNodeGaussian, Dropout, PerNodeBernoulli_F.")] = "PerNodeGaussian",
+    rate: Annotated[float, typer.Option(help="Drop rate / noise strength in [0, 1).")] = 0.5,
+    units: Annotated[int, typer.Option(help="Width of the regularization module's Dense layer.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 128,
+    epochs: Annotated[int, typer.Option(help="Number of epochs.")] = 20,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Seed of weights, noise and data split.")] = 0,
+    data_dir: DataDirOpt = None,
+    max_train_samples: Annotated[Optional[int], typer.Option(help="Train on at most this many samples.")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a lower val_loss (0: off).")] = None,
+    log: Annotated[str, typer.Option(help="CSV log; one row is appended and flushed per epoch.")] = "logs.csv",
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing but errors.")] = False,
+) -> None:
+    """Train one configuration of one variant and log every epoch to a CSV file."""
+    from pernode_cli.runner import run_train_command
+
+    try:
+        code = run_train_command(
+            dataset=dataset,
+            variant=variant,
+            rate=rate,
+            units=units,
+            batch_size=batch_size,
+            epochs=epochs,
+            lr=lr,
+            seed=seed,
+            data_dir=data_dir,
+            max_train_samples=max_train_samples,
+            patience=patience,
+            log=log,
+            quiet=quiet,
+        )
+    except PernodeError as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
 
 
 def main() -> None:
