@@ -98,6 +98,25 @@ def train(
     raise typer.Exit(code)
 
 
+@app.command()
+def rank(
+    logs: Annotated[list[str], typer.Argument(help="CSV logs or globs; merged, each data set ranked separately.")],
+    top: Annotated[int, typer.Option(help="Records per variant in the Friedman matrix (the paper uses 5).")] = 5,
+    table_top: Annotated[int, typer.Option(help="Rows per variant in the Table I style output.")] = 3,
+    metric: Annotated[str, typer.Option(help="Column to rank by; columns with 'acc' in the name are maximised.")] = "val_loss",
+    dataset: Annotated[Optional[str], typer.Option(help="Rank only this data set.")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv, json, markdown or latex.")] = "table",
+    plots: Annotated[Optional[str], typer.Option(help="Folder for PNG figures (best-3 bars, loss scatter, CD diagram).")] = None,
+) -> None:
+    """Rank variants from training logs: Friedman test, Kendall's W, mean ranks, Table I."""
+    from pernode_cli.rank_command import run_rank_command
+
+    try:
+        run_rank_command(logs=logs, top=top, table_top=table_top, metric=metric, dataset=dataset, fmt=format, plots=plots)
+    except PernodeError as exc:
+        _fail(str(exc))
+
+
 def main() -> None:
     try:
         app()
