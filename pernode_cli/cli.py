@@ -28,8 +28,9 @@ app = typer.Typer(
 
 def _fail(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True, highlight=False).print(f"[red]error:[/red] {message}", soft_wrap=True)
+    Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -93,6 +94,25 @@ def train(
             log=log,
             quiet=quiet,
         )
+    except PernodeError as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
+
+
+@app.command()
+def sweep(
+    config: Annotated[str, typer.Argument(help="TOML config: data set, grid and fixed settings.")],
+    log: Annotated[str, typer.Option(help="CSV log of this sweep (state is kept in LOG.sweep.json beside it).")] = "sweep.csv",
+    shard: Annotated[Optional[str], typer.Option(help="Run only slice K of N of the grid, e.g. 2/8 (one per array job).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs and which are finished; train nothing.")] = False,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing but errors.")] = False,
+) -> None:
+    """Train every run of a config's grid; resumable after a crash or kill, shardable."""
+    from pernode_cli.runner import run_sweep_command
+
+    try:
+        code = run_sweep_command(config_path=config, log=log, shard=shard, dry_run=dry_run, fail_fast=fail_fast, quiet=quiet)
     except PernodeError as exc:
         _fail(str(exc))
     raise typer.Exit(code)

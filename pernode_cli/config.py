@@ -1,0 +1,168 @@
+"""Sweep configs (TOML): parsed, checked key by key, errors naming the key and its line."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pernode_cli.errors import PernodeError
+from pernode_cli.train import TrainConfig
+from pernode_cli.variants import canonical_variant
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# table -> key -> (kind, required, default)
+SCHEMA = {
+    "": {"dataset": ("str", True, None), "data_dir": ("str", False, None)},
+    "grid": {
+        "variants": ("variants", True, None),
+        "rates": ("rates", True, None),
+        "units": ("ints", False, [128]),
+        "batch_sizes": ("ints", False, [128]),
+        "seeds": ("seeds", False, [0]),
+    },
+    "fixed": {
+        "epochs": ("int", False, 20),
+        "lr": ("float", False, 1e-3),
+        "patience": ("int0", False, 0),
+        "max_train_samples": ("int", False, None),
+    },
+}
+
+
+@dataclass
+class SweepConfig:
+    path: Path
+    dataset: str
+    data_dir: str | None
+    grid: dict
+    fixed: dict
+
+    def fingerprint(self) -> str:
+        """Hash of everything that decides the runs and their results (not where data lives)."""
+        payload = {"dataset": self.dataset, "grid": self.grid, "fixed": self.fixed}
+        return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def runs(self) -> list[TrainConfig]:
+        """Every run of the grid, in a fixed order: variants, rates, units, batch sizes, seeds."""
+        g, f = self.grid, self.fixed
+        out = []
+        for variant, rate, units, batch, seed in itertools.product(
+            g["variants"], g["rates"], g["units"], g["batch_sizes"], g["seeds"]
+        ):
+            out.append(
+                TrainConfig(
+                    dataset=self.dataset,
+                    variant=variant,
+                    rate=rate,
+                    units=units,
+                    batch_size=batch,
+                    epochs=f["epochs"],
+                    lr=f["lr"],
+                    seed=seed,
+                    data_dir=self.data_dir,
+                    max_train_samples=f["max_train_samples"],
+                    patience=f["patience"] or None,
+                )
+            )
+        return out
+
+
+def _line_of(text: str, table: str, key: str | None) -> int | None:
+    current = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]", line)
+        if header:
+            current = header.group(1)
+            if key is None and current == table:
+                return number
+            continue
+        if key is not None and current == table and re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+def _check(kind: str, value, where: str):
+    def bad(expected):
+        return PernodeError(f"{where}: expected {expected}, got {value!r}.")
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if kind == "str":
+        if not isinstance(value, str) or not value:
+            raise bad("a non-empty string")
+        return value
+    if kind in ("int", "int0"):
+        if not is_int(value) or value < (0 if kind == "int0" else 1):
+            raise bad("a positive integer" if kind == "int" else "a non-negative integer")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise bad("a positive number")
+        return float(value)
+    if not isinstance(value, list) or not value:
+        raise bad("a non-empty list")
+    if kind == "variants":
+        out = []
+        for v in value:
+            try:
+                out.append(canonical_variant(v))
+            except PernodeError as exc:
+                raise PernodeError(f"{where}: {exc}") from None
+        return list(dict.fromkeys(out))
+    if kind == "rates":
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1 for v in value):
+            raise bad("a list of rates in [0, 1)")
+        return [float(v) for v in dict.fromkeys(value)]
+    if kind in ("ints", "seeds"):
+        low = 0 if kind == "seeds" else 1
+        if not all(is_int(v) and v >= low for v in value):
+            raise bad("a list of non-negative integers" if low == 0 else "a list of positive integers")
+        return list(dict.fromkeys(value))
+    raise AssertionError(kind)
+
+
+def load_config(path) -> SweepConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise PernodeError(f"Config {path} does not exist.")
+    try:
+        text = path.read_text()
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PernodeError(f"{path}: not valid TOML ({exc}).") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PernodeError(f"Cannot read config {path} ({exc}).") from None
+    values: dict[str, dict] = {}
+    for table, keys in SCHEMA.items():
+        section = raw if table == "" else raw.get(table, {})
+        if table and not isinstance(section, dict):
+            raise PernodeError(f"{path} line {_line_of(text, '', table)}: {table} must be a table [{table}].")
+        out = {}
+        for key, value in section.items():
+            if table == "" and key in SCHEMA and key:
+                continue  # a sub-table, handled in its own turn
+            line = _line_of(text, table, key) if table else _line_of(text, "", key) or _line_of(text, key, None)
+            where = f"{path} line {line}: {table + '.' if table else ''}{key}"
+            if key not in keys:
+                allowed = ", ".join(list(keys) + ([t for t in SCHEMA if t] if table == "" else []))
+                raise PernodeError(f"{where}: unknown key; allowed here: {allowed}.")
+            out[key] = _check(keys[key][0], value, where)
+        for key, (_, required, default) in keys.items():
+            if key not in out:
+                if required:
+                    place = f"[{table}]" if table else "the top level"
+                    raise PernodeError(f"{path}: missing required key {key!r} in {place}.")
+                out[key] = default
+        values[table] = out
+    top = values[""]
+    return SweepConfig(path, top["dataset"], top["data_dir"], values["grid"], values["fixed"])
