@@ -166,7 +166,7 @@ def train_run(
 
     sampler = ""
     if config.variant in PERNODE:
-        sampler = next(l.sampler for l in model.layers if hasattr(l, "sampler"))
+        sampler = next(l for l in model.layers if hasattr(l, "sampler")).resolved_sampler()
     run_id = run_id or make_run_id(config.settings())
     stamp = {
         "run_id": run_id,

@@ -41,9 +41,13 @@ class PerNodeDense(keras.layers.Layer):
         activation: activation function, as for ``keras.layers.Dense``.
         use_bias: whether to add a bias.
         kernel_initializer: initializer of the kernel.
-        sampler: how the dynamic mask is drawn; one of ``pernode_cli.layers.SAMPLERS``.
-            ``"reference"`` materialises the ``(batch, d_in, units)`` mask and contracts it
-            with einsum; it is the ground truth the other samplers are tested against.
+        sampler: how the dynamic noise is drawn; every sampler is exact (same output
+            distribution). ``"auto"`` (default) picks the fastest exact one for the stir:
+            ``"local_reparam"`` for Gaussian, ``"partial_reparam"`` for partial-Gaussian,
+            ``"reference"`` otherwise. ``"reference"`` materialises the
+            ``(batch, d_in, units)`` mask and contracts it with einsum; it is the ground
+            truth the others are tested against. ``"chunked"`` draws the mask chunk by chunk
+            and draws it again in the backward pass instead of storing it.
         seed: optional non-negative int seed of the layer's random stream.
 
     Call arguments:
@@ -64,7 +68,7 @@ class PerNodeDense(keras.layers.Layer):
         activation=None,
         use_bias=True,
         kernel_initializer="glorot_uniform",
-        sampler="reference",
+        sampler="auto",
         seed=None,
         **kwargs,
     ):
@@ -78,10 +82,7 @@ class PerNodeDense(keras.layers.Layer):
         if mask not in MASK_MODES:
             raise _invalid("mask", f"one of {list(MASK_MODES)}", mask)
         self.mask = mask
-        if not isinstance(sampler, str):
-            raise _invalid("sampler", f"one of {sorted(_samplers.SAMPLERS)}", sampler)
-        _samplers.get_sampler(sampler)
-        self.sampler = sampler
+        self.sampler = _samplers.validate_sampler(sampler, stir)
         if not isinstance(use_bias, bool):
             raise _invalid("use_bias", "a bool", use_bias)
         self.use_bias = use_bias
@@ -142,12 +143,18 @@ class PerNodeDense(keras.layers.Layer):
             y = y + ops.cast(self.bias, y.dtype)
         return self.activation(y)
 
+    def resolved_sampler(self) -> str:
+        """The sampler that runs in training (``"auto"`` resolved; ``"fixed"`` for fixed masks)."""
+        if self.mask == "fixed":
+            return "fixed"
+        return _samplers.resolve_sampler(self.sampler, self.stir)
+
     def _noisy_matmul(self, x, kernel):
         rank = len(x.shape)
         if rank > 2:
             lead = ops.shape(x)[:-1]
             x = ops.reshape(x, (-1, x.shape[-1]))
-        y = _samplers.get_sampler(self.sampler)(
+        y = _samplers.get_sampler(self.resolved_sampler())(
             x, kernel, self.rate, get_stir(self.stir), self.stir, self.seed_generator
         )
         if rank > 2:
