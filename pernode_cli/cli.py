@@ -119,6 +119,34 @@ def sweep(
 
 
 @app.command()
+def timeit(
+    dataset: Annotated[str, typer.Option(help="digits, cifar10, speech_commands, rcv1 or an .npz path (shapes of its backbone).")] = "cifar10",
+    variants: Annotated[str, typer.Option(help="'all' or a comma-separated list of variants.")] = "all",
+    rate: Annotated[float, typer.Option(help="Drop rate / noise strength in [0, 1).")] = 0.5,
+    units: Annotated[int, typer.Option(help="Width of the regularization module.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 128,
+    epochs: Annotated[int, typer.Option(help="Epochs per variant, warm-up included.")] = 6,
+    warmup: Annotated[int, typer.Option(help="First epochs (compilation) excluded from the statistics.")] = 1,
+    steps_per_epoch: Annotated[Optional[int], typer.Option(help="Steps per epoch (default: the data set's training size / batch size).")] = None,
+    data: Annotated[str, typer.Option(help="synthetic (random tensors of the data set's shapes) or real (the loaders).")] = "synthetic",
+    data_dir: DataDirOpt = None,
+    sampler: Annotated[Optional[str], typer.Option(help="PerNode sampler to time (default auto: the fastest exact one).")] = None,
+    log: Annotated[Optional[str], typer.Option(help="Append one row per variant to this CSV file.")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv, json or markdown.")] = "table",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No per-epoch progress on stderr.")] = False,
+) -> None:
+    """Time each variant's training epochs on the local device (paper Table IV)."""
+    from pernode_cli.timeit_command import run_timeit_command
+
+    try:
+        run_timeit_command(dataset=dataset, variants=variants, rate=rate, units=units, batch_size=batch_size,
+                           epochs=epochs, warmup=warmup, steps_per_epoch=steps_per_epoch, data=data,
+                           data_dir=data_dir, log=log, fmt=format, quiet=quiet, sampler=sampler)
+    except PernodeError as exc:
+        _fail(str(exc))
+
+
+@app.command()
 def rank(
     logs: Annotated[list[str], typer.Argument(help="CSV logs or globs; merged, each data set ranked separately.")],
     top: Annotated[int, typer.Option(help="Records per variant in the Friedman matrix (the paper uses 5).")] = 5,

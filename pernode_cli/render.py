@@ -87,8 +87,8 @@ def print_tables(rankings: list[Ranking], console) -> None:
 
     for r in rankings:
         t = Table(title=f"{r.dataset}: variants ranked by {r.metric} (top {r.top} records each)")
-        for col in ("Variant", "Pooled mean rank", "Mean rank (within block)", f"Best {r.metric}"):
-            t.add_column(col, justify="left" if col == "Variant" else "right")
+        for col in ("Variant", "Pooled mean rank", "Mean rank (block)", f"Best {r.metric}"):
+            t.add_column(col, justify="left" if col == "Variant" else "right", no_wrap=col == "Variant")
         for v in r.variants:
             t.add_row(v.variant, f"{v.pooled_mean_rank:.1f}", f"{v.mean_rank:.2f}", _num(v.best))
         console.print(t)
@@ -96,7 +96,7 @@ def print_tables(rankings: list[Ranking], console) -> None:
         if r.top_rows:
             t2 = Table(title=f"{r.dataset}: best records per variant, sorted by {r.metric}")
             for col in r.top_rows[0]:
-                t2.add_column(col, justify="left" if col == "Variant" else "right")
+                t2.add_column(col, justify="left" if col == "Variant" else "right", no_wrap=col == "Variant")
             for row in r.top_rows:
                 t2.add_row(*(_num(v, 3) for v in row.values()))
             console.print(t2)

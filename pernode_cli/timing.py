@@ -101,6 +101,20 @@ def add_ratios(records: list[TimingRecord]) -> list[TimingRecord]:
     return records
 
 
+def check_sampler(sampler: Optional[str], variants: list[str]) -> None:
+    """A sampler forced on the command line must suit every dynamic PerNode variant timed."""
+    if sampler is None:
+        return
+    from pernode_cli.layers.samplers import compatible
+
+    for v in variants:
+        if v in PERNODE and PERNODE[v][1] == "dynamic" and sampler not in compatible(PERNODE[v][0]):
+            raise PernodeError(
+                f"--sampler {sampler} cannot run {v} (stir {PERNODE[v][0]}); "
+                f"use one of {', '.join(compatible(PERNODE[v][0]))}, or time that variant apart."
+            )
+
+
 def validate(dataset, epochs, warmup, batch_size, units, rate, steps_per_epoch, data):
     if dataset not in SHAPES and not str(dataset).endswith(".npz"):
         raise PernodeError(f"Unknown data set {dataset!r}. Use one of {', '.join(SHAPES)} or an .npz path.")
@@ -188,6 +202,7 @@ def time_variant(
     data: str,
     data_dir=None,
     seed: int = 0,
+    sampler: Optional[str] = None,
     on_epoch: Optional[Callable[[int, float], None]] = None,
 ) -> TimingRecord:
     import keras
@@ -211,12 +226,12 @@ def time_variant(
         x, y = _synthetic_batches(shape, n_out, multilabel, batch_size, steps, seed), None
     backend = backend_name()
     keras.utils.set_random_seed(seed)
-    model = build_model(shape, n_out, backbone, variant, units, rate, multilabel=multilabel, seed=seed)
+    model = build_model(shape, n_out, backbone, variant, units, rate, multilabel=multilabel, seed=seed, sampler=sampler)
     loss = "binary_crossentropy" if multilabel else "categorical_crossentropy"
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    sampler = ""
+    ran = ""
     if canonical_variant(variant) in PERNODE:
-        sampler = next(l for l in model.layers if hasattr(l, "sampler")).resolved_sampler()
+        ran = next(l for l in model.layers if hasattr(l, "sampler")).resolved_sampler()
     _peak_memory(backend, reset=True)
     times: list[float] = []
 
@@ -238,7 +253,7 @@ def time_variant(
         variant=canonical_variant(variant),
         **stats,
         peak_memory_bytes=_peak_memory(backend),
-        sampler=sampler,
+        sampler=ran,
         rate=rate,
         units=units,
         batch_size=batch_size,

@@ -44,7 +44,7 @@ class PerNodeDense(keras.layers.Layer):
         sampler: how the dynamic noise is drawn; every sampler is exact (same output
             distribution). ``"auto"`` (default) picks the fastest exact one for the stir:
             ``"local_reparam"`` for Gaussian, ``"partial_reparam"`` for partial-Gaussian,
-            ``"reference"`` otherwise. ``"reference"`` materialises the
+            ``"chunked"`` otherwise. ``"reference"`` materialises the
             ``(batch, d_in, units)`` mask and contracts it with einsum; it is the ground
             truth the others are tested against. ``"chunked"`` draws the mask chunk by chunk
             and draws it again in the backward pass instead of storing it.

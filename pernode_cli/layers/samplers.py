@@ -148,7 +148,7 @@ SAMPLERS = {
 # Samplers bound to one stir (the others take any stir).
 STIR_OF = {"local_reparam": "gaussian", "partial_reparam": "partial_gaussian"}
 # What "auto" picks: the fastest exact sampler for the stir.
-AUTO = {"gaussian": "local_reparam", "partial_gaussian": "partial_reparam", "bernoulli": "reference"}
+AUTO = {"gaussian": "local_reparam", "partial_gaussian": "partial_reparam", "bernoulli": "chunked"}
 
 
 def resolve_sampler(name: str, stir: str) -> str:

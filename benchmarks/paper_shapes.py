@@ -1,0 +1,112 @@
+"""Epoch-time ratios to Dropout at the paper's three backbone shapes, via `pernode timeit`.
+
+    python benchmarks/paper_shapes.py [--steps-per-epoch 5] [--epochs 4] [--out results.md]
+
+Runs `pernode timeit --format json` once per data set shape (CIFAR-10 32x32x3, Speech
+Commands 128x128x1, RCV1 47,236 TF-IDF features) on synthetic data, then prints one table:
+variants in rows, the ratio of their mean epoch time to Dropout's in the same run in
+columns, next to the speed targets. With --out it also writes the table and the raw
+records (device, backend, versions, samplers) to a Markdown file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+SHAPES = ("cifar10", "speech_commands", "rcv1")
+# (variant, shape) -> target ratio on a GPU with JAX (the issue's table); None: report only.
+GPU_TARGETS = {
+    "PerNodeGaussian": {"cifar10": 1.05, "speech_commands": 1.05, "rcv1": 1.05},
+    "PerNodePartialGaussian": {"cifar10": 1.25, "speech_commands": 1.25, "rcv1": 1.25},
+    "PerNodeBernoulli": {"cifar10": 1.10, "speech_commands": 1.25, "rcv1": 1.10},
+}
+CPU_TARGETS = {"PerNodeGaussian": {"cifar10": 1.3}}
+
+
+def run_shape(shape: str, args) -> list[dict]:
+    cmd = [
+        sys.executable, "-m", "pernode_cli", "timeit", "--dataset", shape, "--variants", args.variants,
+        "--epochs", str(args.epochs), "--warmup", str(args.warmup), "--steps-per-epoch", str(args.steps_per_epoch),
+        "--batch-size", str(args.batch_size), "--units", str(args.units), "--rate", str(args.rate),
+        "--format", "json", "--quiet",
+    ]
+    print(f"$ {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"pernode timeit failed for {shape}:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout)
+
+
+def ratio_table(records: list[dict]) -> str:
+    from tabulate import tabulate
+
+    on_gpu = records[0]["device"] != "CPU"
+    targets = GPU_TARGETS if on_gpu else CPU_TARGETS
+    variants = list(dict.fromkeys(r["variant"] for r in records))
+    shapes = list(dict.fromkeys(r["dataset"] for r in records))
+    by = {(r["variant"], r["dataset"]): r for r in records}
+    rows = []
+    for v in variants:
+        row = [v]
+        for s in shapes:
+            r = by.get((v, s))
+            if r is None:
+                row.append("")
+                continue
+            cell = f"{r['ratio_to_dropout']:.2f}x ({r['mean_s']:.3f} s)"
+            target = targets.get(v, {}).get(s)
+            if target is not None:
+                cell += f" target <= {target}x: {'met' if r['ratio_to_dropout'] <= target else 'NOT met'}"
+            row.append(cell)
+        rows.append(row)
+    mem = []
+    for v in variants:
+        base = by.get(("Dropout", shapes[0]), {}).get("peak_memory_bytes")
+        mine = by.get((v, shapes[0]), {}).get("peak_memory_bytes")
+        if base and mine:
+            mem.append(f"{v}: {mine / base:.2f}x")
+    table = tabulate(rows, headers=["variant"] + [f"{s} (x Dropout, mean epoch)" for s in shapes], tablefmt="pipe")
+    if mem:
+        table += "\n\nPeak device memory vs Dropout (" + shapes[0] + "): " + ", ".join(mem)
+    return table
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shapes", default=",".join(SHAPES))
+    p.add_argument("--variants", default="all")
+    p.add_argument("--steps-per-epoch", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--units", type=int, default=128)
+    p.add_argument("--rate", type=float, default=0.5)
+    p.add_argument("--out", help="Markdown file for the table and the raw records.")
+    args = p.parse_args()
+    records = []
+    for shape in args.shapes.split(","):
+        records.extend(run_shape(shape, args))
+    r0 = records[0]
+    head = (
+        f"device: {r0['device']} ({r0['machine']}); backend {r0['backend']} {r0['backend_version']}; "
+        f"jit_compile {r0['jit_compile']}; batch {r0['batch_size']}, units {r0['units']}, rate {r0['rate']}, "
+        f"{r0['steps_per_epoch']} steps per epoch, {args.epochs} epochs ({args.warmup} warm-up); "
+        f"measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    )
+    table = ratio_table(records)
+    print(head)
+    print()
+    print(table)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(f"# Epoch time at the paper's shapes\n\n{head}\n\n{table}\n\n## Raw records\n\n```json\n")
+            f.write(json.dumps(records, indent=1))
+            f.write("\n```\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pernode_cli.cli import app
+from pernode_cli.errors import PernodeError
+from pernode_cli.timing import TimingRecord, add_ratios, parse_variants, summarize
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_summarize_excludes_warmup_hand_worked():
+    s = summarize([9.0, 1.0, 2.0, 3.0, 6.0], warmup=1)
+    assert s["warmup_s"] == [9.0] and s["n"] == 4
+    assert s["mean_s"] == 3.0 and s["median_s"] == 2.5 and s["min_s"] == 1.0 and s["max_s"] == 6.0
+    # sample standard deviation of 1, 2, 3, 6: sqrt((4 + 1 + 0 + 9) / 3)
+    assert s["std_s"] == pytest.approx((14 / 3) ** 0.5)
+    with pytest.raises(PernodeError, match="--epochs must exceed --warmup"):
+        summarize([1.0], warmup=1)
+
+
+def _rec(dataset, variant, mean):
+    return TimingRecord(dataset, variant, mean, 0.0, mean, mean, mean, 3, [])
+
+
+def test_ratios_per_dataset():
+    records = add_ratios([_rec("a", "Dropout", 2.0), _rec("a", "PerNodeBernoulli", 5.0), _rec("b", "Dense", 1.0)])
+    assert [r.ratio_to_dropout for r in records] == [1.0, 2.5, None]
+
+
+def test_parse_variants():
+    assert len(parse_variants("all")) == 11
+    assert parse_variants("dropout, pernodegaussian_f") == ["Dropout", "PerNodeGaussian_Fixed"]
+    with pytest.raises(PernodeError, match="Unknown variant"):
+        parse_variants("Dropout,Nope")
+
+
+def test_timeit_cli_json_and_log(tmp_path):
+    log = tmp_path / "t.csv"
+    result = runner.invoke(app, ["timeit", "--dataset", "digits", "--variants", "Dropout,PerNodeBernoulli,PerNodeGaussian",
+                                 "--epochs", "3", "--warmup", "1", "--steps-per-epoch", "2", "--batch-size", "16",
+                                 "--units", "8", "--format", "json", "--quiet", "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["variant"] for r in records] == ["Dropout", "PerNodeBernoulli", "PerNodeGaussian"]
+    for r in records:
+        assert {"dataset", "variant", "mean_s", "std_s", "median_s", "n", "ratio_to_dropout", "device", "backend", "sampler"} <= set(r)
+        assert r["n"] == 2 and len(r["warmup_s"]) == 1 and r["mean_s"] > 0
+        assert r["ratio_to_dropout"] == pytest.approx(r["mean_s"] / records[0]["mean_s"])
+    assert records[0]["sampler"] == "" and records[1]["sampler"] == "chunked" and records[2]["sampler"] == "local_reparam"
+    assert records[0]["device"] == "CPU"
+    assert len(pd.read_csv(log)) == 3
+
+
+def test_timeit_table(tmp_path):
+    result = runner.invoke(app, ["timeit", "--dataset", "digits", "--variants", "Dropout,PerNodeBernoulli_F",
+                                 "--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "8", "--units", "4"])
+    assert result.exit_code == 0, result.output
+    assert "device: CPU" in result.output and "jit_compile" in result.output
+    assert "PerNodeBernoulli_Fixed: fixed" in result.output and "x Dropout" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "imagenet"], "Unknown data set 'imagenet'"),
+        (["--epochs", "2", "--warmup", "2"], "--warmup must be in [0, --epochs)"),
+        (["--format", "xml"], "--format must be one of"),
+        (["--variants", "Dropout,Zoneout"], "Unknown variant 'Zoneout'"),
+        (["--data", "fake"], "--data must be synthetic or real"),
+        (["--rate", "1.5"], "--rate must be in [0, 1)"),
+        (["--steps-per-epoch", "0"], "--steps-per-epoch must be positive"),
+        (["--variants", "PerNodeBernoulli", "--sampler", "local_reparam", "--epochs", "2", "--steps-per-epoch", "1"], "cannot run PerNodeBernoulli"),
+    ],
+)
+def test_timeit_bad_input(args, message):
+    result = runner.invoke(app, ["timeit", "--dataset", "digits", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_timeit_runs_under_jax_without_tensorflow():
+    # Block TensorFlow entirely, as on a GPU box that has only JAX.
+    code = (
+        "import sys\n"
+        "sys.modules['tensorflow'] = None\n"
+        "from pernode_cli.cli import main\n"
+        "sys.argv = ['pernode', 'timeit', '--dataset', 'digits', '--variants', 'Dropout,PerNodeBernoulli,PerNodePartialGaussian',"
+        " '--epochs', '2', '--steps-per-epoch', '2', '--batch-size', '8', '--units', '4', '--format', 'json', '--quiet']\n"
+        "main()\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    records = json.loads(out.stdout)
+    assert {r["backend"] for r in records} == {"jax"}
+    assert [r["sampler"] for r in records] == ["", "chunked", "partial_reparam"]
