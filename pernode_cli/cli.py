@@ -72,6 +72,7 @@ def train(
     data_dir: DataDirOpt = None,
     max_train_samples: Annotated[Optional[int], typer.Option(help="Train on at most this many samples.")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a lower val_loss (0: off).")] = None,
+    mc_samples: Annotated[int, typer.Option(help="Monte Carlo passes with the noise on over the validation set after each epoch (0: off).")] = 0,
     log: Annotated[str, typer.Option(help="CSV log; one row is appended and flushed per epoch.")] = "logs.csv",
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing but errors.")] = False,
 ) -> None:
@@ -91,6 +92,7 @@ def train(
             data_dir=data_dir,
             max_train_samples=max_train_samples,
             patience=patience,
+            mc_samples=mc_samples,
             log=log,
             quiet=quiet,
         )

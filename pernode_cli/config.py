@@ -34,6 +34,7 @@ SCHEMA = {
         "lr": ("float", False, 1e-3),
         "patience": ("int0", False, 0),
         "max_train_samples": ("int", False, None),
+        "mc_samples": ("int0", False, 0),
     },
 }
 
@@ -71,6 +72,7 @@ class SweepConfig:
                     data_dir=self.data_dir,
                     max_train_samples=f["max_train_samples"],
                     patience=f["patience"] or None,
+                    mc_samples=f["mc_samples"],
                 )
             )
         return out

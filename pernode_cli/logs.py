@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pernode_cli.errors import PernodeError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TRAIN_COLUMNS = [
     "run_id",
@@ -27,6 +27,13 @@ TRAIN_COLUMNS = [
     "train_acc",
     "fit_loss",
     "fit_acc",
+    "val_ece",
+    "val_brier",
+    "mc_samples",
+    "mc_passes",
+    "mc_val_loss",
+    "mc_val_acc",
+    "mc_val_ece",
     "epoch_seconds",
     "status",
     "lr",

@@ -20,11 +20,14 @@ def _fmt(value, digits=4):
 
 
 def epoch_line(row: dict) -> str:
-    return (
+    line = (
         f"epoch {row['epoch']:>3}/{row['epochs']}  val_loss {_fmt(row['val_loss'])}  "
         f"val_acc {_fmt(row['val_acc'])}  train_loss {_fmt(row['train_loss'])}  "
         f"fit_loss {_fmt(row['fit_loss'])}  {row['epoch_seconds']:.2f}s"
     )
+    if row.get("mc_val_loss") is not None:
+        line += f"  mc_val_loss {_fmt(row['mc_val_loss'])} ({row['mc_passes']} passes)"
+    return line
 
 
 def summary_table(config: TrainConfig, result) -> Table:

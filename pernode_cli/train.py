@@ -29,6 +29,7 @@ class TrainConfig:
     data_dir: Optional[str] = None
     max_train_samples: Optional[int] = None
     patience: Optional[int] = None
+    mc_samples: int = 0
 
     def validate(self) -> "TrainConfig":
         """Check every setting (raising PernodeError) and make the variant name canonical."""
@@ -45,6 +46,8 @@ class TrainConfig:
             raise PernodeError(f"--seed must be a non-negative integer; got {self.seed}.")
         if self.max_train_samples is not None and self.max_train_samples <= 0:
             raise PernodeError(f"--max-train-samples must be positive; got {self.max_train_samples}.")
+        if not isinstance(self.mc_samples, int) or self.mc_samples < 0:
+            raise PernodeError(f"--mc-samples must be 0 (off) or a positive integer; got {self.mc_samples}.")
         if self.patience is not None and self.patience < 0:
             raise PernodeError(f"--patience must be 0 (off) or positive; got {self.patience}.")
         return self
@@ -53,6 +56,8 @@ class TrainConfig:
         """What identifies a run (everything but where the data lives)."""
         s = asdict(self)
         s.pop("data_dir")
+        if not s["mc_samples"]:
+            s.pop("mc_samples")  # evaluation only: a run without MC keeps its id
         return s
 
 
@@ -195,6 +200,31 @@ def train_run(
         "val": _inputs(data.x_val, data.y_val, config.batch_size, False, config.seed),
     }
 
+    import numpy as np
+
+    from pernode_cli import metrics
+    from pernode_cli.mc import MCPredictor, is_deterministic
+
+    val_x, val_y = eval_sets["val"]
+    predict_batch = config.batch_size if val_y is not None else None
+    mc = MCPredictor(model) if config.mc_samples else None
+    mc_passes = (1 if is_deterministic(config.variant) else config.mc_samples) if mc else None
+
+    def calibration(row: dict) -> None:
+        row["mc_samples"] = config.mc_samples
+        probs = model.predict(val_x, batch_size=predict_batch, verbose=0)
+        if not np.isfinite(probs).all():  # a diverged model: its row says nonfinite anyway
+            return
+        row["val_ece"] = metrics.expected_calibration_error(probs, data.y_val, data.multilabel)
+        row["val_brier"] = metrics.brier_score(probs, data.y_val, data.multilabel)
+        if mc is None:
+            return
+        mean = mc.mean(val_x, mc_passes, predict_batch)
+        row["mc_passes"] = mc_passes
+        row["mc_val_loss"] = metrics.log_loss(mean, data.y_val, data.multilabel)
+        row["mc_val_acc"] = metrics.accuracy(mean, data.y_val, data.multilabel)
+        row["mc_val_ece"] = metrics.expected_calibration_error(mean, data.y_val, data.multilabel)
+
     class EpochLogger(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
@@ -214,11 +244,12 @@ def train_run(
             row["fit_loss"] = float(logs.get("loss", math.nan))
             row["fit_acc"] = float(logs.get("acc", math.nan))
             for split, (x, y) in eval_sets.items():
-                metrics = self.model.evaluate(
+                scores = self.model.evaluate(
                     x, y, batch_size=config.batch_size, verbose=0, return_dict=True
                 )
-                row[f"{split}_loss"] = float(metrics["loss"])
-                row[f"{split}_acc"] = float(metrics["acc"])
+                row[f"{split}_loss"] = float(scores["loss"])
+                row[f"{split}_acc"] = float(scores["acc"])
+            calibration(row)
             ok = _finite(row["fit_loss"], row["val_loss"], row["train_loss"])
             row["status"] = "ok" if ok else "nonfinite"
             row["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

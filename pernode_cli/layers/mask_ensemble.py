@@ -47,8 +47,11 @@ class MaskEnsemble(keras.layers.Layer):
     Masksembles.
 
     Training: the batch is split into ``n`` contiguous groups of near-equal size (sample
-    ``b`` of a batch of ``B`` uses mask ``floor(b * n / B)``), so batches not divisible by
-    ``n``, the last partial batch of ``fit`` and a batch of one all work.
+    ``b`` of a batch of ``B`` uses mask ``(floor(b * n / B) + member_offset) mod n``), so
+    batches not divisible by ``n``, the last partial batch of ``fit`` and a batch of one
+    all work. ``member_offset`` (a non-trainable int, 0 unless set) rotates the groups'
+    masks; Monte Carlo inference sets it to the pass number so every sample visits every
+    mask.
 
     Inference rule: every sample is multiplied by the mean of the ``n`` masks (the
     expected mask of a uniformly chosen member), the counterpart of Dropout's expectation
@@ -87,6 +90,9 @@ class MaskEnsemble(keras.layers.Layer):
             initializer=lambda shape, dtype=None: ops.convert_to_tensor(values, dtype=dtype),
             trainable=False,
         )
+        self.member_offset = self.add_weight(
+            name="member_offset", shape=(), initializer="zeros", dtype="int32", trainable=False
+        )
 
     def call(self, inputs, training=False):
         x = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
@@ -95,6 +101,7 @@ class MaskEnsemble(keras.layers.Layer):
             return x * ops.mean(masks, axis=0)
         batch = ops.shape(x)[0]
         group = (ops.arange(batch, dtype="int32") * self.n) // ops.cast(batch, "int32")
+        group = (group + ops.cast(self.member_offset, "int32")) % self.n
         per_sample = ops.take(masks, group, axis=0)  # (batch, width)
         shape = (-1,) + (1,) * (len(x.shape) - 2) + (x.shape[-1],)
         return x * ops.reshape(per_sample, shape)
