@@ -27,10 +27,18 @@ GPU_TARGETS = {
 CPU_TARGETS = {"PerNodeGaussian": {"cifar10": 1.3}}
 
 
+def steps_for(shape: str, spec: str) -> str:
+    """``--steps-per-epoch`` is one number, or per shape: ``cifar10=10,speech_commands=3``."""
+    if "=" not in spec:
+        return spec
+    table = dict(item.split("=") for item in spec.split(","))
+    return table[shape]
+
+
 def run_shape(shape: str, args) -> list[dict]:
     cmd = [
         sys.executable, "-m", "pernode_cli", "timeit", "--dataset", shape, "--variants", args.variants,
-        "--epochs", str(args.epochs), "--warmup", str(args.warmup), "--steps-per-epoch", str(args.steps_per_epoch),
+        "--epochs", str(args.epochs), "--warmup", str(args.warmup), "--steps-per-epoch", steps_for(shape, args.steps_per_epoch),
         "--batch-size", str(args.batch_size), "--units", str(args.units), "--rate", str(args.rate),
         "--format", "json", "--quiet",
     ]
@@ -79,7 +87,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shapes", default=",".join(SHAPES))
     p.add_argument("--variants", default="all")
-    p.add_argument("--steps-per-epoch", type=int, default=5)
+    p.add_argument("--steps-per-epoch", default="5", help="N, or per shape: cifar10=10,speech_commands=3,rcv1=10")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=128)
@@ -94,7 +102,7 @@ def main() -> None:
     head = (
         f"device: {r0['device']} ({r0['machine']}); backend {r0['backend']} {r0['backend_version']}; "
         f"jit_compile {r0['jit_compile']}; batch {r0['batch_size']}, units {r0['units']}, rate {r0['rate']}, "
-        f"{r0['steps_per_epoch']} steps per epoch, {args.epochs} epochs ({args.warmup} warm-up); "
+        f"steps per epoch {args.steps_per_epoch}, {args.epochs} epochs ({args.warmup} warm-up); "
         f"measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
     )
     table = ratio_table(records)

@@ -116,17 +116,63 @@ def test_chunked_gradient_matches_the_mask_it_drew():
         samplers.CHUNK_ELEMENTS = old
 
 
-def _grad_and_output(layer, x):
-    tf = pytest.importorskip("tensorflow")
+@pytest.mark.parametrize("stir, sampler", [("bernoulli", "chunked"), ("partial_gaussian", "partial_reparam")])
+def test_chunked_kernel_gradient_uses_the_forward_mask(stir, sampler):
+    # For y = sum_i x_i m_ij W_ij (bernoulli): sum_ij W_ij dL/dW_ij = sum(y) with L = sum(y),
+    # which holds only if the backward pass redraws the forward masks.
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("uses tf.GradientTape")
+        pytest.skip("kernel gradient read with tf.GradientTape")
+    import tensorflow as tf
+    import pernode_cli.layers.samplers as samplers
 
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        y = layer(xt, training=True)
-        total = tf.reduce_sum(y)
-    return tape.gradient(total, xt).numpy(), y.numpy()
+    old = samplers.CHUNK_ELEMENTS
+    samplers.CHUNK_ELEMENTS = 3 * 6 * 2
+    try:
+        layer = _built(stir, sampler, 0.5, use_bias=False)
+        x = tf.constant(np.random.default_rng(10).normal(size=(3, D_IN)).astype("float32"))
+        with tf.GradientTape() as tape:
+            y = layer(x, training=True)
+            total = tf.reduce_sum(y if stir == "bernoulli" else (y - x @ layer.kernel) ** 2)
+        g = tape.gradient(total, layer.kernel).numpy()
+        w = _np(layer.kernel)
+        # Partial-Gaussian: noise n = s * sqrt(v) * eps is homogeneous of degree 1 in W, so
+        # sum(W * d(n^2)/dW) = 2 sum(n^2) (Euler); the same redraw requirement holds.
+        target = total.numpy() if stir == "bernoulli" else 2 * total.numpy()
+        assert np.sum(w * g) == pytest.approx(target, rel=1e-4)
+    finally:
+        samplers.CHUNK_ELEMENTS = old
+
+
+def _grad_and_output(layer, x):
+    """d sum(y) / dx and y for one training call, on whichever backend runs."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = layer(xt, training=True)
+            total = tf.reduce_sum(y)
+        return tape.gradient(total, xt).numpy(), y.numpy()
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in layer.trainable_variables]
+        non_trainable = [v.value for v in layer.non_trainable_variables]
+
+        def total(xv):
+            y, _ = layer.stateless_call(trainable, non_trainable, xv, training=True)
+            return y.sum(), y
+
+        grads, y = jax.grad(total, has_aux=True)(x)
+        return np.asarray(grads), np.asarray(y)
+    import torch
+
+    xt = torch.tensor(x, requires_grad=True)
+    y = layer(xt, training=True)
+    y.sum().backward()
+    return xt.grad.numpy(), y.detach().numpy()
 
 
 @pytest.mark.parametrize("stir", STIRS)
