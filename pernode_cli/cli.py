@@ -7,6 +7,7 @@ them, so `pernode --help` stays fast and light.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated, Optional
 
 import typer
@@ -27,10 +28,7 @@ app = typer.Typer(
 
 
 def _fail(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    _error_line(message)
     raise typer.Exit(2)
 
 
@@ -167,14 +165,27 @@ def rank(
         _fail(str(exc))
 
 
+def _error_line(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+
+
 def main() -> None:
+    """Console entry point: option-parsing errors become one line and exit code 2 too."""
+    args = sys.argv[1:] or ["--help"]
     try:
-        app()
-    except PernodeError as exc:  # raised outside a command body (e.g. in a callback)
-        try:
-            _fail(str(exc))
-        except typer.Exit as stop:
-            raise SystemExit(stop.exit_code) from None
+        code = app(args=args, prog_name="pernode", standalone_mode=False)
+    except typer.TyperException as exc:  # wrong type, unknown option, missing argument
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "pernode"
+        _error_line(f"{exc.format_message()} (see '{where} --help')")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _error_line("aborted")
+        sys.exit(1)
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":

@@ -208,16 +208,24 @@ def _speech_layout_error(where: str) -> PernodeError:
     )
 
 
+def _is_audio(name: str) -> bool:
+    # macOS archives carry "__MACOSX/" folders and "._*" resource forks that are not audio.
+    return name.endswith(".wav") and "__MACOSX" not in name and not Path(name).name.startswith("._")
+
+
 def _speech_sources(root: Path):
     """Return (list of (word, name, reader)), cache folder) for a folder or a zip."""
     for folder in (root, root / "mini_speech_commands"):
         if folder.is_dir():
-            words = sorted(d.name for d in folder.iterdir() if d.is_dir() and any(d.glob("*.wav")))
+            words = sorted(
+                d.name for d in folder.iterdir() if d.is_dir() and any(_is_audio(str(f)) for f in d.glob("*.wav"))
+            )
             if words:
                 items = [
                     (w, f.name, f.read_bytes)
                     for w in words
                     for f in sorted((folder / w).glob("*.wav"))
+                    if _is_audio(str(f))
                 ]
                 return items, folder
     zip_path = root if root.is_file() else root / "mini_speech_commands.zip"
@@ -229,7 +237,7 @@ def _speech_sources(root: Path):
         items = []
         for name in sorted(archive.namelist()):
             parts = Path(name).parts
-            if name.endswith(".wav") and len(parts) >= 2:
+            if _is_audio(name) and len(parts) >= 2:
                 items.append((parts[-2], parts[-1], lambda n=name: archive.read(n)))
         if items:
             return items, zip_path.parent
@@ -269,7 +277,7 @@ def load_speech_commands(data_dir=None, seed: int = 0) -> Dataset:
                 "zip or its extracted 'mini_speech_commands' folder."
             ) from None
         data_dir = Path(zip_path).parent
-        extracted = [p for p in data_dir.rglob("mini_speech_commands") if p.is_dir()]
+        extracted = [p for p in data_dir.rglob("mini_speech_commands") if p.is_dir() and "__MACOSX" not in str(p)]
         data_dir = extracted[0] if extracted else data_dir
     x, labels, words = speech_spectrograms(data_dir)
     train, val = _split(len(x), 0.3, seed, labels)

@@ -27,3 +27,27 @@ def test_help_imports_neither_tensorflow_nor_keras():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _pernode(*args):
+    code = "import sys; from pernode_cli.cli import main; sys.argv = ['pernode', *sys.argv[1:]]; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+
+
+def test_option_parsing_errors_are_one_line_exit_2():
+    for args, message in [
+        (["train", "--rate", "abc"], "Invalid value for '--rate'"),
+        (["train", "--bogus", "1"], "No such option: --bogus"),
+        (["rank"], "Missing argument 'logs'"),
+    ]:
+        out = _pernode(*args)
+        assert out.returncode == 2, out.stderr
+        assert message in out.stderr and "Traceback" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+        assert f"see 'pernode {args[0]} --help'" in out.stderr
+
+
+def test_console_entry_point_help_and_version():
+    assert "Usage: pernode" in _pernode().stdout  # no arguments: the help
+    out = _pernode("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"pernode {__version__}"

@@ -82,6 +82,8 @@ def test_speech_folder_zip_and_cache(tmp_path):
     with zipfile.ZipFile(zdir / "mini_speech_commands.zip", "w") as z:
         for f in sorted(root.rglob("*.wav")):
             z.write(f, f"mini_speech_commands/{f.parent.name}/{f.name}")
+            # macOS resource forks, as such archives often carry: not audio, must be skipped
+            z.writestr(f"__MACOSX/mini_speech_commands/{f.parent.name}/._{f.name}", b"\x00\x05junk")
     np.testing.assert_allclose(load_speech_commands(zdir, seed=0).x_train, data.x_train, atol=1e-5)
 
 
