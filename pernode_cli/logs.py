@@ -56,6 +56,10 @@ def format_row(columns, row: dict) -> str:
     return buf.getvalue()
 
 
+def format_header(columns) -> str:
+    return format_row(columns, dict(zip(columns, columns)))
+
+
 def read_header(path: Path) -> list[str] | None:
     with open(path, newline="") as f:
         first = f.readline()
@@ -103,7 +107,7 @@ class CsvLog:
             parent = self.path.parent
             if not parent.exists():
                 raise PernodeError(f"Folder {parent} of --log does not exist; create it first.")
-            atomic_write(self.path, format_row(self.columns, dict(zip(self.columns, self.columns))))
+            atomic_write(self.path, format_header(self.columns))
 
     def _drop_torn_tail(self) -> None:
         data = self.path.read_bytes()

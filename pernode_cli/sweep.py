@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 from pernode_cli.config import SweepConfig
 from pernode_cli.errors import PernodeError
-from pernode_cli.logs import TRAIN_COLUMNS, CsvLog, atomic_write, format_row, read_header
+from pernode_cli.logs import TRAIN_COLUMNS, CsvLog, atomic_write, format_header, format_row, read_header
 from pernode_cli.train import TrainConfig, make_run_id
 
 
@@ -127,7 +127,7 @@ def drop_rows(log: Path, run_id: str) -> int:
         rows = list(csv.reader(f))
     header, body = rows[0], rows[1:]
     keep = [r for r in body if r and r[0] != run_id]
-    text = format_row(header, dict(zip(header, header))) + "".join(
+    text = format_header(header) + "".join(
         format_row(header, dict(zip(header, r))) for r in keep
     )
     atomic_write(log, text)

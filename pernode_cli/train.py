@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
@@ -119,8 +119,6 @@ def _prepare(config: TrainConfig, dataset):
 
     data = dataset or load_dataset(config.dataset, config.data_dir, config.seed)
     if config.max_train_samples is not None and config.max_train_samples < data.x_train.shape[0]:
-        from dataclasses import replace
-
         n = config.max_train_samples
         data = replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
     return data
