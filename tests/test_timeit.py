@@ -105,3 +105,16 @@ def test_timeit_runs_under_jax_without_tensorflow():
     records = json.loads(out.stdout)
     assert {r["backend"] for r in records} == {"jax"}
     assert [r["sampler"] for r in records] == ["", "chunked", "partial_reparam"]
+
+
+def test_timeit_real_data_uses_the_loader():
+    result = runner.invoke(app, ["timeit", "--dataset", "digits", "--data", "real", "--variants", "Dropout,Dense",
+                                 "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "32", "--units", "4",
+                                 "--format", "json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert {r["data"] for r in records} == {"real"} and records[0]["steps_per_epoch"] == 3
+    default = runner.invoke(app, ["timeit", "--dataset", "digits", "--data", "real", "--variants", "Dropout",
+                                  "--epochs", "2", "--batch-size", "512", "--units", "4", "--format", "json", "--quiet"])
+    # Without --steps-per-epoch an epoch is the whole training split: ceil(1437 / 512) = 3 steps.
+    assert json.loads(default.stdout)[0]["steps_per_epoch"] == 3
