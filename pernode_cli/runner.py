@@ -43,7 +43,15 @@ def summary_table(config: TrainConfig, result) -> Table:
 
 def run_train_command(*, log: str, quiet: bool, **settings) -> int:
     """Validate, open the log, train, report. Returns the exit code."""
+    from pathlib import Path
+
+    from pernode_cli.errors import PernodeError
+    from pernode_cli.sweep import state_path
+
     config = TrainConfig(**settings).validate()
+    if state_path(Path(log)).exists():
+        # A sweep rewrites its log when it resumes; rows added by hand could be dropped.
+        raise PernodeError(f"{log} belongs to a sweep ({state_path(Path(log)).name} beside it); pass another --log.")
     csv_log = CsvLog(log)  # checks an existing header before any work
     data = load_dataset(config.dataset, config.data_dir, config.seed)
     console = Console(quiet=quiet, highlight=False)

@@ -109,6 +109,16 @@ def test_resume_skips_finished_and_refuses_changed_config(tmp_path):
     assert log.read_bytes() == before
 
 
+def test_train_refuses_a_sweep_log(tmp_path):
+    cfg = write(tmp_path, TINY.format(epochs=1))
+    log = tmp_path / "l.csv"
+    assert runner.invoke(app, ["sweep", str(cfg), "--log", str(log), "--shard", "1/4"]).exit_code == 0
+    before = log.read_bytes()
+    result = runner.invoke(app, ["train", "--log", str(log), "--epochs", "1"])
+    assert result.exit_code == 2 and "belongs to a sweep" in result.output
+    assert log.read_bytes() == before
+
+
 def test_dry_run_trains_nothing(tmp_path):
     log = tmp_path / "l.csv"
     result = runner.invoke(app, ["sweep", str(SMOKE), "--log", str(log), "--dry-run", "--shard", "1/2"])
