@@ -18,7 +18,7 @@ import sys
 from datetime import datetime, timezone
 
 SHAPES = ("cifar10", "speech_commands", "rcv1")
-# (variant, shape) -> target ratio on a GPU with JAX (the table); None: report only.
+# (variant, shape) -> target ratio on a GPU with JAX; variants not listed are reported only.
 GPU_TARGETS = {
     "PerNodeGaussian": {"cifar10": 1.05, "speech_commands": 1.05, "rcv1": 1.05},
     "PerNodePartialGaussian": {"cifar10": 1.25, "speech_commands": 1.25, "rcv1": 1.25},
