@@ -73,3 +73,9 @@ def build_model(
         raise ValueError(f"Unknown backbone {backbone!r}")
     outputs = layers.Dense(n_outputs, activation="sigmoid" if multilabel else "softmax")(h)
     return keras.Model(inputs, outputs, name=f"{backbone}_{canonical_variant(variant)}")
+
+
+def module_sampler(model: keras.Model) -> str:
+    """The sampler the model's PerNodeDense runs (``"fixed"`` for fixed masks); "" without one."""
+    layer = next((l for l in model.layers if isinstance(l, PerNodeDense)), None)
+    return layer.resolved_sampler() if layer is not None else ""

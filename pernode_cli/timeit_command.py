@@ -13,6 +13,7 @@ from pernode_cli.timing import (
     TimingRecord,
     add_ratios,
     check_sampler,
+    needs_loader,
     parse_variants,
     time_variant,
     validate,
@@ -85,12 +86,17 @@ def run_timeit_command(*, dataset, variants, rate, units, batch_size, epochs, wa
     from rich.table import Table
 
     err = Console(stderr=True, quiet=quiet, highlight=False)
+    loaded = None
+    if needs_loader(dataset, data):  # read the data once for all variants
+        from pernode_cli.data import load_dataset
+
+        loaded = load_dataset(dataset, data_dir, 0)
     records = []
     for name in names:
         err.print(f"timing {name} on {dataset}: {epochs} epochs ({warmup} warm-up)")
         record = time_variant(
             name, dataset, rate=rate, units=units, batch_size=batch_size, epochs=epochs, warmup=warmup,
-            steps_per_epoch=steps_per_epoch, data=data, data_dir=data_dir, sampler=sampler,
+            steps_per_epoch=steps_per_epoch, data=data, data_dir=data_dir, sampler=sampler, loaded=loaded,
             on_epoch=lambda e, s: err.print(f"  epoch {e}: {s:.3f} s"),
         )
         records.append(record)

@@ -115,6 +115,11 @@ def check_sampler(sampler: Optional[str], variants: list[str]) -> None:
             )
 
 
+def needs_loader(dataset: str, data: str) -> bool:
+    """Real data, or an .npz whose shapes only its file knows."""
+    return data == "real" or dataset not in SHAPES
+
+
 def validate(dataset, epochs, warmup, batch_size, units, rate, steps_per_epoch, data):
     if dataset not in SHAPES and not str(dataset).endswith(".npz"):
         raise PernodeError(f"Unknown data set {dataset!r}. Use one of {', '.join(SHAPES)} or an .npz path.")
@@ -203,17 +208,20 @@ def time_variant(
     data_dir=None,
     seed: int = 0,
     sampler: Optional[str] = None,
+    loaded=None,
     on_epoch: Optional[Callable[[int, float], None]] = None,
 ) -> TimingRecord:
+    """Time one variant. ``loaded``: the data set already loaded (real data), so that a
+    run over many variants reads it once."""
     import keras
 
     from pernode_cli.env import backend_name, backend_version, device_name, machine_info
-    from pernode_cli.models import build_model
+    from pernode_cli.models import build_model, module_sampler
 
-    if data == "real" or dataset not in SHAPES:
+    if needs_loader(dataset, data):
         from pernode_cli.data import load_dataset
 
-        ds = load_dataset(dataset, data_dir, seed)
+        ds = loaded or load_dataset(dataset, data_dir, seed)
         shape, n_out, backbone, multilabel = ds.input_shape, ds.n_outputs, ds.backbone, ds.multilabel
         from pernode_cli.train import _inputs
 
@@ -229,9 +237,7 @@ def time_variant(
     model = build_model(shape, n_out, backbone, variant, units, rate, multilabel=multilabel, seed=seed, sampler=sampler)
     loss = "binary_crossentropy" if multilabel else "categorical_crossentropy"
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    ran = ""
-    if canonical_variant(variant) in PERNODE:
-        ran = next(l for l in model.layers if hasattr(l, "sampler")).resolved_sampler()
+    ran = module_sampler(model)
     _peak_memory(backend, reset=True)
     times: list[float] = []
 

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from pernode_cli import __version__
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import SCHEMA_VERSION, CsvLog
-from pernode_cli.variants import PERNODE, canonical_variant
+from pernode_cli.variants import canonical_variant
 
 
 @dataclass
@@ -143,7 +143,7 @@ def train_run(
     import keras
 
     from pernode_cli.env import backend_name, backend_version, device_name, machine_info
-    from pernode_cli.models import build_model
+    from pernode_cli.models import build_model, module_sampler
 
     backend = backend_name()
     if backend == "tensorflow":
@@ -167,9 +167,7 @@ def train_run(
         loss, acc = "categorical_crossentropy", keras.metrics.CategoricalAccuracy(name="acc")
     model.compile(optimizer=keras.optimizers.Adam(config.lr), loss=loss, metrics=[acc])
 
-    sampler = ""
-    if config.variant in PERNODE:
-        sampler = next(l for l in model.layers if hasattr(l, "sampler")).resolved_sampler()
+    sampler = module_sampler(model)
     run_id = run_id or make_run_id(config.settings())
     stamp = {
         "run_id": run_id,
