@@ -119,6 +119,12 @@ def test_train_refuses_a_sweep_log(tmp_path):
     assert log.read_bytes() == before
 
 
+def test_bad_shard_is_one_line_exit_2(tmp_path):
+    result = runner.invoke(app, ["sweep", str(SMOKE), "--log", str(tmp_path / "l.csv"), "--shard", "5/4"])
+    assert result.exit_code == 2 and "--shard must be K/N" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "l.csv").exists()
+
+
 def test_dry_run_trains_nothing(tmp_path):
     log = tmp_path / "l.csv"
     result = runner.invoke(app, ["sweep", str(SMOKE), "--log", str(log), "--dry-run", "--shard", "1/2"])
