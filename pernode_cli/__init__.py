@@ -5,3 +5,4 @@ modules that need them.
 """
 
 __version__ = "0.1.0"
+SCHEMA_VERSION = 2  # version of the log column layouts (training and timing logs)

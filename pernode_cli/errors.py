@@ -1,4 +1,9 @@
-"""The one exception type the CLI turns into a red one-line message and exit code 2."""
+"""The one exception type of the library.
+
+Messages speak of the library's own terms: argument names in backticks (`rate`), config
+keys (`fixed.lr`) and file names. The command layer words a backticked argument name as
+the command's option of that name, where it has one.
+"""
 
 
 class PernodeError(Exception):

@@ -1,53 +1,22 @@
-"""Append-only CSV logs: one flushed, fsynced line per write, header checked on open."""
+"""Every read and write of CSV logs.
+
+Writing: append-only logs that grow by whole lines, each flushed and fsynced; the header
+is checked on open. Reading: logs merged into one pandas frame, one clear error per
+unusable file. Columns come from the record that declares them (``EpochRow``,
+``TimingRecord``).
+"""
 
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import os
 from pathlib import Path
 
+from pernode_cli import SCHEMA_VERSION
 from pernode_cli.errors import PernodeError
-
-SCHEMA_VERSION = 2
-
-TRAIN_COLUMNS = [
-    "run_id",
-    "timestamp",
-    "dataset",
-    "variant",
-    "rate",
-    "units",
-    "batch_size",
-    "seed",
-    "epoch",
-    "val_loss",
-    "val_acc",
-    "train_loss",
-    "train_acc",
-    "fit_loss",
-    "fit_acc",
-    "val_ece",
-    "val_brier",
-    "mc_samples",
-    "mc_passes",
-    "mc_val_loss",
-    "mc_val_acc",
-    "mc_val_ece",
-    "epoch_seconds",
-    "status",
-    "lr",
-    "epochs",
-    "patience",
-    "max_train_samples",
-    "sampler",
-    "backend",
-    "backend_version",
-    "device",
-    "machine",
-    "pernode_version",
-    "schema_version",
-]
+from pernode_cli.training.records import TRAIN_COLUMNS
 
 
 def format_row(columns, row: dict) -> str:
@@ -96,17 +65,17 @@ class CsvLog:
             try:
                 header = read_header(self.path)
             except (OSError, UnicodeDecodeError, csv.Error) as exc:
-                raise PernodeError(f"Cannot read log {self.path} ({exc}); pass another --log.") from None
+                raise PernodeError(f"Cannot read log {self.path} ({exc}); give another `log`.") from None
             if header != self.columns:
                 raise PernodeError(
                     f"Log {self.path} has a different header than pernode's schema "
-                    f"{SCHEMA_VERSION} log; pass a new --log file (the existing one is left as it is)."
+                    f"{SCHEMA_VERSION} log; give a new `log` file (the existing one is left as it is)."
                 )
             self._drop_torn_tail()
         else:
             parent = self.path.parent
             if not parent.exists():
-                raise PernodeError(f"Folder {parent} of --log does not exist; create it first.")
+                raise PernodeError(f"Folder {parent} of the log {self.path.name} does not exist; create it first.")
             atomic_write(self.path, format_header(self.columns))
 
     def _drop_torn_tail(self) -> None:
@@ -124,3 +93,58 @@ class CsvLog:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def logged_run_ids(log: Path) -> set[str]:
+    if not log.exists():
+        return set()
+    with open(log, newline="") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        return {row[0] for row in reader if row}
+
+
+def drop_rows(log: Path, run_id: str) -> int:
+    """Remove every row of ``run_id`` by rewriting the log to a temporary file and renaming it."""
+    with open(log, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    keep = [r for r in body if r and r[0] != run_id]
+    text = format_header(header) + "".join(format_row(header, dict(zip(header, r))) for r in keep)
+    atomic_write(log, text)
+    return len(body) - len(keep)
+
+
+def has_rows(log: Path) -> bool:
+    with open(log) as f:
+        return sum(1 for _ in f) > 1
+
+
+def expand(patterns: list[str]) -> list[Path]:
+    paths: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+        if not matches:
+            raise PernodeError(f"No log matches {pattern!r}.")
+        paths.extend(Path(m) for m in matches)
+    return paths
+
+
+def read_logs(patterns: list[str]):
+    """Every log matching ``patterns`` (files or globs) as one pandas frame."""
+    import pandas as pd
+
+    frames = []
+    for path in expand(patterns):
+        if not path.is_file():
+            raise PernodeError(f"Log {path} does not exist or is not a file.")
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise PernodeError(f"Log {path} is empty; give a log written by pernode train or sweep.") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+            raise PernodeError(f"Cannot read log {path} as CSV ({str(exc).splitlines()[0]}).") from None
+        if frame.empty:
+            raise PernodeError(f"Log {path} has a header but no rows.")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

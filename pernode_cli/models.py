@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from pernode_cli.layers import DropConnectDense, MaskEnsemble, PerNodeDense
-from pernode_cli.variants import PERNODE, canonical_variant
+from pernode_cli.layers import PerNodeDense
+from pernode_cli.variants import get_variant
 
 
 def model_strategy_adder(variant: str, units: int, rate: float, seed=None, sampler=None) -> list:
@@ -18,21 +18,24 @@ def model_strategy_adder(variant: str, units: int, rate: float, seed=None, sampl
     same size. Every other variant is its regularizer followed by
     ``Dense(units, activation="relu")``; ``Dense`` is the unregularized control.
     """
-    name = canonical_variant(variant)
-    if name in PERNODE:
-        stir, mask = PERNODE[name]
-        kwargs = {} if sampler is None else {"sampler": sampler}
-        return [PerNodeDense(units, rate, stir=stir, mask=mask, activation="relu", seed=seed, **kwargs)]
-    if name == "DropConnect":
-        return [DropConnectDense(units, rate, activation="relu", seed=seed)]
-    dense = layers.Dense(units, activation="relu")
-    if name == "Dropout":
-        return [layers.Dropout(rate, seed=seed), dense]
-    if name == "GaussianDropout":
-        return [layers.GaussianDropout(rate, seed=seed), dense]
-    if name == "MaskEnsemble":
-        return [MaskEnsemble(rate, n=4, seed=seed), dense]
-    return [dense]  # "Dense": the control without regularizer
+    spec = get_variant(variant)
+    return spec.build(spec, units, rate, seed, sampler)
+
+
+def _cnn(h):
+    for filters in (32, 64):
+        h = layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
+        h = layers.MaxPooling2D(2)(h)
+    return layers.Flatten()(h)
+
+
+def _mlp(h):
+    h = layers.Dense(1024, activation="relu")(h)
+    return layers.Dense(256, activation="relu")(h)
+
+
+# backbone -> (layers before the module, width of the Dense layer after it)
+BACKBONES = {"cnn": (_cnn, 64), "mlp": (_mlp, 128)}
 
 
 def build_model(
@@ -52,27 +55,16 @@ def build_model(
     softmax (or sigmoid for multi-label). ``mlp``: Dense 1024, Dense 256, module, Dense 128,
     sigmoid (or softmax for single-label) outputs.
     """
+    if backbone not in BACKBONES:
+        raise ValueError(f"Unknown backbone {backbone!r}; expected one of {sorted(BACKBONES)}.")
+    before, after_width = BACKBONES[backbone]
     inputs = keras.Input(shape=input_shape)
-    module = model_strategy_adder(variant, units, rate, seed=seed, sampler=sampler)
-    if backbone == "cnn":
-        h = inputs
-        for filters in (32, 64):
-            h = layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
-            h = layers.MaxPooling2D(2)(h)
-        h = layers.Flatten()(h)
-        for layer in module:
-            h = layer(h)
-        h = layers.Dense(64, activation="relu")(h)
-    elif backbone == "mlp":
-        h = layers.Dense(1024, activation="relu")(inputs)
-        h = layers.Dense(256, activation="relu")(h)
-        for layer in module:
-            h = layer(h)
-        h = layers.Dense(128, activation="relu")(h)
-    else:
-        raise ValueError(f"Unknown backbone {backbone!r}")
+    h = before(inputs)
+    for layer in model_strategy_adder(variant, units, rate, seed=seed, sampler=sampler):
+        h = layer(h)
+    h = layers.Dense(after_width, activation="relu")(h)
     outputs = layers.Dense(n_outputs, activation="sigmoid" if multilabel else "softmax")(h)
-    return keras.Model(inputs, outputs, name=f"{backbone}_{canonical_variant(variant)}")
+    return keras.Model(inputs, outputs, name=f"{backbone}_{get_variant(variant).name}")
 
 
 def module_sampler(model: keras.Model) -> str:

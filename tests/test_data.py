@@ -10,14 +10,11 @@ import pytest
 from scipy import sparse
 from scipy.io import wavfile
 
-from pernode_cli.data import (
-    load_cifar10,
-    load_dataset,
-    load_npz,
-    load_rcv1,
-    load_speech_commands,
-    log_mel_spectrogram,
-)
+from pernode_cli.data import load_dataset
+from pernode_cli.data.cifar10 import load_cifar10
+from pernode_cli.data.npz import load_npz
+from pernode_cli.data.rcv1 import load_rcv1
+from pernode_cli.data.speech_commands import load_speech_commands, log_mel_spectrogram
 from pernode_cli.errors import PernodeError
 
 

@@ -9,8 +9,9 @@ from typer.testing import CliRunner
 from pernode_cli.cli import app
 from pernode_cli.layers import MaskEnsemble, PerNodeDense
 from pernode_cli.logs import CsvLog
-from pernode_cli.mc import MCPredictor
-from pernode_cli.train import TrainConfig, train_run
+from pernode_cli.training.mc import MCPredictor
+from pernode_cli.training.config import TrainConfig
+from pernode_cli.training.run import train_run
 
 runner = CliRunner()
 

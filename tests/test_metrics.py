@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pernode_cli.metrics import accuracy, brier_score, expected_calibration_error, log_loss
+from pernode_cli.training.metrics import accuracy, brier_score, expected_calibration_error, log_loss
 
 
 def test_ece_hand_worked_softmax():

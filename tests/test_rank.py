@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from pernode_cli.cli import app
 from pernode_cli.errors import PernodeError
-from pernode_cli.rank import friedman_statistic, nemenyi_cd, rank_frame, rank_variants
+from pernode_cli.stats.ranking import friedman_statistic, nemenyi_cd, rank_frame, rank_variants
 
 runner = CliRunner()
 
@@ -165,7 +165,7 @@ def _bad(tmp_path, frame_or_text):
     "make, args, message",
     [
         (lambda: paper_log()[paper_log()["variant"].isin(["Dropout", "DropConnect"])], [], "needs at least 3"),
-        (lambda: paper_log(extra_rows=False), ["--top", "6"], "use --top 5 or fewer"),
+        (lambda: paper_log(extra_rows=False), ["--top", "6"], "set --top to 5 or fewer"),
         (lambda: paper_log().drop(columns=["val_loss"]), [], "lacks column(s) val_loss"),
         (lambda: paper_log().assign(val_loss="low"), [], "non-numeric or NaN"),
         (lambda: "", [], "is empty"),

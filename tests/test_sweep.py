@@ -11,10 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from pernode_cli.cli import app
-from pernode_cli.config import load_config
+from pernode_cli.sweep.config import load_config
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog
-from pernode_cli.sweep import parse_shard, plan, run_sweep, state_path
+from pernode_cli.sweep.loop import run_sweep
+from pernode_cli.sweep.plan import parse_shard, plan
+from pernode_cli.sweep.state import state_path
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +88,7 @@ def test_shards_split_the_grid_without_overlap():
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
     assert [r.run_id for r in plan(config, (3, 7))] == shards[2]  # deterministic
     for bad in ("0/4", "5/4", "a/b", "3"):
-        with pytest.raises(PernodeError, match="--shard must be K/N"):
+        with pytest.raises(PernodeError, match="`shard` must be K/N"):
             parse_shard(bad)
 
 
@@ -144,7 +146,7 @@ def test_log_with_rows_but_no_state_is_refused(tmp_path):
 
 def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     config = load_config(write(tmp_path, TINY.format(epochs=1)))
-    from pernode_cli.train import train_run
+    from pernode_cli.training.run import train_run
 
     def flaky(run_config, log, **kw):
         if run_config.variant == "Dropout" and run_config.rate == 0.1:

@@ -11,29 +11,10 @@ from typer.testing import CliRunner
 
 from pernode_cli.cli import app
 from pernode_cli.errors import PernodeError
-from pernode_cli.timing import TimingRecord, add_ratios, parse_variants, summarize
+from pernode_cli.variants import parse_variants
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def test_summarize_excludes_warmup_hand_worked():
-    s = summarize([9.0, 1.0, 2.0, 3.0, 6.0], warmup=1)
-    assert s["warmup_s"] == [9.0] and s["n"] == 4
-    assert s["mean_s"] == 3.0 and s["median_s"] == 2.5 and s["min_s"] == 1.0 and s["max_s"] == 6.0
-    # sample standard deviation of 1, 2, 3, 6: sqrt((4 + 1 + 0 + 9) / 3)
-    assert s["std_s"] == pytest.approx((14 / 3) ** 0.5)
-    with pytest.raises(PernodeError, match="--epochs must exceed --warmup"):
-        summarize([1.0], warmup=1)
-
-
-def _rec(dataset, variant, mean):
-    return TimingRecord(dataset, variant, mean, 0.0, mean, mean, mean, 3, [])
-
-
-def test_ratios_per_dataset():
-    records = add_ratios([_rec("a", "Dropout", 2.0), _rec("a", "PerNodeBernoulli", 5.0), _rec("b", "Dense", 1.0)])
-    assert [r.ratio_to_dropout for r in records] == [1.0, 2.5, None]
 
 
 def test_parse_variants():
@@ -75,9 +56,9 @@ def test_timeit_table(tmp_path):
         (["--epochs", "2", "--warmup", "2"], "--warmup must be in [0, --epochs)"),
         (["--format", "xml"], "--format must be one of"),
         (["--variants", "Dropout,Zoneout"], "Unknown variant 'Zoneout'"),
-        (["--data", "fake"], "--data must be synthetic or real"),
+        (["--data", "fake"], "--data must be one of synthetic, real"),
         (["--rate", "1.5"], "--rate must be in [0, 1)"),
-        (["--steps-per-epoch", "0"], "--steps-per-epoch must be positive"),
+        (["--steps-per-epoch", "0"], "--steps-per-epoch must be a positive integer"),
         (["--variants", "PerNodeBernoulli", "--sampler", "local_reparam", "--epochs", "2", "--steps-per-epoch", "1"], "cannot run PerNodeBernoulli"),
     ],
 )

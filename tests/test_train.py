@@ -8,8 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pernode_cli.cli import app
-from pernode_cli.logs import TRAIN_COLUMNS, CsvLog
-from pernode_cli.train import TrainConfig, train_run
+from pernode_cli.logs import CsvLog
+from pernode_cli.training.records import TRAIN_COLUMNS
+from pernode_cli.training.config import TrainConfig
+from pernode_cli.training.run import train_run
 from pernode_cli.variants import VARIANTS
 
 runner = CliRunner()

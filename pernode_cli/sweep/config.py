@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pernode_cli.errors import PernodeError
-from pernode_cli.train import TrainConfig
+from pernode_cli.training.config import TrainConfig
 from pernode_cli.variants import canonical_variant
 
 if sys.version_info >= (3, 11):

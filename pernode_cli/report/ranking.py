@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from pernode_cli.rank import Ranking
+from pernode_cli.stats.ranking import Ranking
 
 FORMATS = ("table", "csv", "json", "markdown", "latex")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pernode_cli.rank import Ranking, metric_label
+from pernode_cli.stats.ranking import Ranking, metric_label
 
 
 def _pyplot():

@@ -25,10 +25,6 @@ class _NoiseOn(keras.layers.Layer):
         return self.inner(inputs, training=True)
 
 
-def is_deterministic(variant: str) -> bool:
-    """Variants whose prediction does not change from pass to pass."""
-    return variant == "Dense" or variant.endswith("_Fixed")
-
 
 class MCPredictor:
     def __init__(self, model: keras.Model):

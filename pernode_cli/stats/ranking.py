@@ -171,7 +171,7 @@ def _clean(frame, metric: str, source: str = "log"):
     if missing:
         raise PernodeError(
             f"{source} lacks column(s) {', '.join(missing)}; rank needs dataset, variant and the "
-            f"--metric column ({metric})."
+            f"`metric` column ({metric})."
         )
     dropped = 0
     if "status" in frame.columns:  # rows of diverged runs are results, not rankable values
@@ -193,7 +193,7 @@ def _clean(frame, metric: str, source: str = "log"):
 def rank_frame(frame, metric: str = "val_loss", top: int = 5, table_top: int = 3, dataset=None) -> list[Ranking]:
     """Rank every data set of a merged log frame separately."""
     if top < 1 or table_top < 1:
-        raise PernodeError("--top and --table-top must be at least 1.")
+        raise PernodeError("`top` and `table_top` must be at least 1.")
     frame, dropped = _clean(frame, metric)
     if dataset is not None:
         frame = frame[frame["dataset"].astype(str) == dataset]
@@ -215,7 +215,7 @@ def rank_frame(frame, metric: str = "val_loss", top: int = 5, table_top: int = 3
             worst = int(short.min())
             raise PernodeError(
                 f"Data set {name!r}: variant(s) {', '.join(f'{v} ({c})' for v, c in short.items())} have fewer "
-                f"than --top {top} records; use --top {worst} or fewer."
+                f"than {top} records (`top`); set `top` to {worst} or fewer."
             )
         values = {str(v): g[metric].to_numpy() for v, g in group.groupby("variant", sort=True)}
         friedman, ranks = rank_variants(values, top, maximize)

@@ -1,0 +1,97 @@
+"""`pernode sweep`: every run of a config's grid, resumable and shardable."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from pernode_cli.cli.app import QuietOpt, app
+
+
+class _ProgressEvents:
+    """Rich progress for a sweep: runs done / total with ETA, and the current run's epochs."""
+
+    def __init__(self, console: Console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = console
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=console, transient=True)
+        self.runs_task = self.epoch_task = None
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def sweep_start(self, pending: int, total: int) -> None:
+        self.console.print(f"{total - pending} of {total} runs already finished; {pending} to run")
+        self.runs_task = self.progress.add_task("runs", total=pending)
+
+    def run_start(self, run, epochs: int) -> None:
+        from pernode_cli.report.training import run_label
+
+        if self.epoch_task is not None:
+            self.progress.remove_task(self.epoch_task)
+        self.epoch_task = self.progress.add_task(f"  {run_label(run)}: epochs", total=epochs)
+
+    def epoch(self, row: dict) -> None:
+        self.progress.advance(self.epoch_task)
+
+    def run_end(self, run, message: str) -> None:
+        from pernode_cli.report.training import run_label
+
+        self.console.print(f"[{run.index + 1}] {run.run_id} {run_label(run)}: {escape(message)}", soft_wrap=True)
+        self.progress.advance(self.runs_task)
+
+
+def _print_dry_run(console: Console, runs, shard) -> None:
+    from pernode_cli.report.training import dry_run_table
+
+    console.print(dry_run_table(runs))
+    done = sum(r.finished for r in runs)
+    console.print(f"{len(runs)} runs in shard {shard[0]}/{shard[1]}: {done} finished, {len(runs) - done} to run")
+
+
+def _print_failures(report) -> None:
+    err = Console(stderr=True, highlight=False)
+    err.print(f"[red]{len(report.failures)} run(s) failed:[/red]")
+    for run_id, message in report.failures:
+        err.print(f"  {run_id}: {escape(message)}", soft_wrap=True)
+    if report.stopped_early:
+        err.print("stopped at the first failure (--fail-fast)")
+
+
+@app.command()
+def sweep(
+    config: Annotated[str, typer.Argument(help="TOML config: data set, grid and fixed settings.")],
+    log: Annotated[str, typer.Option(help="CSV log of this sweep (state is kept in LOG.sweep.json beside it).")] = "sweep.csv",
+    shard: Annotated[Optional[str], typer.Option(help="Run only slice K of N of the grid, e.g. 2/8 (one per array job).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs and which are finished; train nothing.")] = False,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train every run of a config's grid; resumable after a crash or kill, shardable."""
+    from pernode_cli.sweep import loop
+    from pernode_cli.sweep.config import load_config
+    from pernode_cli.sweep.plan import parse_shard
+
+    sweep_config, shard_kn = load_config(config), parse_shard(shard)
+    console = Console(quiet=quiet, highlight=False)
+    if dry_run:
+        _print_dry_run(console, loop.dry_run(sweep_config, log, shard_kn), shard_kn)
+        return
+    from pernode_cli.training.environment import import_backend
+
+    import_backend()
+    with _ProgressEvents(console) as events:
+        report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events)
+    console.print(f"sweep: {report.ran} run(s) trained, {report.skipped} already finished, log {log}")
+    if report.failures:
+        _print_failures(report)
+        raise typer.Exit(1)

@@ -1,0 +1,60 @@
+"""`pernode timeit`: epoch time of each variant on the local device (paper Table IV).
+Needs Keras, not TensorFlow."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from pernode_cli.cli.app import DataDirOpt, app
+from pernode_cli.report.timing import FORMATS
+
+
+class _EpochLines:
+    def __init__(self, console: Console):
+        self.console = console
+
+    def round_start(self, index: int, total: int) -> None:
+        self.console.print(f"round {index + 1}/{total}")
+
+    def epoch(self, variant: str, index: int, seconds: float) -> None:
+        self.console.print(f"  {variant}: {seconds:.3f} s")
+
+
+@app.command()
+def timeit(
+    dataset: Annotated[str, typer.Option(help="digits, cifar10, speech_commands, rcv1 or an .npz path (shapes of its backbone).")] = "cifar10",
+    variants: Annotated[str, typer.Option(help="'all' or a comma-separated list of variants.")] = "all",
+    rate: Annotated[float, typer.Option(help="Drop rate / noise strength in [0, 1).")] = 0.5,
+    units: Annotated[int, typer.Option(help="Width of the regularization module.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 128,
+    epochs: Annotated[int, typer.Option(help="Rounds of one epoch per variant, warm-up included.")] = 6,
+    warmup: Annotated[int, typer.Option(help="First rounds (compilation) excluded from the statistics.")] = 1,
+    steps_per_epoch: Annotated[Optional[int], typer.Option(help="Steps per epoch (default: the data set's training size / batch size).")] = None,
+    data: Annotated[str, typer.Option(help="synthetic (random tensors of the data set's shapes) or real (the loaders).")] = "synthetic",
+    data_dir: DataDirOpt = None,
+    sampler: Annotated[Optional[str], typer.Option(help="PerNode sampler to time (default auto: the fastest exact one).")] = None,
+    log: Annotated[Optional[str], typer.Option(help="Append one row per variant to this CSV file.")] = None,
+    format: Annotated[str, typer.Option("--format", help=f"{', '.join(FORMATS)}.")] = "table",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No per-epoch progress on stderr.")] = False,
+) -> None:
+    """Time each variant's training epochs on the local device (paper Table IV)."""
+    from pernode_cli.checks import check_choice
+    from pernode_cli.training.environment import import_backend
+
+    check_choice("format", format, FORMATS)
+    import_backend()
+    from pernode_cli.report.timing import print_table, render
+    from pernode_cli.training.timeit import TimeitConfig, run_timeit
+
+    config = TimeitConfig(dataset=dataset, variants=variants, rate=rate, units=units, batch_size=batch_size,
+                          epochs=epochs, warmup=warmup, steps_per_epoch=steps_per_epoch, data=data,
+                          data_dir=data_dir, sampler=sampler)
+    records = run_timeit(config, log=log, events=_EpochLines(Console(stderr=True, quiet=quiet, highlight=False)))
+    text = render(records, format)
+    if text is None:
+        print_table(records, Console(highlight=False))
+    else:
+        print(text)

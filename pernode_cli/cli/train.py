@@ -1,0 +1,66 @@
+"""`pernode train`: one configuration of one variant, every epoch logged."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from pernode_cli.cli.app import DataDirOpt, DatasetOpt, QuietOpt, app
+
+
+class _ConsoleEvents:
+    """Prints the banner and one line per epoch."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def start(self, config, data) -> None:
+        self.console.print(
+            f"[bold]pernode train[/bold] {config.variant} on {data.name}: "
+            f"{data.x_train.shape[0]} training and {data.x_val.shape[0]} validation samples"
+        )
+
+    def epoch(self, row: dict) -> None:
+        from pernode_cli.report.training import epoch_line
+
+        self.console.print(epoch_line(row), soft_wrap=True)
+
+
+@app.command()
+def train(
+    dataset: DatasetOpt = "digits",
+    variant: Annotated[str, typer.Option(help="Regularizer variant, e.g. PerNodeGaussian, Dropout, PerNodeBernoulli_F.")] = "PerNodeGaussian",
+    rate: Annotated[float, typer.Option(help="Drop rate / noise strength in [0, 1).")] = 0.5,
+    units: Annotated[int, typer.Option(help="Width of the regularization module's Dense layer.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 128,
+    epochs: Annotated[int, typer.Option(help="Number of epochs.")] = 20,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Seed of weights, noise and data split.")] = 0,
+    data_dir: DataDirOpt = None,
+    max_train_samples: Annotated[Optional[int], typer.Option(help="Train on at most this many samples.")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a lower val_loss (0: off).")] = None,
+    mc_samples: Annotated[int, typer.Option(help="Monte Carlo passes with the noise on over the validation set after each epoch (0: off).")] = 0,
+    log: Annotated[str, typer.Option(help="CSV log; one row is appended and flushed per epoch.")] = "logs.csv",
+    quiet: QuietOpt = False,
+) -> None:
+    """Train one configuration of one variant and log every epoch to a CSV file."""
+    from pernode_cli.training.config import TrainConfig
+    from pernode_cli.training.environment import import_backend
+
+    config = TrainConfig(dataset=dataset, variant=variant, rate=rate, units=units, batch_size=batch_size,
+                         epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
+                         patience=patience, mc_samples=mc_samples).validate()
+    import_backend()
+    from pernode_cli.report.training import summary_table
+    from pernode_cli.training.run import train_to_log
+
+    console = Console(quiet=quiet, highlight=False)
+    result = train_to_log(config, log=log, events=_ConsoleEvents(console))
+    console.print(summary_table(config, result))
+    console.print(f"log: {log} (run_id {result.run_id})")
+    if result.failed:
+        Console(stderr=True).print(f"[red]error:[/red] {escape(result.message)}; the row is in {escape(log)}")
+        raise typer.Exit(1)

@@ -1,0 +1,44 @@
+"""What every loader shares: the ``Dataset`` record, one-hot labels, seeded splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Dataset:
+    """Arrays ready for training. ``x`` may be a scipy sparse matrix (RCV1)."""
+
+    name: str
+    x_train: object
+    y_train: np.ndarray
+    x_val: object
+    y_val: np.ndarray
+    multilabel: bool
+    backbone: str  # "cnn" or "mlp"
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.y_train.shape[1])
+
+
+def one_hot(labels: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros((len(labels), n), dtype="float32")
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+def split(n: int, val_fraction: float, seed: int, labels=None):
+    """Seeded train/validation indices, stratified by ``labels`` where every class has two."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    stratify = labels if labels is not None and np.bincount(labels).min() >= 2 else None
+    train, val = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=stratify)
+    return np.sort(train), np.sort(val)

@@ -1,0 +1,1 @@
+"""Rendering of result records: Rich tables, CSV, JSON, Markdown, LaTeX and figures. No statistics."""

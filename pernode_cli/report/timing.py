@@ -1,0 +1,76 @@
+"""Rendering of timing records (paper Table IV): Rich table, CSV, JSON, Markdown, LaTeX."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from pernode_cli.stats.timing import TIMING_COLUMNS, TimingRecord, cell_text, table_fields
+
+FORMATS = ("table", "csv", "json", "markdown", "latex")
+
+
+def header_lines(records: list[TimingRecord]) -> list[str]:
+    r = records[0]
+    samplers = ", ".join(f"{x.variant}: {x.sampler}" for x in records if x.sampler)
+    return [
+        f"device: {r.device} ({r.machine}); backend: {r.backend} {r.backend_version}; jit_compile: {r.jit_compile}",
+        f"batch {r.batch_size}, units {r.units}, rate {r.rate}, {r.steps_per_epoch} steps per epoch, {r.data} data",
+        f"samplers: {samplers or 'none (no PerNode variant)'}",
+    ]
+
+
+def title(records: list[TimingRecord]) -> str:
+    return f"{records[0].dataset}: epoch time per variant (warm-up epochs excluded)"
+
+
+def _rows(records: list[TimingRecord], narrow: bool = False) -> tuple[list[str], list[list[str]]]:
+    cols = table_fields(narrow)
+    return [h for h, _, _ in cols], [[cell_text(r, f) for _, f, _ in cols] for r in records]
+
+
+def to_csv(records: list[TimingRecord]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=TIMING_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for r in records:
+        writer.writerow(r.to_dict())
+    return buf.getvalue()
+
+
+def to_text(records: list[TimingRecord], fmt: str) -> str:
+    """Markdown (``pipe``) or LaTeX (``latex_booktabs``) with the run's header lines."""
+    from tabulate import tabulate
+
+    headers, rows = _rows(records)
+    if fmt == "markdown":
+        head = "\n".join(f"- {line}" for line in header_lines(records))
+        return head + "\n\n" + tabulate(rows, headers=headers, tablefmt="pipe")
+    head = "\n".join(f"% {line}" for line in [title(records), *header_lines(records)])
+    return head + "\n" + tabulate(rows, headers=headers, tablefmt="latex_booktabs")
+
+
+def render(records: list[TimingRecord], fmt: str) -> str | None:
+    """Text for the machine-readable formats; None for ``table`` (printed with Rich)."""
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in records], indent=2, allow_nan=False)
+    if fmt == "csv":
+        return to_csv(records)
+    if fmt in ("markdown", "latex"):
+        return to_text(records, fmt)
+    return None
+
+
+def print_table(records: list[TimingRecord], console) -> None:
+    from rich.table import Table
+
+    for line in header_lines(records):
+        console.print(line, soft_wrap=True)
+    headers, rows = _rows(records, narrow=console.width < 132)
+    table = Table(title=title(records))
+    for head in headers:
+        table.add_column(head, justify="left" if head == "Variant" else "right", no_wrap=head == "Variant")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)

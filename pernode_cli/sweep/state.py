@@ -1,0 +1,72 @@
+"""A sweep's state file (``<log>.sweep.json``): the config fingerprint, the shard, and the
+runs that finished or failed. Replaced atomically after a run's last row is on disk."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pernode_cli.errors import PernodeError
+from pernode_cli.logs import atomic_write, has_rows, read_header
+from pernode_cli.training.records import TRAIN_COLUMNS
+
+
+@dataclass
+class SweepState:
+    path: Path
+    fingerprint: str
+    shard: str
+    finished: dict = field(default_factory=dict)  # run_id -> "ok" | "nonfinite"
+    failed: dict = field(default_factory=dict)  # run_id -> message
+
+    def save(self) -> None:
+        payload = {"fingerprint": self.fingerprint, "shard": self.shard, "finished": self.finished, "failed": self.failed}
+        atomic_write(self.path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
+
+    def status_of(self, run_id: str) -> str:
+        if run_id in self.finished:
+            return "done" if self.finished[run_id] == "ok" else "nonfinite"
+        return "failed" if run_id in self.failed else "pending"
+
+    def mark_finished(self, run_id: str, ok: bool) -> None:
+        self.finished[run_id] = "ok" if ok else "nonfinite"
+        self.failed.pop(run_id, None)
+        self.save()
+
+    def mark_failed(self, run_id: str, message: str) -> None:
+        self.failed[run_id] = message
+        self.save()
+
+
+def state_path(log: Path) -> Path:
+    return log.with_name(log.name + ".sweep.json")
+
+
+def _load(path: Path, log: Path, fingerprint: str, shard_text: str) -> SweepState:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PernodeError(f"Cannot read sweep state {path} ({exc}); give a new `log`.") from None
+    if data.get("fingerprint") != fingerprint:
+        raise PernodeError(
+            f"{log} holds a sweep of a different config (fingerprint {data.get('fingerprint')}, "
+            f"now {fingerprint}): the grid or fixed settings changed. Restore the config "
+            "to resume, or give a new `log` to start another sweep."
+        )
+    if data.get("shard") != shard_text:
+        raise PernodeError(f"{log} holds shard {data.get('shard')} of this sweep, not {shard_text}; give every shard its own `log`.")
+    return SweepState(path, fingerprint, shard_text, dict(data.get("finished", {})), dict(data.get("failed", {})))
+
+
+def open_state(log: Path, config, shard: tuple[int, int]) -> SweepState:
+    """Load the state beside ``log``, refusing a log written for another config or shard."""
+    path, shard_text = state_path(log), f"{shard[0]}/{shard[1]}"
+    if path.exists():
+        return _load(path, log, config.fingerprint(), shard_text)
+    if log.exists() and log.stat().st_size > 0 and (read_header(log) != TRAIN_COLUMNS or has_rows(log)):
+        raise PernodeError(
+            f"{log} already holds rows but no sweep state ({path.name}); give a new `log` "
+            "(the existing file is left as it is)."
+        )
+    return SweepState(path, config.fingerprint(), shard_text)

@@ -1,0 +1,158 @@
+"""Where a run happens, stamped into every log row, and how to talk to its device.
+
+- ``environment_stamp()``: backend, its version, device and machine.
+- ``sync_device(model)``: wait for the device to finish queued work, so a clock read after
+  it measures the work itself on every backend (JAX and PyTorch dispatch asynchronously).
+- ``peak_memory()``: peak accelerator bytes where the backend reports them.
+- ``import_backend()``: import Keras (and its backend) with the backend's start-up
+  chatter hidden unless ``PERNODE_BACKEND_LOGS=1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+from typing import Optional
+
+BACKEND_LOGS_ENV = "PERNODE_BACKEND_LOGS"
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Point file descriptor 2 at /dev/null: C++ libraries write there directly."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def import_backend():
+    """Import and return ``keras``; TensorFlow's C++ start-up lines (CUDA probing, absl
+    notices) are not shown unless ``PERNODE_BACKEND_LOGS=1`` asks for them."""
+    if "keras" in sys.modules or os.environ.get(BACKEND_LOGS_ENV) == "1":
+        import keras
+
+        return keras
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_silenced():
+        import keras
+
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # probes CUDA now, while silenced
+    return keras
+
+
+def backend_name() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
+def backend_version(backend: str) -> str:
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+    try:
+        return __import__(module).__version__ if module else "unknown"
+    except ImportError:
+        return "unknown"
+
+
+def device_name(backend: str) -> str:
+    """The accelerator the backend computes on, or "CPU" said plainly."""
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return str(details.get("device_name", "GPU"))
+        elif backend == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            if dev.platform != "cpu":
+                return str(getattr(dev, "device_kind", dev.platform))
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return torch.cuda.get_device_name(0)
+    except Exception:  # a broken driver must not stop a CPU run
+        pass
+    return "CPU"
+
+
+def machine_info() -> str:
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def environment_stamp() -> dict:
+    """The columns every log row and timing record carries about where it ran."""
+    backend = backend_name()
+    return {
+        "backend": backend,
+        "backend_version": backend_version(backend),
+        "device": device_name(backend),
+        "machine": machine_info(),
+    }
+
+
+def sync_device(model) -> None:
+    """Block until the device has finished the model's queued updates.
+
+    Reading a trained variable back to the host waits for every step that writes it.
+    """
+    import keras
+
+    keras.ops.convert_to_numpy(model.trainable_variables[0])
+
+
+def _tf_peak(reset: bool) -> Optional[int]:
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        return None
+    if reset:
+        tf.config.experimental.reset_memory_stats("GPU:0")
+        return None
+    return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+
+
+def _torch_peak(reset: bool) -> Optional[int]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    if reset:
+        torch.cuda.reset_peak_memory_stats()
+        return None
+    return int(torch.cuda.max_memory_allocated())
+
+
+def _jax_peak(reset: bool) -> Optional[int]:
+    import jax
+
+    dev = jax.devices()[0]
+    if dev.platform == "cpu" or reset:
+        return None
+    stats = dev.memory_stats() or {}
+    return int(stats["peak_bytes_in_use"]) if "peak_bytes_in_use" in stats else None
+
+
+def peak_memory(backend: str, reset: bool = False) -> Optional[int]:
+    """Peak bytes on the accelerator where the backend reports it; None on CPU."""
+    probe = {"tensorflow": _tf_peak, "torch": _torch_peak, "jax": _jax_peak}.get(backend)
+    try:
+        return probe(reset) if probe else None
+    except Exception:
+        return None

@@ -1,0 +1,176 @@
+"""The epoch-time runner of `pernode timeit` (paper Table IV).
+
+Every variant is built and compiled first; epochs are then timed in rounds, each round
+training every variant for one epoch in a fresh seeded order, so drift of a shared machine
+spreads over all variants instead of landing on the one that ran during it. The first
+``warmup`` rounds (compilation) are reported apart. Runs on any Keras backend; TensorFlow
+is needed only by loaders that use it (``data="real"``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import keras
+
+from pernode_cli.checks import check_choice, check_optional_positive_int, check_positive_int, check_rate
+from pernode_cli.data import DATASETS, check_dataset_name, load_dataset
+from pernode_cli.errors import PernodeError
+from pernode_cli.logs import CsvLog
+from pernode_cli.models import build_model, module_sampler
+from pernode_cli.stats.timing import TIMING_COLUMNS, TimingRecord, add_ratios, summarize
+from pernode_cli.training.callbacks import EpochTimer, utc_now
+from pernode_cli.training.environment import environment_stamp, peak_memory
+from pernode_cli.training.inputs import SyntheticBatches, fit_batch_size, keras_inputs
+from pernode_cli.training.run import loss_for
+from pernode_cli.variants import get_variant, parse_variants
+
+DATA_KINDS = ("synthetic", "real")
+
+
+@dataclass
+class TimeitConfig:
+    dataset: str = "cifar10"
+    variants: list = field(default_factory=lambda: parse_variants("all"))
+    rate: float = 0.5
+    units: int = 128
+    batch_size: int = 128
+    epochs: int = 6  # rounds, warm-up included
+    warmup: int = 1
+    steps_per_epoch: Optional[int] = None
+    data: str = "synthetic"
+    data_dir: Optional[str] = None
+    sampler: Optional[str] = None
+    seed: int = 0
+
+    def validate(self) -> "TimeitConfig":
+        if isinstance(self.variants, str):
+            self.variants = parse_variants(self.variants)
+        self.variants = [get_variant(v).name for v in self.variants]
+        check_choice("data", self.data, DATA_KINDS)
+        if self.data == "synthetic" or self.dataset in DATASETS:
+            check_dataset_name(self.dataset)
+        for name in ("epochs", "batch_size", "units"):
+            check_positive_int(name, getattr(self, name))
+        if not 0 <= self.warmup < self.epochs:
+            raise PernodeError(f"`warmup` must be in [0, `epochs`); got {self.warmup} with `epochs` {self.epochs}.")
+        check_optional_positive_int("steps_per_epoch", self.steps_per_epoch)
+        self.rate = check_rate("rate", self.rate)
+        self._check_sampler()
+        return self
+
+    def _check_sampler(self) -> None:
+        """A forced sampler must suit every dynamic PerNode variant timed."""
+        if self.sampler is None:
+            return
+        from pernode_cli.layers.samplers import compatible
+
+        for name in self.variants:
+            v = get_variant(name)
+            if v.dynamic_pernode and self.sampler not in compatible(v.stir):
+                raise PernodeError(
+                    f"`sampler` {self.sampler} cannot run {name} (stir {v.stir}); use one of "
+                    f"{', '.join(compatible(v.stir))}, or time that variant apart."
+                )
+
+    def needs_loader(self) -> bool:
+        """Real data, or an .npz whose shapes only its file knows."""
+        return self.data == "real" or self.dataset not in DATASETS
+
+
+@dataclass
+class Contender:
+    """One variant, compiled, with its inputs and its clock."""
+
+    variant: str
+    model: object
+    x: object
+    y: object
+    timer: EpochTimer
+    sampler: str
+    peak: Optional[int] = None
+
+
+def _inputs(config: TimeitConfig, loaded):
+    """``(x, y, steps, shape, outputs, backbone, multilabel)`` of the timed epochs."""
+    bs = config.batch_size
+    if config.needs_loader():
+        ds = loaded or load_dataset(config.dataset, config.data_dir, config.seed)
+        steps = config.steps_per_epoch or math.ceil(ds.x_train.shape[0] / bs)
+        n = min(ds.x_train.shape[0], steps * bs)
+        x, y = keras_inputs(ds.x_train[:n], ds.y_train[:n], bs, True, config.seed)
+        return x, y, steps, ds.input_shape, ds.n_outputs, ds.backbone, ds.multilabel
+    spec = DATASETS[config.dataset]
+    steps = config.steps_per_epoch or math.ceil(spec.n_train / bs)
+    x = SyntheticBatches(spec.input_shape, spec.n_outputs, spec.multilabel, bs, steps, config.seed)
+    return x, None, steps, spec.input_shape, spec.n_outputs, spec.backbone, spec.multilabel
+
+
+def _contender(config: TimeitConfig, name: str, inputs, origin: float) -> Contender:
+    x, y, _, shape, n_out, backbone, multilabel = inputs
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(shape, n_out, backbone, name, config.units, config.rate, multilabel=multilabel,
+                        seed=config.seed, sampler=config.sampler)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(multilabel))
+    return Contender(name, model, x, y, EpochTimer(origin=origin), module_sampler(model))
+
+
+def _one_epoch(c: Contender, config: TimeitConfig, backend: str) -> float:
+    peak_memory(backend, reset=True)
+    c.model.fit(c.x, c.y, batch_size=fit_batch_size(c.y, config.batch_size), epochs=1, verbose=0,
+                callbacks=[c.timer])
+    peak = peak_memory(backend)
+    if peak is not None:
+        c.peak = max(peak, c.peak or 0)
+    return c.timer.seconds[-1]
+
+
+class TimeitEvents:
+    """Hooks for progress output; the default does nothing."""
+
+    def round_start(self, index: int, total: int) -> None: ...
+
+    def epoch(self, variant: str, index: int, seconds: float) -> None: ...
+
+
+def round_order(variants: list[str], index: int, seed: int) -> list[str]:
+    import numpy as np
+
+    rng = np.random.default_rng([seed, index])
+    return [variants[i] for i in rng.permutation(len(variants))]
+
+
+def _record(c: Contender, config: TimeitConfig, steps: int, stamp: dict) -> TimingRecord:
+    return TimingRecord(
+        dataset=config.dataset, variant=c.variant, **summarize(c.timer.seconds, config.warmup),
+        peak_memory_bytes=c.peak, sampler=c.sampler, rate=config.rate, units=config.units,
+        batch_size=config.batch_size, steps_per_epoch=steps, data=config.data,
+        jit_compile=str(getattr(c.model, "jit_compile", "")), timestamp=utc_now(), **stamp,
+    )
+
+
+def run_timeit(config: TimeitConfig, log=None, events: Optional[TimeitEvents] = None, loaded=None) -> list[TimingRecord]:
+    """Time every variant of ``config`` in interleaved rounds; append one row per variant to
+    ``log`` when given. ``loaded``: the data set already loaded, for ``data="real"``."""
+    config.validate()
+    events = events or TimeitEvents()
+    csv_log = CsvLog(log, TIMING_COLUMNS) if log else None
+    if config.needs_loader() and loaded is None:
+        loaded = load_dataset(config.dataset, config.data_dir, config.seed)  # once for all variants
+    inputs = _inputs(config, loaded)
+    origin = time.perf_counter()
+    contenders = {name: _contender(config, name, inputs, origin) for name in config.variants}
+    backend = keras.backend.backend()
+    for r in range(config.epochs):
+        events.round_start(r, config.epochs)
+        for name in round_order(config.variants, r, config.seed):
+            events.epoch(name, r + 1, _one_epoch(contenders[name], config, backend))
+    stamp = environment_stamp()
+    records = add_ratios([_record(contenders[n], config, inputs[2], stamp) for n in config.variants])
+    if csv_log:
+        for rec in records:
+            csv_log.append(dict(rec.to_dict(), warmup_s=";".join(f"{v:.4f}" for v in rec.warmup_s)))
+    return records

@@ -1,0 +1,99 @@
+"""Command tests: each command parses its options and passes exactly these keywords to the
+library (patched here); library errors become one line naming the option, exit code 2."""
+
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from typer.testing import CliRunner
+
+from pernode_cli.cli import app
+from pernode_cli.errors import PernodeError
+from pernode_cli.stats.timing import TimingRecord
+from pernode_cli.sweep.loop import SweepReport
+from pernode_cli.training.config import TrainConfig
+from pernode_cli.training.records import RunResult
+from pernode_cli.training.timeit import TimeitConfig
+
+runner = CliRunner()
+SMOKE = Path(__file__).resolve().parents[1] / "sample_configs" / "smoke.toml"
+
+
+def test_train_passes_the_config_and_log():
+    with mock.patch("pernode_cli.training.run.train_to_log", return_value=RunResult("r-1")) as train:
+        result = runner.invoke(app, ["train", "--variant", "dropout", "--rate", "0.3", "--units", "16", "--seed", "4",
+                                     "--patience", "2", "--mc-samples", "3", "--log", "x.csv", "--quiet"])
+    assert result.exit_code == 0, result.output
+    expected = TrainConfig(variant="Dropout", rate=0.3, units=16, seed=4, patience=2, mc_samples=3)
+    train.assert_called_once_with(expected, log="x.csv", events=mock.ANY)
+
+
+def test_train_run_failure_exits_1():
+    failed = RunResult("r-1", failed=True, message="non-finite loss at epoch 1; run stopped")
+    with mock.patch("pernode_cli.training.run.train_to_log", return_value=failed):
+        result = runner.invoke(app, ["train", "--log", "x.csv", "--quiet"])
+    assert result.exit_code == 1 and "non-finite loss" in result.output
+
+
+def test_library_error_names_the_option():
+    error = PernodeError("`data_dir` nowhere does not exist; check `max_train_samples` and `fixed.lr`.")
+    with mock.patch("pernode_cli.training.run.train_to_log", side_effect=error):
+        result = runner.invoke(app, ["train", "--log", "x.csv"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: --data-dir nowhere does not exist; check --max-train-samples and `fixed.lr`."
+    )
+
+
+def test_sweep_passes_config_log_shard_and_flags():
+    report = SweepReport(skipped=1, ran=1)
+    with mock.patch("pernode_cli.sweep.loop.run_sweep", return_value=report) as run:
+        result = runner.invoke(app, ["sweep", str(SMOKE), "--log", "s.csv", "--shard", "2/3", "--fail-fast", "--quiet"])
+    assert result.exit_code == 0, result.output
+    (config, log, shard), kwargs = run.call_args
+    assert config.path == SMOKE and log == "s.csv" and shard == (2, 3)
+    assert kwargs == {"fail_fast": True, "events": mock.ANY}
+
+
+def test_sweep_failures_exit_1():
+    report = SweepReport(skipped=0, ran=1, failures=[("r-1", "failed (RuntimeError: boom)")])
+    with mock.patch("pernode_cli.sweep.loop.run_sweep", return_value=report):
+        result = runner.invoke(app, ["sweep", str(SMOKE), "--log", "s.csv"])
+    assert result.exit_code == 1 and "RuntimeError: boom" in result.output
+
+
+def test_sweep_dry_run_calls_only_the_plan():
+    with mock.patch("pernode_cli.sweep.loop.dry_run", return_value=[]) as dry, \
+            mock.patch("pernode_cli.sweep.loop.run_sweep") as run:
+        result = runner.invoke(app, ["sweep", str(SMOKE), "--log", "s.csv", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    dry.assert_called_once_with(mock.ANY, "s.csv", (1, 1))
+    run.assert_not_called()
+
+
+def test_rank_reads_then_ranks_with_the_options():
+    with mock.patch("pernode_cli.logs.read_logs", return_value="frame") as read, \
+            mock.patch("pernode_cli.stats.ranking.rank_frame", return_value=[]) as rank, \
+            mock.patch("pernode_cli.report.ranking.render", return_value="rendered"):
+        result = runner.invoke(app, ["rank", "a.csv", "b*.csv", "--top", "4", "--table-top", "2", "--metric", "val_acc",
+                                     "--dataset", "cifar10", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    read.assert_called_once_with(["a.csv", "b*.csv"])
+    rank.assert_called_once_with("frame", metric="val_acc", top=4, table_top=2, dataset="cifar10")
+    assert result.output.strip() == "rendered"
+
+
+def test_timeit_passes_the_config_and_log():
+    record = TimingRecord(dataset="digits", variant="Dropout", mean_s=1.0, median_s=1.0, min_s=1.0, max_s=1.0, n=1)
+    with mock.patch("pernode_cli.training.timeit.run_timeit", return_value=[record]) as run:
+        result = runner.invoke(app, ["timeit", "--dataset", "digits", "--variants", "dropout,dense", "--epochs", "3",
+                                     "--warmup", "2", "--sampler", "chunked", "--log", "t.csv", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    expected = TimeitConfig(dataset="digits", variants="dropout,dense", epochs=3, warmup=2, sampler="chunked")
+    run.assert_called_once_with(expected, log="t.csv", events=mock.ANY)
+
+
+@pytest.mark.parametrize("command", [["rank", "x.csv"], ["timeit"]])
+def test_format_is_checked_before_any_work(command):
+    result = runner.invoke(app, [*command, "--format", "xml"])
+    assert result.exit_code == 2 and "--format must be one of" in result.output
