@@ -5,4 +5,5 @@ modules that need them.
 """
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 2  # version of the log column layouts (training and timing logs)
+SCHEMA_VERSION = 3  # version of the training log's column layout
+TIMING_SCHEMA_VERSION = 3  # version of the timing log's column layout

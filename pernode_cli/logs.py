@@ -1,22 +1,38 @@
 """Every read and write of CSV logs.
 
-Writing: append-only logs that grow by whole lines, each flushed and fsynced; the header
-is checked on open. Reading: logs merged into one pandas frame, one clear error per
-unusable file. Columns come from the record that declares them (``EpochRow``,
+The log is the one source of truth. Writing: one writer per log (an advisory lock beside
+it), rows appended whole (a short write is undone), each fsynced, nothing already written
+removed or rewritten. A last line that lacks only its newline gets it back; a torn last
+line is moved aside to a file next to the log. Reading: each row once, with one clear
+error per unusable file. Columns come from the records that declare them (``EpochRow``,
 ``TimingRecord``).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import glob
 import io
+import logging
 import os
+import socket
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-from pernode_cli import SCHEMA_VERSION
-from pernode_cli.errors import PernodeError
+from pernode_cli.errors import PernodeError, RunFailed
 from pernode_cli.training.records import TRAIN_COLUMNS
+
+notices = logging.getLogger("pernode")  # one-line notices the command line prints
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no lock
+    fcntl = None
+
+csv.field_size_limit(1 << 30)  # a long cell is data, not a reason to fail
 
 
 def format_row(columns, row: dict) -> str:
@@ -32,119 +48,281 @@ def format_header(columns) -> str:
 def read_header(path: Path) -> list[str] | None:
     with open(path, newline="") as f:
         first = f.readline()
-    if not first:
-        return None
-    return next(csv.reader([first]))
+    return next(csv.reader([first])) if first else None
 
 
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunFailed(f"Cannot write {path} ({exc.strerror or exc}).") from None
 
 
-class CsvLog:
-    """A CSV log that only ever grows by whole lines.
+def lock_path(log: Path) -> Path:
+    return log.with_name(log.name + ".lock")
 
-    Opening checks that an existing file has the expected header (and never truncates
-    it). A torn last line, left by a kill in the middle of a write, is not a record: it is
-    dropped by an atomic rewrite before new rows are appended.
+
+class LogLock:
+    """One writer per log: an exclusive ``flock`` on ``LOG.lock``, which names its holder.
+
+    The kernel drops the lock when its process dies, however it dies, so a lock left by a
+    killed process is free: the next writer takes it over and says so.
     """
 
-    def __init__(self, path, columns=TRAIN_COLUMNS):
-        self.path = Path(path)
-        self.columns = list(columns)
-        if self.path.is_dir():
-            raise PernodeError(f"Log path {self.path} is a folder; give a file name such as logs.csv.")
-        if self.path.exists() and self.path.stat().st_size > 0:
-            try:
-                header = read_header(self.path)
-            except (OSError, UnicodeDecodeError, csv.Error) as exc:
-                raise PernodeError(f"Cannot read log {self.path} ({exc}); give another `log`.") from None
-            if header != self.columns:
-                raise PernodeError(
-                    f"Log {self.path} has a different header than pernode's schema "
-                    f"{SCHEMA_VERSION} log; give a new `log` file (the existing one is left as it is)."
-                )
-            self._drop_torn_tail()
-        else:
-            parent = self.path.parent
-            if not parent.exists():
-                raise PernodeError(f"Folder {parent} of the log {self.path.name} does not exist; create it first.")
-            atomic_write(self.path, format_header(self.columns))
+    def __init__(self, log):
+        self.log = check_log_path(log)
+        self.path, self.fd, self.created = lock_path(self.log), None, False
 
-    def _drop_torn_tail(self) -> None:
-        data = self.path.read_bytes()
-        if data.endswith(b"\n"):
-            return
-        keep = data[: data.rfind(b"\n") + 1]
-        atomic_write(self.path, keep.decode())
-
-    def append(self, row: dict) -> None:
-        line = format_row(self.columns, row).encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+    def acquire(self) -> "LogLock":
+        if fcntl is None:
+            return self
+        log = self.log
+        self.created = not self.path.exists()
         try:
-            os.write(fd, line)  # one write of a whole line: readers never see half a row
-            os.fsync(fd)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise PernodeError(f"Cannot create the lock {self.path} of log {log} ({exc.strerror}).") from None
+        previous = os.read(fd, 4096).decode(errors="replace").strip()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise PernodeError(
+                f"Log {log} is being written by another process ({previous or 'holder unknown'}); wait for it "
+                "to finish, or give another `log`."
+            ) from None
+        if previous:
+            notices.info(f"took over the lock of {log} left by a process that ended ({previous})")
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:  # who holds it: best effort (a full disk must not stop the lock)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}: {' '.join(sys.argv)}\n".encode(), 0)
+        except OSError:
+            pass
+        self.fd = fd
+        return self
+
+    def probe(self) -> None:
+        """Refuse at once when another process holds the lock (before any slow start-up);
+        the lock itself is taken later, by ``acquire``."""
+        if fcntl is None or not self.path.exists():
+            return
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 4096).decode(errors="replace").strip()
+            raise PernodeError(
+                f"Log {self.log} is being written by another process ({holder or 'holder unknown'}); wait for it "
+                "to finish, or give another `log`."
+            ) from None
         finally:
             os.close(fd)
 
+    def release(self, wrote_nothing: bool = False) -> None:
+        """Drop the lock; ``wrote_nothing``: a start that failed removes the lock file it made."""
+        if self.fd is None:
+            return
+        os.ftruncate(self.fd, 0)  # a clean end leaves no holder to report
+        if wrote_nothing and self.created:
+            self.path.unlink(missing_ok=True)
+        os.close(self.fd)  # closing drops the flock
+        self.fd = None
 
-def logged_run_ids(log: Path) -> set[str]:
-    if not log.exists():
-        return set()
-    with open(log, newline="") as f:
-        reader = csv.reader(f)
-        next(reader, None)
-        return {row[0] for row in reader if row}
+    def __enter__(self):
+        return self.acquire()
 
-
-def drop_rows(log: Path, run_id: str) -> int:
-    """Remove every row of ``run_id`` by rewriting the log to a temporary file and renaming it."""
-    with open(log, newline="") as f:
-        rows = list(csv.reader(f))
-    header, body = rows[0], rows[1:]
-    keep = [r for r in body if r and r[0] != run_id]
-    text = format_header(header) + "".join(format_row(header, dict(zip(header, r))) for r in keep)
-    atomic_write(log, text)
-    return len(body) - len(keep)
+    def __exit__(self, exc_type, *exc):
+        self.release()
 
 
-def has_rows(log: Path) -> bool:
-    with open(log) as f:
-        return sum(1 for _ in f) > 1
+def check_log_path(path) -> Path:
+    """A usable log file name in an existing folder; raises otherwise. Writes nothing."""
+    path = Path(path)
+    if not str(path) or path.is_dir():
+        raise PernodeError(f"Log path {str(path)!r} is a folder or empty; give a file name such as logs.csv as `log`.")
+    if not path.parent.is_dir():
+        raise PernodeError(f"Folder {path.parent} of the log {path.name} does not exist; create it first.")
+    if path.exists() and not path.is_file():
+        raise PernodeError(f"Log path {path} is not a regular file; give another `log`.")
+    return path
+
+
+def _is_complete(line: bytes, columns: list[str]) -> bool:
+    """A last line without its newline is a whole row when it has every field, the last one
+    (the schema version) included."""
+    try:
+        fields = next(csv.reader([line.decode()]))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return False
+    return len(fields) == len(columns) and fields[-1].strip().isdigit()
+
+
+class CsvLog:
+    """A CSV log that only ever grows by whole lines, written by one process at a time.
+
+    Opening checks the header of an existing file (never truncating it), takes the lock,
+    mends the tail (see the module docstring) and checks that the file can be written
+    before any work starts.
+    """
+
+    def __init__(self, path, columns=TRAIN_COLUMNS, lock: "LogLock | None" = None):
+        self.path, self.columns = check_log_path(path), list(columns)
+        exists = self.path.exists() and self.path.stat().st_size > 0
+        if exists:
+            self._check_header()
+        self.lock = lock or LogLock(self.path).acquire()
+        try:
+            if exists:
+                self._mend_tail()
+                self._probe_writable()
+            else:
+                atomic_write(self.path, format_header(self.columns))
+        except BaseException:
+            self.lock.release(wrote_nothing=not exists)
+            raise
+
+    def _check_header(self) -> None:
+        try:
+            header = read_header(self.path)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise PernodeError(f"Cannot read log {self.path} ({exc}); give another `log`.") from None
+        if header != self.columns:
+            raise PernodeError(
+                f"Log {self.path} has a different header than this version of pernode writes; "
+                "give a new `log` file (the existing one is left as it is)."
+            )
+
+    def _probe_writable(self) -> None:
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            raise PernodeError(f"Log {self.path} cannot be written ({exc.strerror}); give another `log`.") from None
+
+    def _mend_tail(self) -> None:
+        data = self.path.read_bytes()
+        if data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1
+        tail = data[keep:]
+        if _is_complete(tail, self.columns):
+            self._write(b"\n")
+            notices.info(f"{self.path}: the last row lacked its final newline; added it (the row is kept)")
+            return
+        aside = self.path.with_name(f"{self.path.name}.torn-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+        with open(aside, "wb") as f:
+            f.write(tail)
+            f.flush()
+            os.fsync(f.fileno())
+        os.truncate(self.path, keep)
+        notices.info(f"{self.path}: moved a torn last line ({len(tail)} bytes) to {aside.name}")
+
+    def _write(self, data: bytes) -> None:
+        """Append ``data`` whole or not at all: a short write is retried, a failed one undone."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as exc:
+                os.ftruncate(fd, size)  # no torn row stays behind
+                reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only"}
+                raise RunFailed(
+                    f"Cannot write to log {self.path} ({reason.get(exc.errno, exc.strerror)}); the log is "
+                    "intact up to its last whole row."
+                ) from None
+        finally:
+            os.close(fd)
+
+    def append(self, row: dict) -> None:
+        self._write(format_row(self.columns, row).encode())
+
+    def close(self) -> None:
+        self.lock.release()
+
+
+@dataclass
+class RunInLog:
+    """What a log says of one run: its attempts and how the last finished one ended."""
+
+    attempts: int = 0
+    end: str = ""  # run_end of a finished attempt ("" while none finished)
+    rows: int = 0
+
+
+def _whole_lines(path: Path, columns) -> list[str]:
+    """The log's lines, without a torn last line (one not ended by a newline that is not a
+    whole row): it is no record until a writer mends the tail."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        if not _is_complete(data[keep:], columns):
+            data = data[:keep]
+    return data.decode().splitlines()
+
+
+def runs_in_log(path, columns=TRAIN_COLUMNS) -> dict[str, RunInLog]:
+    """run_id -> its attempts in the log, and whether one finished (has a ``run_end``)."""
+    out: dict[str, RunInLog] = {}
+    path = Path(path)
+    if not path.is_file():
+        return out
+    try:
+        for row in csv.DictReader(_whole_lines(path, columns)):
+            run = out.setdefault(row.get("run_id") or "", RunInLog())
+            run.rows += 1
+            run.attempts = max(run.attempts, int(row.get("attempt") or 1))
+            if row.get("run_end"):
+                run.end = row["run_end"]
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        raise PernodeError(f"Cannot read log {path} ({exc}).") from None
+    out.pop("", None)
+    return out
 
 
 def expand(patterns: list[str]) -> list[Path]:
-    paths: list[Path] = []
+    """Files of ``patterns`` (paths or globs), each once, in the order first named."""
+    paths: dict[Path, Path] = {}
     for pattern in patterns:
         matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
         if not matches:
             raise PernodeError(f"No log matches {pattern!r}.")
-        paths.extend(Path(m) for m in matches)
-    return paths
+        for m in matches:
+            paths.setdefault(Path(m).resolve(), Path(m))
+    return list(paths.values())
+
+
+def _read_one(path: Path):
+    import pandas as pd
+
+    if not path.is_file():
+        raise PernodeError(f"Log {path} does not exist or is not a file.")
+    try:
+        frame = pd.read_csv(path, dtype={"variant": str, "dataset": str, "status": str, "run_id": str, "run_end": str},
+                            keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise PernodeError(f"Log {path} is empty; give a log written by pernode train or sweep.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, csv.Error) as exc:
+        raise PernodeError(f"Cannot read log {path} as CSV ({str(exc).splitlines()[0]}).") from None
+    if frame.empty:
+        raise PernodeError(f"Log {path} has a header but no rows.")
+    return frame.assign(source=str(path))
 
 
 def read_logs(patterns: list[str]):
-    """Every log matching ``patterns`` (files or globs) as one pandas frame."""
+    """Every log matching ``patterns`` as one pandas frame, each file once; a ``source``
+    column names the file of every row."""
     import pandas as pd
 
-    frames = []
-    for path in expand(patterns):
-        if not path.is_file():
-            raise PernodeError(f"Log {path} does not exist or is not a file.")
-        try:
-            frame = pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            raise PernodeError(f"Log {path} is empty; give a log written by pernode train or sweep.") from None
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-            raise PernodeError(f"Cannot read log {path} as CSV ({str(exc).splitlines()[0]}).") from None
-        if frame.empty:
-            raise PernodeError(f"Log {path} has a header but no rows.")
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([_read_one(p) for p in expand(patterns)], ignore_index=True)

@@ -59,6 +59,7 @@ def test_timeit_table(tmp_path):
         (["--data", "fake"], "--data must be one of synthetic, real"),
         (["--rate", "1.5"], "--rate must be in [0, 1)"),
         (["--steps-per-epoch", "0"], "--steps-per-epoch must be a positive integer"),
+        (["--max-minutes", "0"], "--max-minutes must be a positive number"),
         (["--variants", "PerNodeBernoulli", "--sampler", "local_reparam", "--epochs", "2", "--steps-per-epoch", "1"], "cannot run PerNodeBernoulli"),
     ],
 )
@@ -99,3 +100,22 @@ def test_timeit_real_data_uses_the_loader():
                                   "--epochs", "2", "--batch-size", "512", "--units", "4", "--format", "json", "--quiet"])
     # Without --steps-per-epoch an epoch is the whole training split: ceil(1437 / 512) = 3 steps.
     assert json.loads(default.stdout)[0]["steps_per_epoch"] == 3
+
+
+def test_rounds_interleave_and_max_minutes_stops_early():
+    args = ["timeit", "--dataset", "digits", "--variants", "Dropout,Dense,PerNodeGaussian", "--epochs", "4",
+            "--steps-per-epoch", "1", "--batch-size", "8", "--units", "4", "--format", "json", "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    offsets = [r["epoch_offsets_s"] for r in records]
+    assert all(len(o) == 3 for o in offsets) and {r["rounds"] for r in records} == {4}
+    # Every variant's epoch of round i starts before any variant's epoch of round i + 1.
+    for i in range(2):
+        assert max(o[i] for o in offsets) < min(o[i + 1] for o in offsets)
+    for r in records:
+        assert r["ratio_ci_low"] is None or r["ratio_ci_low"] <= r["ratio_to_dropout"] <= r["ratio_ci_high"]
+    stopped = runner.invoke(app, [*args, "--max-minutes", "0.0001", "--epochs", "9"])
+    assert stopped.exit_code == 0, stopped.output
+    for r in json.loads(stopped.stdout):
+        assert r["rounds"] == 2 and r["n"] == 1 and r["std_s"] is None

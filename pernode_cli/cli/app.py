@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
-from typing import Annotated, Optional
+import signal
+from typing import Annotated, Callable, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from pernode_cli import __version__
-from pernode_cli.errors import PernodeError
+from pernode_cli.errors import Interrupted, PernodeError
 
 _ARGUMENT = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
@@ -37,16 +40,78 @@ def as_options(message: str, command) -> str:
     return _ARGUMENT.sub(word, message)
 
 
+class _NoticeHandler(logging.Handler):
+    """The library's one-line notices (a log mended, a stale lock taken over) on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True, highlight=False).print(f"[yellow]note:[/yellow] {escape(record.getMessage())}", soft_wrap=True)
+
+
+def _show_notices() -> None:
+    logger = logging.getLogger("pernode")
+    if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
+        logger.addHandler(_NoticeHandler())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 class PernodeGroup(TyperGroup):
-    """Library errors (``PernodeError``) from any command: one red line, exit code 2."""
+    """Library errors (``PernodeError``) from any command: one red line and the error's exit
+    code (2 for bad input, 1 for a run that started and failed, 130/143 when interrupted)."""
 
     def invoke(self, ctx):
+        _show_notices()
         try:
             return super().invoke(ctx)
+        except Interrupted as exc:
+            from rich.console import Console
+
+            Console(stderr=True, highlight=False).print(str(exc), soft_wrap=True, markup=False)
+            raise typer.Exit(exc.exit_code) from None
         except PernodeError as exc:
             command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
             error_line(as_options(str(exc), command))
-            raise typer.Exit(2) from None
+            raise typer.Exit(exc.exit_code) from None
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+
+@contextlib.contextmanager
+def interruptible(saved: Callable[[], str]):
+    """Ctrl-C (exit 130) and SIGTERM (exit 143) end the command with one line saying what
+    is saved (``saved()``); context managers inside (progress bars) restore the terminal."""
+
+    def on_term(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {saved()}", 130) from None
+    except _Terminated:
+        raise Interrupted(f"terminated: {saved()}", 143) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def saved_in_log(log) -> Callable[[], str]:
+    """What an interrupted `train` or `sweep` leaves: its log's finished rows, and how to go on."""
+
+    def describe() -> str:
+        from pernode_cli.logs import runs_in_log
+
+        runs = runs_in_log(log)
+        rows, done = sum(r.rows for r in runs.values()), sum(bool(r.end) for r in runs.values())
+        return (f"{log} holds {rows} epoch row(s) of {len(runs)} run(s), {done} finished; "
+                "run the same command again to resume")
+
+    return describe
 
 
 app = typer.Typer(

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pernode_cli.cli.app import QuietOpt, app
+from pernode_cli.cli.app import QuietOpt, app, interruptible, saved_in_log
 
 
 class _ProgressEvents:
@@ -70,7 +70,7 @@ def _print_failures(report) -> None:
 @app.command()
 def sweep(
     config: Annotated[str, typer.Argument(help="TOML config: data set, grid and fixed settings.")],
-    log: Annotated[str, typer.Option(help="CSV log of this sweep (state is kept in LOG.sweep.json beside it).")] = "sweep.csv",
+    log: Annotated[Optional[str], typer.Option(help="CSV log of this sweep (default: named after the config, digits.toml -> digits.csv; state is cached in LOG.sweep.json beside it).")] = None,
     shard: Annotated[Optional[str], typer.Option(help="Run only slice K of N of the grid, e.g. 2/8 (one per array job).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs and which are finished; train nothing.")] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")] = False,
@@ -78,18 +78,21 @@ def sweep(
 ) -> None:
     """Train every run of a config's grid; resumable after a crash or kill, shardable."""
     from pernode_cli.sweep import loop
-    from pernode_cli.sweep.config import load_config
+    from pernode_cli.sweep.config import default_log, load_config
     from pernode_cli.sweep.plan import parse_shard
 
     sweep_config, shard_kn = load_config(config), parse_shard(shard)
+    log = log or default_log(config)
     console = Console(quiet=quiet, highlight=False)
     if dry_run:
         _print_dry_run(console, loop.dry_run(sweep_config, log, shard_kn), shard_kn)
         return
+    from pernode_cli.logs import LogLock
     from pernode_cli.training.environment import import_backend
 
+    LogLock(log).probe()  # a second writer is refused before the backend's slow start
     import_backend()
-    with _ProgressEvents(console) as events:
+    with interruptible(saved_in_log(log)), _ProgressEvents(console) as events:
         report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events)
     console.print(f"sweep: {report.ran} run(s) trained, {report.skipped} already finished, log {log}")
     if report.failures:

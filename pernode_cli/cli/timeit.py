@@ -8,19 +8,38 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from pernode_cli.cli.app import DataDirOpt, app
+from pernode_cli.cli.app import DataDirOpt, app, interruptible
 from pernode_cli.report.timing import FORMATS
 
 
-class _EpochLines:
+class _RoundProgress:
+    """A progress bar over rounds with the estimated time left, and one line per epoch."""
+
     def __init__(self, console: Console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
         self.console = console
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[left]}"), console=console, transient=True)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
 
     def round_start(self, index: int, total: int) -> None:
-        self.console.print(f"round {index + 1}/{total}")
+        if self.task is None:
+            self.task = self.progress.add_task("rounds", total=total, left="warm-up")
 
     def epoch(self, variant: str, index: int, seconds: float) -> None:
-        self.console.print(f"  {variant}: {seconds:.3f} s")
+        self.console.print(f"  round {index}: {variant} {seconds:.3f} s")
+
+    def round_end(self, index: int, total: int, seconds_left: Optional[float]) -> None:
+        left = "warm-up" if seconds_left is None else f"about {seconds_left / 60:.1f} min left"
+        self.progress.update(self.task, advance=1, left=left)
 
 
 @app.command()
@@ -36,23 +55,27 @@ def timeit(
     data: Annotated[str, typer.Option(help="synthetic (random tensors of the data set's shapes) or real (the loaders).")] = "synthetic",
     data_dir: DataDirOpt = None,
     sampler: Annotated[Optional[str], typer.Option(help="PerNode sampler to time (default auto: the fastest exact one).")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option(help="Stop after the round that passes this many minutes; report what was timed.")] = None,
     log: Annotated[Optional[str], typer.Option(help="Append one row per variant to this CSV file.")] = None,
     format: Annotated[str, typer.Option("--format", help=f"{', '.join(FORMATS)}.")] = "table",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No per-epoch progress on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr (warnings are still printed).")] = False,
 ) -> None:
-    """Time each variant's training epochs on the local device (paper Table IV)."""
+    """Time each variant's training epochs on the local device, interleaved (paper Table IV)."""
     from pernode_cli.checks import check_choice
     from pernode_cli.training.environment import import_backend
 
     check_choice("format", format, FORMATS)
     import_backend()
-    from pernode_cli.report.timing import print_table, render
+    from pernode_cli.report.timing import print_table, print_warnings, render
     from pernode_cli.training.timeit import TimeitConfig, run_timeit
 
     config = TimeitConfig(dataset=dataset, variants=variants, rate=rate, units=units, batch_size=batch_size,
                           epochs=epochs, warmup=warmup, steps_per_epoch=steps_per_epoch, data=data,
-                          data_dir=data_dir, sampler=sampler)
-    records = run_timeit(config, log=log, events=_EpochLines(Console(stderr=True, quiet=quiet, highlight=False)))
+                          data_dir=data_dir, sampler=sampler, max_minutes=max_minutes)
+    with interruptible(lambda: "no timing was finished; nothing was written"), \
+            _RoundProgress(Console(stderr=True, quiet=quiet, highlight=False)) as events:
+        records = run_timeit(config, log=log, events=events)
+    print_warnings(records, Console(stderr=True, highlight=False))
     text = render(records, format)
     if text is None:
         print_table(records, Console(highlight=False))

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pernode_cli.cli.app import DataDirOpt, DatasetOpt, QuietOpt, app
+from pernode_cli.cli.app import DataDirOpt, DatasetOpt, QuietOpt, app, interruptible, saved_in_log
 
 
 class _ConsoleEvents:
@@ -47,18 +47,21 @@ def train(
     quiet: QuietOpt = False,
 ) -> None:
     """Train one configuration of one variant and log every epoch to a CSV file."""
+    from pernode_cli.logs import LogLock
     from pernode_cli.training.config import TrainConfig
     from pernode_cli.training.environment import import_backend
 
     config = TrainConfig(dataset=dataset, variant=variant, rate=rate, units=units, batch_size=batch_size,
                          epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
                          patience=patience, mc_samples=mc_samples).validate()
+    LogLock(log).probe()  # a second writer is refused before the backend's slow start
     import_backend()
     from pernode_cli.report.training import summary_table
     from pernode_cli.training.run import train_to_log
 
     console = Console(quiet=quiet, highlight=False)
-    result = train_to_log(config, log=log, events=_ConsoleEvents(console))
+    with interruptible(saved_in_log(log)):
+        result = train_to_log(config, log=log, events=_ConsoleEvents(console))
     console.print(summary_table(config, result))
     console.print(f"log: {log} (run_id {result.run_id})")
     if result.failed:

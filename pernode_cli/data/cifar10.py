@@ -16,9 +16,16 @@ def _cifar_from_batches(read) -> tuple:
     """``read(name)`` returns the bytes of one pickle of cifar-10-batches-py."""
 
     def batch(name):
-        d = pickle.loads(read(name), encoding="bytes")
-        data = np.asarray(d[b"data"], dtype="uint8").reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        return data, np.asarray(d[b"labels"], dtype="int64")
+        raw = read(name)
+        try:
+            d = pickle.loads(raw, encoding="bytes")
+            data = np.asarray(d[b"data"], dtype="uint8").reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            return data, np.asarray(d[b"labels"], dtype="int64")
+        except Exception as exc:  # any corruption of the pickle is one message
+            raise PernodeError(
+                f"CIFAR-10 file {name} is corrupt or not a CIFAR-10 pickle ({type(exc).__name__}); "
+                "download cifar-10-python.tar.gz again."
+            ) from None
 
     parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
     x_train = np.concatenate([p[0] for p in parts])

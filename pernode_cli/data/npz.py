@@ -8,6 +8,9 @@ import numpy as np
 
 from pernode_cli.data.common import Dataset, one_hot
 from pernode_cli.errors import PernodeError
+from pernode_cli.sizing import check_image_size
+
+MAX_CLASSES = 100_000
 
 NPZ_KEYS = ("x_train", "y_train", "x_val", "y_val")
 
@@ -66,6 +69,10 @@ def load_npz(path) -> Dataset:
         if yv.ndim != 1:
             raise PernodeError("y_train and y_val must both be labels or both be 2-D.")
         n = int(max(yt.max(), yv.max())) + 1
+        if n > MAX_CLASSES:
+            raise PernodeError(
+                f"{path}: class labels reach {n - 1}; labels must be 0..K-1 with K at most {MAX_CLASSES:,}."
+            )
         yt, yv = one_hot(yt, n), one_hot(yv, n)
     elif yv.ndim != 2 or yt.shape[1] != yv.shape[1]:
         raise PernodeError(f"y_train and y_val widths differ: {yt.shape} vs {yv.shape}.")
@@ -75,4 +82,5 @@ def load_npz(path) -> Dataset:
     if xt.ndim == 3:  # (n, h, w): add a channel axis for the CNN
         xt, xv = xt[..., None], xv[..., None]
     backbone = "mlp" if xt.ndim == 2 else "cnn"
+    check_image_size(xt.shape[1:], str(path))
     return Dataset(path.stem, xt, yt, xv, yv, bool(ml_t or ml_v), backbone)

@@ -17,10 +17,10 @@ def load_rcv1(data_dir=None, seed: int = 0, top: int = 25) -> Dataset:
             subset="train",
             download_if_missing=data_dir is None,
         )
-    except (OSError, EOFError, ValueError) as exc:
+    except Exception as exc:  # a missing copy, or any corruption of its pickles
         where = "the default scikit-learn data home" if data_dir is None else str(data_dir)
         raise PernodeError(
-            f"RCV1 not available in {where} ({type(exc).__name__}). Give `data_dir`: "
+            f"RCV1 not available or unreadable in {where} ({type(exc).__name__}). Give `data_dir`: "
             "a scikit-learn data home holding RCV1/samples_py3.pkl, sample_id_py3.pkl, "
             "sample_topics_py3.pkl and topics_names_py3.pkl (what fetch_rcv1 writes)."
         ) from None

@@ -25,9 +25,35 @@ def title(records: list[TimingRecord]) -> str:
     return f"{records[0].dataset}: epoch time per variant (warm-up epochs excluded)"
 
 
+INDISTINCT = "interval holds 1.0: not distinguishable from Dropout"
+
+
+def _cell(record: TimingRecord, field: str) -> str:
+    text = cell_text(record, field)
+    return text + " *" if field == "ratio_ci_low" and record.indistinct_from_dropout else text
+
+
 def _rows(records: list[TimingRecord], narrow: bool = False) -> tuple[list[str], list[list[str]]]:
     cols = table_fields(narrow)
-    return [h for h, _, _ in cols], [[cell_text(r, f) for _, f, _ in cols] for r in records]
+    return [h for h, _, _ in cols], [[_cell(r, f) for _, f, _ in cols] for r in records]
+
+
+def footnotes(records: list[TimingRecord]) -> list[str]:
+    notes = [f"* {INDISTINCT}"] if any(r.indistinct_from_dropout for r in records) else []
+    rounds = records[0].rounds
+    return notes + [f"{rounds} interleaved rounds; 95% CI: paired bootstrap over rounds"] if rounds else notes
+
+
+def print_warnings(records: list[TimingRecord], console) -> None:
+    """One line per warning (outlier epochs, high variation, busy machine), once each."""
+    seen = []
+    for r in records:
+        for w in r.warnings:
+            line = w if w.startswith("busy machine") else f"{r.variant}: {w}"
+            if line not in seen:
+                seen.append(line)
+    for line in seen:
+        console.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True)
 
 
 def to_csv(records: list[TimingRecord]) -> str:
@@ -46,9 +72,11 @@ def to_text(records: list[TimingRecord], fmt: str) -> str:
     headers, rows = _rows(records)
     if fmt == "markdown":
         head = "\n".join(f"- {line}" for line in header_lines(records))
-        return head + "\n\n" + tabulate(rows, headers=headers, tablefmt="pipe")
+        notes = "".join(f"\n\n{n}" for n in footnotes(records))
+        return head + "\n\n" + tabulate(rows, headers=headers, tablefmt="pipe") + notes
     head = "\n".join(f"% {line}" for line in [title(records), *header_lines(records)])
-    return head + "\n" + tabulate(rows, headers=headers, tablefmt="latex_booktabs")
+    notes = "".join(f"\n% {n}" for n in footnotes(records))
+    return head + "\n" + tabulate(rows, headers=headers, tablefmt="latex_booktabs") + notes
 
 
 def render(records: list[TimingRecord], fmt: str) -> str | None:
@@ -74,3 +102,5 @@ def print_table(records: list[TimingRecord], console) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    for note in footnotes(records):
+        console.print(note, soft_wrap=True)

@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from pernode_cli import SCHEMA_VERSION, __version__
+from pernode_cli import TIMING_SCHEMA_VERSION, __version__
 from pernode_cli.errors import PernodeError
 
 # hyperfine's outlier cut-off: |x - median| > 14.826 MAD, ten standard deviations of a
@@ -91,7 +91,7 @@ class TimingRecord:
     load_end: Optional[float] = _col()
     warnings: list = _col(default=list)
     pernode_version: str = _col(default=__version__)
-    schema_version: int = _col(default=SCHEMA_VERSION)
+    schema_version: int = _col(default=TIMING_SCHEMA_VERSION)
 
     def to_dict(self) -> dict:
         """Plain JSON-able values: NaN and infinities become None, numpy scalars Python ones."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pernode_cli.data import DATASETS, check_dataset_name
 from pernode_cli.errors import PernodeError
+from pernode_cli.sizing import SEED_LIMIT, check_fits
 from pernode_cli.training.config import TrainConfig
 from pernode_cli.variants import canonical_variant
 
@@ -108,8 +111,8 @@ def _check(kind: str, value, where: str):
             raise bad("a positive integer" if kind == "int" else "a non-negative integer")
         return value
     if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise bad("a positive number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise bad("a finite positive number")
         return float(value)
     if not isinstance(value, list) or not value:
         raise bad("a non-empty list")
@@ -126,9 +129,9 @@ def _check(kind: str, value, where: str):
             raise bad("a list of rates in [0, 1)")
         return [float(v) for v in dict.fromkeys(value)]
     if kind in ("ints", "seeds"):
-        low = 0 if kind == "seeds" else 1
-        if not all(is_int(v) and v >= low for v in value):
-            raise bad("a list of non-negative integers" if low == 0 else "a list of positive integers")
+        low, high = (0, SEED_LIMIT) if kind == "seeds" else (1, math.inf)
+        if not all(is_int(v) and low <= v < high for v in value):
+            raise bad("a list of integers in [0, 2^32)" if kind == "seeds" else "a list of positive integers")
         return list(dict.fromkeys(value))
     raise AssertionError(kind)
 
@@ -167,4 +170,28 @@ def load_config(path) -> SweepConfig:
                 out[key] = default
         values[table] = out
     top = values[""]
-    return SweepConfig(path, top["dataset"], top["data_dir"], values["grid"], values["fixed"])
+    config = SweepConfig(path, top["dataset"], top["data_dir"], values["grid"], values["fixed"])
+    _check_dataset_and_sizes(config, text)
+    return config
+
+
+def _check_dataset_and_sizes(config: SweepConfig, text: str) -> None:
+    """The data set exists, and every width and batch size of the grid fits in memory."""
+    where = f"{config.path} line {_line_of(text, '', 'dataset')}: dataset: "
+    try:
+        check_dataset_name(config.dataset)
+    except PernodeError as exc:
+        raise PernodeError(where + str(exc)) from None
+    if config.data_dir is not None and not Path(config.data_dir).exists():
+        raise PernodeError(f"{config.path} line {_line_of(text, '', 'data_dir')}: data_dir: {config.data_dir} does not exist.")
+    spec = DATASETS.get(config.dataset)
+    if spec is None:
+        return  # an .npz: its shapes are checked when it is loaded
+    for units, batch in itertools.product(config.grid["units"], config.grid["batch_sizes"]):
+        check_fits(spec.input_shape, spec.backbone, units, batch, spec.n_outputs,
+                   where=f"{config.path} line {_line_of(text, 'grid', 'units')}: grid.units / grid.batch_sizes: ")
+
+
+def default_log(config_path) -> str:
+    """A sweep's log is named after its config (digits.toml -> digits.csv), in the current folder."""
+    return Path(config_path).stem + ".csv"

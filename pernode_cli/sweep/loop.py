@@ -1,9 +1,9 @@
 """The sweep loop: train every pending run of a shard, record each outcome, go on after failures.
 
-A run counts as finished only once the state file says so, and the state file is replaced
-atomically after the run's last row is on disk. So after a kill at any moment every
-finished run has all its rows, and the rows of the run that was cut short are removed (by
-an atomic rewrite of the log) when that run starts again.
+The log is the one source of truth: a run is finished when the log holds its attempt's
+last row (``run_end`` set). A run cut short by a kill keeps its rows, marked as an
+unfinished attempt, and runs again as the next attempt. The state file beside the log
+(config fingerprint, shard, failure messages) is a cache checked against the log.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from pernode_cli.data import load_dataset
+from pernode_cli.data import check_dataset_name, load_dataset
 from pernode_cli.errors import PernodeError
-from pernode_cli.logs import CsvLog, drop_rows, logged_run_ids
+from pernode_cli.logs import CsvLog, LogLock, check_log_path, notices, runs_in_log
 from pernode_cli.sweep.config import SweepConfig
 from pernode_cli.sweep.plan import PlannedRun, plan
-from pernode_cli.sweep.state import SweepState, open_state
+from pernode_cli.sweep.state import SweepState, check_log_belongs, open_state
 
 
 @dataclass
@@ -41,8 +41,21 @@ class SweepEvents:
 
 
 def dry_run(config: SweepConfig, log, shard: tuple[int, int] = (1, 1)) -> list[PlannedRun]:
-    """The runs of the shard with their status; trains nothing and writes nothing."""
-    return plan(config, shard, open_state(Path(log), config, shard))
+    """The runs of the shard with their status in the log; trains nothing, writes nothing."""
+    log = check_log_path(log)
+    state = open_state(log, config, shard)
+    in_log = runs_in_log(log)
+    runs = plan(config, shard, in_log, state.failed)
+    check_log_belongs(log, {r.run_id for r in runs}, in_log)
+    _check_data(config)
+    return runs
+
+
+def _check_data(config: SweepConfig) -> None:
+    """The data set and its folder exist: checked before a sweep writes anything."""
+    check_dataset_name(config.dataset)
+    if config.data_dir is not None and not Path(config.data_dir).exists():
+        raise PernodeError(f"{config.path}: data_dir {config.data_dir} does not exist.")
 
 
 class _DataCache:
@@ -58,10 +71,11 @@ class _DataCache:
         return self.loaded[key]
 
 
-def _train_one(run: PlannedRun, train, csv_log, state: SweepState, events, data) -> tuple[bool, str]:
+def _train_one(run: PlannedRun, train, csv_log, state: SweepState, events, data, attempt: int) -> tuple[bool, str]:
     """Train one run and record its outcome; ``(ok, message)``."""
     try:
-        result = train(run.config, csv_log, on_epoch=events.epoch, dataset=data.get(run.config), run_id=run.run_id)
+        result = train(run.config, csv_log, on_epoch=events.epoch, dataset=data.get(run.config), run_id=run.run_id,
+                       attempt=attempt)
     except PernodeError:
         raise  # bad input (e.g. a missing data set) concerns every run: stop the sweep
     except Exception as exc:  # one run's crash must not end the sweep
@@ -75,33 +89,57 @@ def _train_one(run: PlannedRun, train, csv_log, state: SweepState, events, data)
     return True, f"best val_loss {best['val_loss']:.4f} at epoch {best['epoch']}" if best else "done"
 
 
+def _open(config: SweepConfig, log: Path, shard, data: _DataCache):
+    """Lock the log, check it and the data, then open it: a start that fails writes nothing."""
+    state = open_state(log, config, shard)
+    lock = LogLock(log).acquire()
+    try:
+        in_log = runs_in_log(log)
+        runs = plan(config, shard, in_log, state.failed)
+        check_log_belongs(log, {r.run_id for r in runs}, in_log)
+        _check_data(config)
+        if runs:
+            data.get(runs[0].config)  # a data set that does not load stops the sweep here
+        csv_log = CsvLog(log, lock=lock)
+    except BaseException:
+        lock.release(wrote_nothing=True)
+        raise
+    return state, in_log, runs, csv_log
+
+
+def _reconcile(state: SweepState, runs: list[PlannedRun], log: Path) -> None:
+    """The log decides what finished; the state file is a cache refreshed from it."""
+    lost = [r.run_id for r in runs if r.run_id in state.finished and not r.finished]
+    if lost:
+        notices.info(f"{len(lost)} run(s) recorded as finished are not complete in {log}; running them again")
+    state.finished = {r.run_id: "ok" if r.status == "done" else "nonfinite" for r in runs if r.finished}
+    state.save()
+
+
 def run_sweep(config: SweepConfig, log, shard: tuple[int, int] = (1, 1), fail_fast: bool = False,
               events: Optional[SweepEvents] = None, train: Optional[Callable] = None) -> SweepReport:
     """Train every unfinished run of ``shard`` of ``config``'s grid, appending to ``log``."""
     from pernode_cli.training.run import train_run
 
-    events, train, log = events or SweepEvents(), train or train_run, Path(log)
-    state = open_state(log, config, shard)
-    runs = plan(config, shard, state)
-    csv_log = CsvLog(log)
-    if not state.path.exists():
-        state.save()
-    present = logged_run_ids(log)
-    pending = [r for r in runs if not r.finished]
-    report = SweepReport(skipped=len(runs) - len(pending))
-    report.failures = [(r.run_id, "non-finite loss") for r in runs if r.status == "nonfinite"]
-    events.sweep_start(len(pending), len(runs))
-    data = _DataCache()
-    for run in pending:
-        if run.run_id in present:
-            drop_rows(log, run.run_id)  # rows of an interrupted or failed attempt
-        events.run_start(run, run.config.epochs)
-        ok, message = _train_one(run, train, csv_log, state, events, data)
-        report.ran += 1
-        events.run_end(run, message)
-        if not ok:
-            report.failures.append((run.run_id, message))
-            if fail_fast:
-                report.stopped_early = True
-                break
-    return report
+    events, train, log, data = events or SweepEvents(), train or train_run, check_log_path(log), _DataCache()
+    state, in_log, runs, csv_log = _open(config, log, shard, data)
+    try:
+        _reconcile(state, runs, log)
+        pending = [r for r in runs if not r.finished]
+        report = SweepReport(skipped=len(runs) - len(pending))
+        report.failures = [(r.run_id, "non-finite loss") for r in runs if r.status == "nonfinite"]
+        events.sweep_start(len(pending), len(runs))
+        for run in pending:
+            events.run_start(run, run.config.epochs)
+            attempt = in_log[run.run_id].attempts + 1 if run.run_id in in_log else 1
+            ok, message = _train_one(run, train, csv_log, state, events, data, attempt)
+            report.ran += 1
+            events.run_end(run, message)
+            if not ok:
+                report.failures.append((run.run_id, message))
+                if fail_fast:
+                    report.stopped_early = True
+                    break
+        return report
+    finally:
+        csv_log.close()

@@ -32,15 +32,19 @@ class PlannedRun:
         return self.status in ("done", "nonfinite")
 
 
-def plan(config, shard: tuple[int, int], state=None) -> list[PlannedRun]:
-    """The runs of this shard (grid position ``i`` with ``i % N == K - 1``), with status."""
+def plan(config, shard: tuple[int, int], in_log: Optional[dict] = None, failed: Optional[dict] = None) -> list[PlannedRun]:
+    """The runs of this shard (grid position ``i`` with ``i % N == K - 1``), with their
+    status from the log (``run_id -> RunInLog``): finished means a finished attempt there;
+    ``failed`` (run_id -> message) marks the runs whose last attempt raised."""
     k, n = shard
+    in_log, failed = in_log or {}, failed or {}
     runs = []
     for index, rc in enumerate(config.runs()):
         if index % n != k - 1:
             continue
         run = PlannedRun(index, make_run_id(rc.settings()), rc)
-        if state is not None:
-            run.status = state.status_of(run.run_id)
+        end = in_log[run.run_id].end if run.run_id in in_log else ""
+        run.status = ("nonfinite" if end == "nonfinite" else "done") if end else (
+            "failed" if run.run_id in failed else "pending")
         runs.append(run)
     return runs

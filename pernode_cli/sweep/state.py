@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pernode_cli.errors import PernodeError
-from pernode_cli.logs import atomic_write, has_rows, read_header
+from pernode_cli.logs import atomic_write, read_header
 from pernode_cli.training.records import TRAIN_COLUMNS
 
 
@@ -23,11 +23,6 @@ class SweepState:
     def save(self) -> None:
         payload = {"fingerprint": self.fingerprint, "shard": self.shard, "finished": self.finished, "failed": self.failed}
         atomic_write(self.path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
-
-    def status_of(self, run_id: str) -> str:
-        if run_id in self.finished:
-            return "done" if self.finished[run_id] == "ok" else "nonfinite"
-        return "failed" if run_id in self.failed else "pending"
 
     def mark_finished(self, run_id: str, ok: bool) -> None:
         self.finished[run_id] = "ok" if ok else "nonfinite"
@@ -60,13 +55,21 @@ def _load(path: Path, log: Path, fingerprint: str, shard_text: str) -> SweepStat
 
 
 def open_state(log: Path, config, shard: tuple[int, int]) -> SweepState:
-    """Load the state beside ``log``, refusing a log written for another config or shard."""
+    """Load the state beside ``log`` (a cache of the log), refusing one written for another
+    config or shard. Reads only."""
     path, shard_text = state_path(log), f"{shard[0]}/{shard[1]}"
     if path.exists():
         return _load(path, log, config.fingerprint(), shard_text)
-    if log.exists() and log.stat().st_size > 0 and (read_header(log) != TRAIN_COLUMNS or has_rows(log)):
-        raise PernodeError(
-            f"{log} already holds rows but no sweep state ({path.name}); give a new `log` "
-            "(the existing file is left as it is)."
-        )
     return SweepState(path, config.fingerprint(), shard_text)
+
+
+def check_log_belongs(log: Path, run_ids: set[str], in_log: dict) -> None:
+    """A log of other rows (from `train`, another sweep) is not this sweep's to append to."""
+    if not log.exists() or log.stat().st_size == 0:
+        return
+    foreign = sorted(set(in_log) - run_ids)
+    if read_header(log) != TRAIN_COLUMNS or foreign:
+        raise PernodeError(
+            f"{log} holds rows of other runs ({', '.join(r[:40] for r in foreign[:3]) or 'another header'}) than this sweep's "
+            "shard; give a new `log` (the existing file is left as it is)."
+        )

@@ -45,8 +45,11 @@ class EpochTimer(keras.callbacks.Callback):
 class NonFiniteStop(keras.callbacks.Callback):
     """Stop at the first batch whose running loss is NaN or infinite."""
 
+    stopped = False
+
     def on_train_batch_end(self, batch, logs=None):
         if logs and not math.isfinite(float(logs.get("loss", 0.0))):
+            self.stopped = True
             self.model.stop_training = True
 
 

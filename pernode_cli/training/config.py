@@ -14,6 +14,9 @@ from pernode_cli.checks import (
     check_positive_number,
     check_rate,
 )
+from pernode_cli.data import DATASETS
+from pernode_cli.errors import PernodeError
+from pernode_cli.sizing import SEED_LIMIT, check_fits
 from pernode_cli.variants import canonical_variant
 
 
@@ -40,10 +43,15 @@ class TrainConfig:
             check_positive_int(name, getattr(self, name))
         self.lr = check_positive_number("lr", self.lr)
         check_non_negative_int("seed", self.seed)
+        if self.seed >= SEED_LIMIT:
+            raise PernodeError(f"`seed` must be below 2^32 (Keras seeds are 32-bit); got {self.seed}.")
         check_optional_positive_int("max_train_samples", self.max_train_samples)
         check_non_negative_int("mc_samples", self.mc_samples, "0 (off) or a positive integer")
         if self.patience is not None:
             check_non_negative_int("patience", self.patience, "0 (off) or positive")
+        spec = DATASETS.get(self.dataset)
+        if spec is not None:
+            check_fits(spec.input_shape, spec.backbone, self.units, self.batch_size, spec.n_outputs)
         return self
 
     def settings(self) -> dict:

@@ -23,6 +23,7 @@ class EpochRow:
     batch_size: int
     seed: int
     epoch: int
+    attempt: int = 1  # 1 + the earlier attempts of this run in the log (an interrupted one stays)
     val_loss: float = math.nan
     val_acc: float = math.nan
     train_loss: float = math.nan  # epoch-end: the updated model in inference mode
@@ -38,10 +39,12 @@ class EpochRow:
     mc_val_ece: Optional[float] = None
     epoch_seconds: float = math.nan  # training pass only, device-synced
     status: str = "ok"  # ok | nonfinite
+    run_end: str = ""  # on the attempt's last row only: epochs | patience | nonfinite
     lr: float
     epochs: int
     patience: Optional[int] = None
     max_train_samples: Optional[int] = None
+    train_samples: Optional[int] = None  # training samples used (a seeded stratified subset when cut)
     sampler: str = ""
     backend: str = ""
     backend_version: str = ""

@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import keras
+import numpy as np
+from sklearn.model_selection import train_test_split
 
-from pernode_cli.data import Dataset, load_dataset
+from pernode_cli.data import Dataset, check_dataset_name, load_dataset
 from pernode_cli.errors import PernodeError
-from pernode_cli.logs import CsvLog
+from pernode_cli.logs import CsvLog, LogLock, check_log_path, runs_in_log
 from pernode_cli.models import build_model, module_sampler
+from pernode_cli.sizing import check_fits
 from pernode_cli.training.callbacks import EpochTimer, NonFiniteStop, utc_now
 from pernode_cli.training.config import TrainConfig, make_run_id
 from pernode_cli.training.environment import environment_stamp
@@ -28,18 +31,17 @@ from pernode_cli.training.records import EpochRow, RunResult
 OnEpoch = Optional[Callable[[dict], None]]
 
 
-class RowLogger(keras.callbacks.Callback):
-    """After each epoch: evaluate, append the row to the log, report it, stop if non-finite.
+class EpochEvaluator(keras.callbacks.Callback):
+    """After each epoch: the row's metrics (inference-mode losses, calibration).
 
     It also puts the epoch-end ``val_loss`` into Keras' logs, where ``EarlyStopping``
     (placed after it) reads it.
     """
 
-    def __init__(self, stamp: dict, timer: EpochTimer, splits: dict, calibration: Calibration,
-                 batch_size: int, log: CsvLog, result: RunResult, on_epoch: OnEpoch):
+    def __init__(self, stamp: dict, timer: EpochTimer, splits: dict, calibration: Calibration, batch_size: int):
         super().__init__()
         self.stamp, self.timer, self.splits, self.calibration = stamp, timer, splits, calibration
-        self.batch_size, self.log, self.result, self.on_epoch = batch_size, log, result, on_epoch
+        self.batch_size, self.row = batch_size, None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -47,13 +49,35 @@ class RowLogger(keras.callbacks.Callback):
         row.update(fit_loss=float(logs.get("loss", math.nan)), fit_acc=float(logs.get("acc", math.nan)))
         row.update(evaluate_splits(self.model, self.splits, self.batch_size))
         row.update(self.calibration())
-        ok = all(math.isfinite(row[k]) for k in ("fit_loss", "val_loss", "train_loss"))
-        row = asdict(EpochRow(**row, status="ok" if ok else "nonfinite", timestamp=utc_now()))
+        self.row = row
+        logs["val_loss"] = row["val_loss"]
+
+
+class RowWriter(keras.callbacks.Callback):
+    """Appends the evaluated row to the log, marking the attempt's last row with why it
+    ended (``run_end``), and stops a run whose loss is no longer finite."""
+
+    def __init__(self, evaluator: EpochEvaluator, nonfinite: NonFiniteStop, epochs: int, log: CsvLog,
+                 result: RunResult, on_epoch: OnEpoch):
+        super().__init__()
+        self.evaluator, self.nonfinite, self.epochs = evaluator, nonfinite, epochs
+        self.log, self.result, self.on_epoch = log, result, on_epoch
+
+    def _end(self, epoch: int, ok: bool) -> str:
+        if not ok:
+            return "nonfinite"
+        if epoch + 1 == self.epochs:
+            return "epochs"
+        return "patience" if self.model.stop_training else ""
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = self.evaluator.row
+        ok = not self.nonfinite.stopped and all(math.isfinite(row[k]) for k in ("fit_loss", "val_loss", "train_loss"))
+        row = asdict(EpochRow(**row, status="ok" if ok else "nonfinite", run_end=self._end(epoch, ok), timestamp=utc_now()))
         self.log.append(row)
         self.result.rows.append(row)
         if self.on_epoch is not None:
             self.on_epoch(row)
-        logs["val_loss"] = row["val_loss"]
         if not ok:
             self.result.failed = True
             self.result.message = f"non-finite loss at epoch {epoch + 1}; run stopped"
@@ -61,12 +85,18 @@ class RowLogger(keras.callbacks.Callback):
 
 
 def prepare_data(config: TrainConfig, dataset: Optional[Dataset] = None) -> Dataset:
-    """The run's data: loaded unless given, cut to ``max_train_samples``."""
+    """The run's data: loaded unless given, cut to a seeded subset of ``max_train_samples``
+    (stratified by label for single-label data), in the data's own order."""
     data = dataset or load_dataset(config.dataset, config.data_dir, config.seed)
-    n = config.max_train_samples
-    if n is not None and n < data.x_train.shape[0]:
-        data = replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
-    return data
+    n, total = config.max_train_samples, data.x_train.shape[0]
+    if n is None or n >= total:
+        return data
+    labels = None if data.multilabel else np.asarray(data.y_train).argmax(axis=1)
+    if labels is not None and (np.bincount(labels).min() < 2 or n < len(np.unique(labels))):
+        labels = None  # too few of a class to stratify: a plain seeded draw
+    keep, _ = train_test_split(np.arange(total), train_size=n, random_state=config.seed, stratify=labels)
+    keep = np.sort(keep)
+    return replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
 
 
 def compiled_model(config: TrainConfig, data: Dataset):
@@ -74,6 +104,7 @@ def compiled_model(config: TrainConfig, data: Dataset):
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+    check_fits(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs)
     keras.utils.set_random_seed(config.seed)
     model = build_model(data.input_shape, data.n_outputs, data.backbone, config.variant, config.units,
                         config.rate, multilabel=data.multilabel, seed=config.seed)
@@ -91,16 +122,18 @@ def accuracy_for(multilabel: bool):
     return keras.metrics.CategoricalAccuracy(name="acc")
 
 
-def run_stamp(config: TrainConfig, data: Dataset, run_id: str, sampler: str) -> dict:
+def run_stamp(config: TrainConfig, data: Dataset, run_id: str, sampler: str, attempt: int = 1) -> dict:
     """The columns that are the same in every row of the run."""
     settings = {k: getattr(config, k) for k in ("variant", "rate", "units", "batch_size", "seed", "lr",
                                                  "epochs", "patience", "max_train_samples")}
-    return dict(settings, run_id=run_id, dataset=data.name, sampler=sampler, **environment_stamp())
+    settings["attempt"] = attempt
+    return dict(settings, run_id=run_id, dataset=data.name, sampler=sampler, train_samples=int(data.x_train.shape[0]),
+                **environment_stamp())
 
 
 def train_run(config: TrainConfig, log: CsvLog, on_epoch: OnEpoch = None, dataset: Optional[Dataset] = None,
-              run_id: Optional[str] = None) -> RunResult:
-    """Train ``config`` and append one row per epoch to ``log``."""
+              run_id: Optional[str] = None, attempt: int = 1) -> RunResult:
+    """Train ``config`` and append one row per epoch to ``log`` (``attempt``: the attempt's number)."""
     config.validate()
     data = prepare_data(config, dataset)
     model = compiled_model(config, data)
@@ -113,12 +146,13 @@ def train_run(config: TrainConfig, log: CsvLog, on_epoch: OnEpoch = None, datase
     val_x, val_y = splits["val"]
     calibration = Calibration(model, val_x, data.y_val, data.multilabel, config.variant, config.mc_samples,
                               fit_batch_size(val_y, bs))
-    timer = EpochTimer()
-    callbacks = [timer, NonFiniteStop(),
-                 RowLogger(run_stamp(config, data, run_id, module_sampler(model)), timer, splits, calibration,
-                           bs, log, result, on_epoch)]
+    timer, nonfinite = EpochTimer(), NonFiniteStop()
+    evaluator = EpochEvaluator(run_stamp(config, data, run_id, module_sampler(model), attempt), timer, splits,
+                               calibration, bs)
+    callbacks = [timer, nonfinite, evaluator]
     if config.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience))
+    callbacks.append(RowWriter(evaluator, nonfinite, config.epochs, log, result, on_epoch))
     model.fit(train_x, train_y, batch_size=fit_batch_size(train_y, bs), epochs=config.epochs, shuffle=True,
               verbose=0, callbacks=callbacks)
     return result
@@ -133,16 +167,36 @@ class TrainEvents:
 
 
 def train_to_log(config: TrainConfig, log, events: Optional[TrainEvents] = None) -> RunResult:
-    """Check ``config`` and ``log``, load the data, train, append every epoch to ``log``."""
+    """Check ``config`` and ``log``, load the data, train, append every epoch to ``log``.
+
+    Exactly once: a run the log already holds complete is refused; an unfinished one (an
+    interrupted attempt, whose rows stay) is trained again as the next attempt.
+    """
     from pernode_cli.sweep.state import state_path
 
     events = events or TrainEvents()
     config.validate()
-    log = Path(log)
-    if state_path(log).exists():
-        # A sweep rewrites its log when it resumes; rows added by hand could be dropped.
+    log = check_log_path(log)
+    if state_path(log).exists():  # the sweep's runs and state must stay the sweep's
         raise PernodeError(f"{log} belongs to a sweep ({state_path(log).name} beside it); give another `log`.")
-    csv_log = CsvLog(log)  # checks an existing header before any work
-    data = prepare_data(config)
-    events.start(config, data)
-    return train_run(config, csv_log, on_epoch=events.epoch, dataset=data)
+    check_dataset_name(config.dataset)
+    run_id = make_run_id(config.settings())
+    lock = LogLock(log).acquire()  # one writer: refused at once while another holds it
+    try:
+        earlier = runs_in_log(log).get(run_id)
+        if earlier and earlier.end:
+            raise PernodeError(
+                f"{log} already holds run {run_id} complete (ended: {earlier.end}); give another `log`, or change "
+                "the settings (a new `seed`, say) to train another run."
+            )
+        data = prepare_data(config)
+        csv_log = CsvLog(log, lock=lock)
+    except BaseException:
+        lock.release(wrote_nothing=True)
+        raise
+    try:
+        events.start(config, data)
+        return train_run(config, csv_log, on_epoch=events.epoch, dataset=data, run_id=run_id,
+                         attempt=(earlier.attempts if earlier else 0) + 1)
+    finally:
+        csv_log.close()

@@ -9,19 +9,34 @@ is needed only by loaders that use it (``data="real"``).
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Optional
 
 import keras
 
-from pernode_cli.checks import check_choice, check_optional_positive_int, check_positive_int, check_rate
+from pernode_cli.checks import (
+    check_choice,
+    check_optional_positive_int,
+    check_positive_int,
+    check_positive_number,
+    check_rate,
+)
 from pernode_cli.data import DATASETS, check_dataset_name, load_dataset
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog
 from pernode_cli.models import build_model, module_sampler
-from pernode_cli.stats.timing import TIMING_COLUMNS, TimingRecord, add_ratios, summarize
+from pernode_cli.stats.timing import (
+    TIMING_COLUMNS,
+    TimingRecord,
+    apply_ratios,
+    collect_warnings,
+    round_order,
+    summarize,
+)
 from pernode_cli.training.callbacks import EpochTimer, utc_now
 from pernode_cli.training.environment import environment_stamp, peak_memory
 from pernode_cli.training.inputs import SyntheticBatches, fit_batch_size, keras_inputs
@@ -45,6 +60,7 @@ class TimeitConfig:
     data_dir: Optional[str] = None
     sampler: Optional[str] = None
     seed: int = 0
+    max_minutes: Optional[float] = None  # stop after the round that passes this
 
     def validate(self) -> "TimeitConfig":
         if isinstance(self.variants, str):
@@ -59,6 +75,8 @@ class TimeitConfig:
             raise PernodeError(f"`warmup` must be in [0, `epochs`); got {self.warmup} with `epochs` {self.epochs}.")
         check_optional_positive_int("steps_per_epoch", self.steps_per_epoch)
         self.rate = check_rate("rate", self.rate)
+        if self.max_minutes is not None:
+            check_positive_number("max_minutes", self.max_minutes)
         self._check_sampler()
         return self
 
@@ -135,20 +153,43 @@ class TimeitEvents:
 
     def epoch(self, variant: str, index: int, seconds: float) -> None: ...
 
-
-def round_order(variants: list[str], index: int, seed: int) -> list[str]:
-    import numpy as np
-
-    rng = np.random.default_rng([seed, index])
-    return [variants[i] for i in rng.permutation(len(variants))]
+    def round_end(self, index: int, total: int, seconds_left: Optional[float]) -> None:
+        """``seconds_left``: estimated from the timed rounds so far (None during warm-up)."""
 
 
-def _record(c: Contender, config: TimeitConfig, steps: int, stamp: dict) -> TimingRecord:
+def load_average() -> Optional[float]:
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):  # not every platform has one
+        return None
+
+
+def _run_rounds(config: TimeitConfig, contenders: dict, events: TimeitEvents) -> int:
+    """Time rounds until ``config.epochs`` or ``max_minutes``; returns the rounds run."""
+    backend, start, timed_start = keras.backend.backend(), time.perf_counter(), None
+    for r in range(config.epochs):
+        if r == config.warmup:
+            timed_start = time.perf_counter()
+        events.round_start(r, config.epochs)
+        for name in round_order(config.variants, r, config.seed):
+            events.epoch(name, r + 1, _one_epoch(contenders[name], config, backend))
+        now, left = time.perf_counter(), None
+        if timed_start is not None:
+            left = (now - timed_start) / (r + 1 - config.warmup) * (config.epochs - r - 1)
+        events.round_end(r, config.epochs, left)
+        if timed_start is not None and config.max_minutes and now - start >= 60 * config.max_minutes:
+            return r + 1
+    return config.epochs
+
+
+def _record(c: Contender, config: TimeitConfig, steps: int, rounds: int, stamp: dict) -> TimingRecord:
+    w = config.warmup
     return TimingRecord(
-        dataset=config.dataset, variant=c.variant, **summarize(c.timer.seconds, config.warmup),
+        dataset=config.dataset, variant=c.variant, **summarize(c.timer.seconds, w),
         peak_memory_bytes=c.peak, sampler=c.sampler, rate=config.rate, units=config.units,
         batch_size=config.batch_size, steps_per_epoch=steps, data=config.data,
-        jit_compile=str(getattr(c.model, "jit_compile", "")), timestamp=utc_now(), **stamp,
+        jit_compile=str(getattr(c.model, "jit_compile", "")), timestamp=utc_now(), rounds=rounds,
+        epoch_seconds=c.timer.seconds[w:], epoch_offsets_s=[round(t, 4) for t in c.timer.offsets[w:]], **stamp,
     )
 
 
@@ -163,14 +204,17 @@ def run_timeit(config: TimeitConfig, log=None, events: Optional[TimeitEvents] = 
     inputs = _inputs(config, loaded)
     origin = time.perf_counter()
     contenders = {name: _contender(config, name, inputs, origin) for name in config.variants}
-    backend = keras.backend.backend()
-    for r in range(config.epochs):
-        events.round_start(r, config.epochs)
-        for name in round_order(config.variants, r, config.seed):
-            events.epoch(name, r + 1, _one_epoch(contenders[name], config, backend))
-    stamp = environment_stamp()
-    records = add_ratios([_record(contenders[n], config, inputs[2], stamp) for n in config.variants])
+    stamp = dict(environment_stamp(), load_start=load_average())
+    rounds = _run_rounds(config, contenders, events)
+    stamp["load_end"] = load_average()
+    records = apply_ratios([_record(contenders[n], config, inputs[2], rounds, stamp) for n in config.variants],
+                           seed=config.seed)
+    for rec in records:
+        rec.warnings = collect_warnings(rec, os.cpu_count())
     if csv_log:
-        for rec in records:
-            csv_log.append(dict(rec.to_dict(), warmup_s=";".join(f"{v:.4f}" for v in rec.warmup_s)))
+        try:
+            for rec in records:
+                csv_log.append({k: json.dumps(v) if isinstance(v, list) else v for k, v in rec.to_dict().items()})
+        finally:
+            csv_log.close()
     return records
