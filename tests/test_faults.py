@@ -181,3 +181,21 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     final = _run(tmp, "sweep", "c.toml", "--quiet")
     assert final.returncode == 0, final.stderr
     _assert_exactly_once(log)
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_interrupts_say_what_is_saved(tmp_path, sig, code, word):
+    tmp = _sweep_dir(tmp_path)
+    (tmp / "c.toml").write_text(CONFIG.replace(f"epochs = {EPOCHS}", "epochs = 50"))
+    proc = subprocess.Popen(_cmd("sweep", "c.toml"), cwd=tmp, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    log = tmp / "c.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.strip().startswith(f"{word}: c.csv holds") and "run the same command again to resume" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "\x1b[?25l" not in out or out.rstrip().endswith("\x1b[?25h")  # the cursor is shown again
