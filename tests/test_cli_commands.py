@@ -52,7 +52,7 @@ def test_sweep_passes_config_log_shard_and_flags():
     assert result.exit_code == 0, result.output
     (config, log, shard), kwargs = run.call_args
     assert config.path == SMOKE and log == "s.csv" and shard == (2, 3)
-    assert kwargs == {"fail_fast": True, "events": mock.ANY}
+    assert kwargs == {"fail_fast": True, "events": mock.ANY, "runner": None}
 
 
 def test_sweep_failures_exit_1():
@@ -73,13 +73,17 @@ def test_sweep_dry_run_calls_only_the_plan():
 
 def test_rank_reads_then_ranks_with_the_options():
     with mock.patch("pernode_cli.logs.read_logs", return_value="frame") as read, \
-            mock.patch("pernode_cli.stats.ranking.rank_frame", return_value=[]) as rank, \
+            mock.patch("pernode_cli.stats.ranking.rank_logs", return_value="result") as rank, \
             mock.patch("pernode_cli.report.ranking.render", return_value="rendered"):
         result = runner.invoke(app, ["rank", "a.csv", "b*.csv", "--top", "4", "--table-top", "2", "--metric", "val_acc",
-                                     "--dataset", "cifar10", "--format", "json"])
+                                     "--dataset", "cifar10", "--format", "json", "--design", "configs", "--select",
+                                     "last", "--seeds", "blocks", "--control", "Dropout", "--across-datasets",
+                                     "--variants", "Dropout,Dense"])
     assert result.exit_code == 0, result.output
     read.assert_called_once_with(["a.csv", "b*.csv"])
-    rank.assert_called_once_with("frame", metric="val_acc", top=4, table_top=2, dataset="cifar10")
+    rank.assert_called_once_with("frame", design="configs", metric="val_acc", top=4, table_top=2, dataset="cifar10",
+                                 select="last", seeds="blocks", control="Dropout", across_datasets=True,
+                                 variants="Dropout,Dense")
     assert result.output.strip() == "rendered"
 
 

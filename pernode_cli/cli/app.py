@@ -58,9 +58,27 @@ def _show_notices() -> None:
         logger.propagate = False
 
 
+# Options whose value may be left out, and what they then mean: ``--ray`` alone is a local
+# Ray instance. A following word is the value unless it is an option or a config file.
+OPTIONAL_VALUES = {"--ray": "local"}
+
+
+def fill_optional_values(args: list[str]) -> list[str]:
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        following = args[i + 1] if i + 1 < len(args) else None
+        if arg in OPTIONAL_VALUES and (following is None or following.startswith("-") or following.endswith(".toml")):
+            out.append(OPTIONAL_VALUES[arg])
+    return out
+
+
 class PernodeGroup(TyperGroup):
     """Library errors (``PernodeError``) from any command: one red line and the error's exit
     code (2 for bad input, 1 for a run that started and failed, 130/143 when interrupted)."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, fill_optional_values(list(args)))
 
     def invoke(self, ctx):
         _show_notices()

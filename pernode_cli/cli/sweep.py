@@ -50,6 +50,19 @@ class _ProgressEvents:
         self.progress.advance(self.runs_task)
 
 
+class _RayProgressEvents(_ProgressEvents):
+    """Ray trains several runs at once: the runs bar says how many, rows arrive per run."""
+
+    def run_start(self, run, epochs: int) -> None:
+        pass
+
+    def epoch(self, row: dict) -> None:
+        pass
+
+    def in_flight(self, count: int) -> None:
+        self.progress.update(self.runs_task, description=f"runs ({count} in flight)")
+
+
 def _print_dry_run(console: Console, runs, shard) -> None:
     from pernode_cli.report.training import dry_run_table
 
@@ -74,9 +87,12 @@ def sweep(
     shard: Annotated[Optional[str], typer.Option(help="Run only slice K of N of the grid, e.g. 2/8 (one per array job).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs and which are finished; train nothing.")] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")] = False,
+    ray: Annotated[Optional[str], typer.Option("--ray", help="Run the runs as Ray tasks: --ray alone (or 'local') starts a local Ray instance; 'auto', ray://host:port or a 'ray start' address joins a cluster.", metavar="[ADDRESS]")] = None,
+    gpus_per_run: Annotated[Optional[float], typer.Option(help="Ray: GPUs per run, fractions allowed (default 0.25 where the cluster has GPUs, else 0).")] = None,
+    cpus_per_run: Annotated[Optional[int], typer.Option(help="Ray: CPUs per run (default 1).")] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train every run of a config's grid; resumable after a crash or kill, shardable."""
+    """Train every run of a config's grid; resumable after a crash or kill, shardable, on Ray."""
     from pernode_cli.sweep import loop
     from pernode_cli.sweep.config import default_log, load_config
     from pernode_cli.sweep.plan import parse_shard
@@ -91,9 +107,17 @@ def sweep(
     from pernode_cli.training.environment import import_backend
 
     LogLock(log).probe()  # a second writer is refused before the backend's slow start
+    runner = None
+    if ray is not None:
+        from pernode_cli.sweep.ray_runner import RayRunner
+
+        fixed = sweep_config.fixed
+        runner = RayRunner(address=ray, gpus_per_run=fixed["gpus_per_run"] if gpus_per_run is None else gpus_per_run,
+                           cpus_per_run=fixed["cpus_per_run"] if cpus_per_run is None else cpus_per_run)
     import_backend()
-    with interruptible(saved_in_log(log)), _ProgressEvents(console) as events:
-        report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events)
+    display = _ProgressEvents if runner is None else _RayProgressEvents
+    with interruptible(saved_in_log(log)), display(console) as events:
+        report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events, runner=runner)
     console.print(f"sweep: {report.ran} run(s) trained, {report.skipped} already finished, log {log}")
     if report.failures:
         _print_failures(report)

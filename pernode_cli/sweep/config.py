@@ -38,8 +38,13 @@ SCHEMA = {
         "patience": ("int0", False, 0),
         "max_train_samples": ("int", False, None),
         "mc_samples": ("int0", False, 0),
+        "gpus_per_run": ("fraction", False, None),  # Ray resources: not part of the results
+        "cpus_per_run": ("int", False, None),
     },
 }
+
+
+RESOURCE_KEYS = ("gpus_per_run", "cpus_per_run")
 
 
 @dataclass
@@ -51,8 +56,10 @@ class SweepConfig:
     fixed: dict
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides the runs and their results (not where data lives)."""
-        payload = {"dataset": self.dataset, "grid": self.grid, "fixed": self.fixed}
+        """Hash of everything that decides the runs and their results (not where data lives,
+        nor the resources a run is given)."""
+        fixed = {k: v for k, v in self.fixed.items() if k not in RESOURCE_KEYS}
+        payload = {"dataset": self.dataset, "grid": self.grid, "fixed": fixed}
         return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def runs(self) -> list[TrainConfig]:
@@ -110,6 +117,12 @@ def _check(kind: str, value, where: str):
         if not is_int(value) or value < (0 if kind == "int0" else 1):
             raise bad("a positive integer" if kind == "int" else "a non-negative integer")
         return value
+    if kind == "fraction":  # GPUs per run: a fraction of one, or whole GPUs
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 <= value <= 1 or float(value).is_integer()
+        ):
+            raise bad("0, a fraction in (0, 1] or a whole number of GPUs")
+        return float(value)
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise bad("a finite positive number")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from pernode_cli.data import check_dataset_name, load_dataset
 from pernode_cli.errors import PernodeError
@@ -39,6 +39,9 @@ class SweepEvents:
 
     def run_end(self, run: PlannedRun, message: str) -> None: ...
 
+    def in_flight(self, count: int) -> None:
+        """Runs training at once (parallel runners)."""
+
 
 def dry_run(config: SweepConfig, log, shard: tuple[int, int] = (1, 1)) -> list[PlannedRun]:
     """The runs of the shard with their status in the log; trains nothing, writes nothing."""
@@ -58,7 +61,7 @@ def _check_data(config: SweepConfig) -> None:
         raise PernodeError(f"{config.path}: data_dir {config.data_dir} does not exist.")
 
 
-class _DataCache:
+class DataCache:
     """Each (data set, data_dir, seed) is loaded once per sweep."""
 
     def __init__(self):
@@ -71,25 +74,45 @@ class _DataCache:
         return self.loaded[key]
 
 
-def _train_one(run: PlannedRun, train, csv_log, state: SweepState, events, data, attempt: int) -> tuple[bool, str]:
-    """Train one run and record its outcome; ``(ok, message)``."""
-    try:
-        result = train(run.config, csv_log, on_epoch=events.epoch, dataset=data.get(run.config), run_id=run.run_id,
-                       attempt=attempt)
-    except PernodeError:
-        raise  # bad input (e.g. a missing data set) concerns every run: stop the sweep
-    except Exception as exc:  # one run's crash must not end the sweep
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+class LocalRunner:
+    """Runs one after another in this process, each appending its rows as it trains."""
+
+    def __init__(self, train: Optional[Callable] = None):
+        self.train, self.data = train, DataCache()
+
+    def results(self, pending: list, csv_log, events) -> Iterator[tuple[PlannedRun, object]]:
+        """``(run, RunResult or the exception it raised)`` for each ``(run, attempt)``."""
+        from pernode_cli.training.run import train_run
+
+        train = self.train or train_run
+        for run, attempt in pending:
+            events.run_start(run, run.config.epochs)
+            try:
+                yield run, train(run.config, csv_log, on_epoch=events.epoch, dataset=self.data.get(run.config),
+                                 run_id=run.run_id, attempt=attempt)
+            except PernodeError:
+                raise  # bad input (e.g. a missing data set) concerns every run: stop the sweep
+            except Exception as exc:  # one run's crash must not end the sweep
+                yield run, exc
+
+    def close(self) -> None:
+        pass
+
+
+def record_outcome(run: PlannedRun, outcome, state: SweepState) -> tuple[bool, str]:
+    """Record a run's result (or exception) in the state cache; ``(ok, message)``."""
+    if isinstance(outcome, BaseException):
+        message = f"{type(outcome).__name__}: {outcome}".splitlines()[0]
         state.mark_failed(run.run_id, message)
         return False, f"failed ({message})"
-    state.mark_finished(run.run_id, not result.failed)
-    if result.failed:
-        return False, result.message
-    best = result.best
+    state.mark_finished(run.run_id, not outcome.failed)
+    if outcome.failed:
+        return False, outcome.message
+    best = outcome.best
     return True, f"best val_loss {best['val_loss']:.4f} at epoch {best['epoch']}" if best else "done"
 
 
-def _open(config: SweepConfig, log: Path, shard, data: _DataCache):
+def _open(config: SweepConfig, log: Path, shard, data: DataCache):
     """Lock the log, check it and the data, then open it: a start that fails writes nothing."""
     state = open_state(log, config, shard)
     lock = LogLock(log).acquire()
@@ -117,22 +140,24 @@ def _reconcile(state: SweepState, runs: list[PlannedRun], log: Path) -> None:
 
 
 def run_sweep(config: SweepConfig, log, shard: tuple[int, int] = (1, 1), fail_fast: bool = False,
-              events: Optional[SweepEvents] = None, train: Optional[Callable] = None) -> SweepReport:
-    """Train every unfinished run of ``shard`` of ``config``'s grid, appending to ``log``."""
-    from pernode_cli.training.run import train_run
+              events: Optional[SweepEvents] = None, train: Optional[Callable] = None, runner=None) -> SweepReport:
+    """Train every unfinished run of ``shard`` of ``config``'s grid, appending to ``log``.
 
-    events, train, log, data = events or SweepEvents(), train or train_run, check_log_path(log), _DataCache()
-    state, in_log, runs, csv_log = _open(config, log, shard, data)
+    ``runner`` trains the runs (``LocalRunner`` by default, ``RayRunner`` on Ray); this
+    process stays the log's one writer either way.
+    """
+    events, log = events or SweepEvents(), check_log_path(log)
+    runner = runner or LocalRunner(train)
+    state, in_log, runs, csv_log = _open(config, log, shard, getattr(runner, "data", DataCache()))
     try:
         _reconcile(state, runs, log)
         pending = [r for r in runs if not r.finished]
         report = SweepReport(skipped=len(runs) - len(pending))
         report.failures = [(r.run_id, "non-finite loss") for r in runs if r.status == "nonfinite"]
         events.sweep_start(len(pending), len(runs))
-        for run in pending:
-            events.run_start(run, run.config.epochs)
-            attempt = in_log[run.run_id].attempts + 1 if run.run_id in in_log else 1
-            ok, message = _train_one(run, train, csv_log, state, events, data, attempt)
+        attempts = [(r, in_log[r.run_id].attempts + 1 if r.run_id in in_log else 1) for r in pending]
+        for run, outcome in runner.results(attempts, csv_log, events):
+            ok, message = record_outcome(run, outcome, state)
             report.ran += 1
             events.run_end(run, message)
             if not ok:
@@ -142,4 +167,5 @@ def run_sweep(config: SweepConfig, log, shard: tuple[int, int] = (1, 1), fail_fa
                     break
         return report
     finally:
+        runner.close()
         csv_log.close()

@@ -20,16 +20,24 @@ BACKEND_LOGS_ENV = "PERNODE_BACKEND_LOGS"
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
-    """Point file descriptor 2 at /dev/null: C++ libraries write there directly."""
+def backend_chatter_hidden(fds=(2,)):
+    """Point file descriptors (stderr, and stdout where asked) at /dev/null, since C++
+    libraries and engines write there directly; ``PERNODE_BACKEND_LOGS=1`` keeps them."""
+    if os.environ.get(BACKEND_LOGS_ENV) == "1":
+        yield
+        return
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    saved = {fd: os.dup(fd) for fd in fds}
+    for fd in fds:
+        os.dup2(null, fd)
     try:
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
         os.close(null)
 
 
@@ -41,7 +49,7 @@ def import_backend():
 
         return keras
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _stderr_silenced():
+    with backend_chatter_hidden():
         import keras
 
         backend = keras.backend.backend()
