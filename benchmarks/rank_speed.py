@@ -29,13 +29,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     rng = np.random.default_rng(0)
-    n = args.rows
+    runs = args.rows // 20  # runs of 20 epochs, each with its own settings
+    n = runs * 20
+    per_run = lambda values: np.repeat(values, 20)  # noqa: E731
     frame = pd.DataFrame({
-        "run_id": rng.integers(0, 5000, n).astype(str),
-        "dataset": rng.choice(["cifar10", "rcv1", "speech_commands"], n),
-        "variant": rng.choice(VARIANTS, n),
-        "rate": rng.integers(0, 10, n) / 10,
-        "epoch": rng.integers(1, 21, n),
+        "run_id": per_run(np.arange(runs)).astype(str),
+        "dataset": per_run(rng.choice(["cifar10", "rcv1", "speech_commands"], runs)),
+        "variant": per_run(rng.choice(VARIANTS, runs)),
+        "rate": per_run(rng.integers(0, 10, runs) / 10),
+        "epoch": np.tile(np.arange(1, 21), runs),
         "val_loss": rng.random(n), "val_acc": rng.random(n),
         "train_loss": rng.random(n), "train_acc": rng.random(n),
         "status": "ok",

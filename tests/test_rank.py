@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from pernode_cli.cli import app
 from pernode_cli.errors import PernodeError
-from pernode_cli.stats.ranking import friedman_statistic, nemenyi_cd, rank_frame, rank_variants
+from pernode_cli.stats.ranking import friedman_statistic, nemenyi_cd, rank_frame, rank_logs, rank_variants
 
 runner = CliRunner()
 
@@ -105,6 +105,7 @@ def test_cli_json_and_formats(tmp_path):
     data = json.loads(result.stdout)
     (d,) = data["datasets"]
     assert d["dataset"] == "cifar10" and d["metric"] == "val_loss" and d["top"] == 5
+    assert d["design"] == "paper" and "2 complete block(s)" in d["design_reason"]  # too few for configs
     assert set(d["friedman"]) == {"chi2", "p", "p_permutation", "kendall_w", "n_blocks", "k", "critical_difference"}
     assert set(d["variants"][0]) == {"variant", "pooled_mean_rank", "mean_rank", "best"}
     assert len(d["top_rows"]) == 8 * 3
@@ -131,24 +132,14 @@ def test_globs_merge_and_datasets_ranked_apart(tmp_path):
     assert len(only["datasets"]) == 1
 
 
-def test_plots(tmp_path):
-    log = tmp_path / "log.csv"
-    paper_log().to_csv(log, index=False)
-    result = runner.invoke(app, ["rank", str(log), "--plots", str(tmp_path / "figs")])
-    assert result.exit_code == 0, result.output
-    for name in ("cifar10_best3.png", "cifar10_scatter.png", "cifar10_cd.png"):
-        data = (tmp_path / "figs" / name).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
-
-
 def test_diverged_rows_are_left_out_but_nan_in_ok_rows_is_an_error(tmp_path):
     df = paper_log()
     df["status"] = "ok"
     df.loc[len(df)] = {**df.iloc[0].to_dict(), "val_loss": np.nan, "status": "nonfinite"}
-    (r,) = rank_frame(df)
-    assert r.dropped_rows == 1
+    (d,) = rank_logs(df, design="paper").datasets
+    assert d.left_out.diverged == 1 and d.ranking == rank_frame(df)[0]
     df.loc[len(df)] = {**df.iloc[0].to_dict(), "val_loss": np.nan, "status": "ok"}
-    with pytest.raises(PernodeError, match="non-numeric or NaN"):
+    with pytest.raises(PernodeError, match="holds '', not a finite number"):
         rank_frame(df)
 
 
@@ -166,15 +157,16 @@ def _bad(tmp_path, frame_or_text):
     [
         (lambda: paper_log()[paper_log()["variant"].isin(["Dropout", "DropConnect"])], [], "needs at least 3"),
         (lambda: paper_log(extra_rows=False), ["--top", "6"], "set --top to 5 or fewer"),
-        (lambda: paper_log().drop(columns=["val_loss"]), [], "lacks column(s) val_loss"),
-        (lambda: paper_log().assign(val_loss="low"), [], "non-numeric or NaN"),
+        (lambda: paper_log().drop(columns=["val_loss"]), [], "lack column(s) val_loss"),
+        (lambda: paper_log().assign(val_loss="low"), [], "holds 'low', not a finite number"),
         (lambda: "", [], "is empty"),
         (lambda: "dataset,variant,val_loss\n", [], "no rows"),
         (lambda: 'a,b\n"unclosed,1\n', [], "Cannot read log"),
         (lambda: paper_log(), ["--format", "xml"], "--format must be one of"),
-        (lambda: paper_log(), ["--top", "0"], "must be at least 1"),
+        (lambda: paper_log(), ["--top", "0"], "--top must be at least 2"),
+        (lambda: paper_log(), ["--table-top", "0"], "--table-top must be at least 1"),
         (lambda: paper_log(), ["--dataset", "mnist"], "No rows for data set 'mnist'"),
-        (lambda: paper_log(), ["--metric", "val_ece"], "lacks column(s) val_ece"),
+        (lambda: paper_log(), ["--metric", "val_ece"], "lack column(s) val_ece"),
     ],
 )
 def test_bad_input_one_line_exit_2(tmp_path, make, args, message):

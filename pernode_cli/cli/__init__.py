@@ -16,6 +16,7 @@ from pernode_cli.cli.app import app, error_line
 
 # Each module registers its command on ``app``.
 from pernode_cli.cli import rank as _rank  # noqa: E402,F401
+from pernode_cli.cli import report as _report  # noqa: E402,F401
 from pernode_cli.cli import sweep as _sweep  # noqa: E402,F401
 from pernode_cli.cli import timeit as _timeit  # noqa: E402,F401
 from pernode_cli.cli import train as _train  # noqa: E402,F401

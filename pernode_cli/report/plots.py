@@ -1,104 +1,331 @@
-"""PNG figures of a ranking (matplotlib, Agg): paper Fig. 2 and 3 and a critical-difference diagram."""
+"""Figures of rankings and benchmarks (matplotlib, Agg), each written as SVG and as PNG at
+200 dpi: the paper's Fig. 2 (best three records per variant, a dot plot) and Fig. 3
+(validation against epoch-end training loss, with the y = x line, coloured by rate),
+learning curves, critical-difference diagrams and epoch-time ratios. `pernode rank --plots`
+and `pernode report` write them with the same functions. No statistics here."""
 
 from __future__ import annotations
 
+import io
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
-from pernode_cli.stats.ranking import Ranking, metric_label
+from pernode_cli.errors import PernodeError
+from pernode_cli.stats.ranking import higher_is_better, selected_rows
+
+DPI = 200
+MARKERS = ("o", "s", "^")
 
 
-def _pyplot():
+@dataclass(frozen=True)
+class FigureFile:
+    """One figure, rendered: ``figures/STEM.svg`` and ``figures/STEM.png``."""
+
+    stem: str
+    caption: str
+    alt: str
+    svg: bytes
+    png: bytes
+
+
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    matplotlib.rcParams.update({"svg.hashsalt": "pernode", "font.size": 9, "axes.titlesize": 10})
     return plt
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+def safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
 
 
-def best3_bars(r: Ranking, path: Path, plt) -> None:
-    """The best three values of the metric per variant, variants sorted best first."""
-    rows = r.top_rows
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    order = [v.variant for v in r.variants]
-    width, key = 0.8 / 3, metric_label(r.metric)
-    for i in range(3):
-        vals = []
-        for v in order:
-            mine = [row for row in rows if row["Variant"] == v]
-            vals.append(mine[i][key] if i < len(mine) else float("nan"))
-        ax.bar([j + (i - 1) * width for j in range(len(order))], vals, width, label=f"#{i + 1}")
-    ax.set_xticks(range(len(order)), order, rotation=35, ha="right")
-    ax.set_ylabel(r.metric)
-    ax.set_title(f"{r.dataset}: best three {r.metric} per variant")
-    ax.legend()
-    lo = min(v.best for v in r.variants)
-    ax.set_ylim(bottom=lo * 0.95 if lo > 0 else None)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+def render(fig, plt, stem: str, caption: str, alt: str) -> FigureFile:
+    svg, png = io.BytesIO(), io.BytesIO()
+    if fig.get_layout_engine() is not None:  # lay out once, not again for every file
+        fig.canvas.draw()
+        fig.set_layout_engine("none")
+    fig.savefig(svg, format="svg", metadata={"Date": None})
+    fig.savefig(png, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(fig)
+    return FigureFile(stem=stem, caption=caption, alt=alt, svg=svg.getvalue(), png=png.getvalue())
 
 
-def loss_scatter(r: Ranking, path: Path, plt) -> None:
-    """Validation loss against the epoch-end training loss of each variant's best records."""
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    for v in r.variants:
-        mine = [row for row in r.top_rows if row["Variant"] == v.variant and "T-Loss" in row]
-        ax.scatter([row["T-Loss"] for row in mine], [row["V-Loss"] for row in mine], label=v.variant)
-    ax.set_xlabel("epoch-end training loss")
-    ax.set_ylabel("validation loss")
-    ax.set_title(f"{r.dataset}: validation vs epoch-end training loss")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def _direction(metric: str) -> str:
+    return "higher is better" if higher_is_better(metric) else "lower is better"
 
 
-def cd_diagram(r: Ranking, path: Path, plt) -> None:
-    """Within-block mean ranks on an axis, with the Nemenyi critical difference as a bar and
-    lines joining variants whose mean ranks differ by less than it."""
-    k, cd = r.friedman.k, r.friedman.critical_difference
-    ranks = sorted((v.mean_rank, v.variant) for v in r.variants)
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.3 * k))
-    ax.set_xlim(0.5, k + 0.5)
-    ax.set_ylim(-k - 1, 2)
-    ax.axhline(0, color="black", lw=1)
-    for x in range(1, k + 1):
-        ax.plot([x, x], [0, 0.15], color="black", lw=1)
-        ax.text(x, 0.3, str(x), ha="center", fontsize=8)
-    for i, (rank, name) in enumerate(ranks):
-        y = -(i + 1)
-        ax.plot([rank, rank], [0, y], color="gray", lw=0.8)
-        ax.text(rank + 0.05, y, f"{name} ({rank:.2f})", va="center", fontsize=8)
-    ax.plot([1, 1 + cd], [1.2, 1.2], color="red", lw=2)
-    ax.text(1 + cd / 2, 1.45, f"CD = {cd:.2f}", ha="center", color="red", fontsize=8)
-    # Groups not significantly different: maximal runs within one CD.
-    level = 0
+def best3_dots(d, rows, plt):
+    """Paper Fig. 2 as a dot plot: each variant's three best records, variants in ranking order."""
+    order = [v.variant for v in d.ranking.variants]
+    best = selected_rows(rows, d.metric, 3, higher_is_better(d.metric))
+    fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.42 * len(order)), layout="constrained")
+    for y, variant in enumerate(order):
+        vals = best.loc[best["variant"] == variant, d.metric].to_list()
+        if vals:
+            ax.plot([min(vals), max(vals)], [y, y], color="0.8", lw=1, zorder=1)
+        for i, v in enumerate(vals):
+            label = f"#{i + 1} best" if y == 0 else None
+            ax.scatter(v, y, marker=MARKERS[i], color=f"C{i}", s=36, zorder=2, label=label)
+    ax.set_yticks(range(len(order)), order)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{d.metric} ({_direction(d.metric)})")
+    ax.grid(axis="x", color="0.9")
+    ax.set_title(f"{d.dataset}: each variant's three best {d.metric} records\n"
+                 f"variants in the order of the {d.design} design's ranking, best first")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def _panels(plt, k: int, colorbar: bool = False, width=2.9, height=2.3, **kw):
+    """A grid of ``k`` panels of ``width`` x ``height`` inches with fixed margins (no layout
+    engine: laying out many panels costs more than drawing them)."""
+    ncols = min(4, k)
+    nrows = math.ceil(k / ncols)
+    left, right, bottom, top, gap_w, gap_h = 0.75, 1.1 if colorbar else 0.25, 0.6, 0.75, 0.25, 0.55
+    w = left + right + ncols * width + (ncols - 1) * gap_w
+    h = bottom + top + nrows * height + (nrows - 1) * gap_h
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w, h), squeeze=False, **kw)
+    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
+                        wspace=gap_w / width, hspace=gap_h / height)
+    flat = list(axes.ravel())
+    for ax in flat[k:]:
+        ax.set_visible(False)
+    return fig, flat[:k]
+
+
+def loss_scatter(d, rows, plt):
+    """Paper Fig. 3: validation vs epoch-end training loss, every epoch, coloured by rate."""
+    if "train_loss" not in rows.columns or "val_loss" not in rows.columns or rows["train_loss"].isna().all():
+        return None
+    import matplotlib as mpl
+
+    order = [v.variant for v in d.ranking.variants]
+    rates = rows["rate"].astype(float) if "rate" in rows.columns else None
+    single = rates is None or rates.nunique() <= 1
+    norm = None if single else mpl.colors.Normalize(rates.min(), rates.max())
+    fig, axes = _panels(plt, len(order), colorbar=not single, sharex=True, sharey=True)
+    lo = float(min(rows["train_loss"].min(), rows["val_loss"].min()))
+    hi = float(max(rows["train_loss"].max(), rows["val_loss"].max()))
+    for ax, variant in zip(axes, order):
+        mine = rows[rows["variant"] == variant]
+        colour = dict(color="C0") if single else dict(c=mine["rate"].astype(float), cmap="viridis", norm=norm)
+        ax.scatter(mine["train_loss"], mine["val_loss"], s=12, alpha=0.85, **colour)
+        ax.plot([lo, hi], [lo, hi], ls="--", color="0.4", lw=1)
+        ax.set_title(variant, fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("epoch-end training loss")
+        ax.set_ylabel("validation loss")
+        ax.label_outer()
+    if norm:
+        w, h = fig.get_size_inches()
+        bar = fig.add_axes([1 - 0.8 / w, 0.6 / h, 0.15 / w, 1 - 1.35 / h])
+        fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap="viridis"), cax=bar, label="rate")
+    one = f", rate {rates.iloc[0]:g}" if single and rates is not None and len(rates) else ""
+    fig.suptitle(f"{d.dataset}: validation vs epoch-end training loss, every epoch{one} (dashed: y = x)")
+    return fig
+
+
+def _best_runs(rows, metric: str):
+    """Each variant's run with the best value of ``metric`` (its rows, by epoch)."""
+    key = "run_id" if "run_id" in rows.columns else None
+    if key is None:
+        cols = [c for c in ("rate", "units", "batch_size", "seed") if c in rows.columns]
+        rows = rows.assign(_run=rows[cols].astype(str).agg("/".join, axis=1) if cols else "run")
+        key = "_run"
+    best = selected_rows(rows, metric, 1, higher_is_better(metric))
+    return {r["variant"]: rows[rows[key] == r[key]].sort_values("epoch") for _, r in best.iterrows()}
+
+
+def learning_curves(d, rows, plt):
+    """Validation and epoch-end training loss per epoch of each variant's best run."""
+    if "epoch" not in rows.columns or "val_loss" not in rows.columns:
+        return None
+    from matplotlib.ticker import MaxNLocator
+
+    runs = _best_runs(rows, d.metric)
+    order = [v.variant for v in d.ranking.variants if v.variant in runs]
+    fig, axes = _panels(plt, len(order), sharex=True, sharey=True)
+    for ax, variant in zip(axes, order):
+        run = runs[variant]
+        ax.plot(run["epoch"], run["val_loss"], color="C0", lw=1.6, label="validation loss")
+        if "train_loss" in run.columns and run["train_loss"].notna().any():
+            ax.plot(run["epoch"], run["train_loss"], color="C1", lw=1.4, ls="--", label="epoch-end training loss")
+        at = selected_rows(run, d.metric, 1, higher_is_better(d.metric))
+        ax.scatter(at["epoch"], at["val_loss"], color="C0", s=25, zorder=3, label=f"best epoch by {d.metric}")
+        rate = f", rate {run['rate'].iloc[0]:g}" if "rate" in run.columns else ""
+        ax.set_title(f"{variant}{rate}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.label_outer()
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{d.dataset}: learning curves of each variant's best run")
+    return fig
+
+
+def _cliques(ranks, cd: float):
+    """Maximal runs of consecutive variants (by mean rank) spanning less than ``cd``."""
+    out, k = [], len(ranks)
     for i in range(k):
-        j = max(j for j in range(i, k) if ranks[j][0] - ranks[i][0] < cd)
-        if j > i and (i == 0 or ranks[j][0] - ranks[i - 1][0] >= cd):
-            ax.plot([ranks[i][0], ranks[j][0]], [-0.4 - 0.2 * level, -0.4 - 0.2 * level], color="blue", lw=3)
-            level += 1
+        j = max(j for j in range(i, k) if ranks[j][1] - ranks[i][1] < cd)
+        if j > i and not any(a <= i and j <= b for a, b in out):
+            out.append((i, j))
+    return out
+
+
+def cd_diagram(ranks, cd: float, title: str, plt):
+    """The usual critical-difference diagram: the axis of mean ranks on top, the better half of
+    the variants joined to it from the left, the rest from the right, thick bars linking
+    variants whose mean ranks differ by less than ``cd``. ``ranks``: (name, mean rank)."""
+    ranks = sorted(ranks, key=lambda x: (x[1], x[0]))
+    k, half = len(ranks), math.ceil(len(ranks) / 2)
+    cliques = _cliques(ranks, cd)
+    top, step = 1.25, 0.27  # inches above the axis, between label rows
+    depth = 0.25 + 0.12 * len(cliques) + step * (max(half, k - half) + 0.4)
+    longest = max(len(f"{name} ({r:.2f})") for name, r in ranks)
+    margin = 0.075 * longest + 0.35  # inches for the labels on each side
+    axis = max(4.0, 0.6 * (k - 1))
+    width = max(8.0, axis + 2 * margin)
+    margin = (width - axis) / 2
+    fig = plt.figure(figsize=(width, top + depth))
+    ax = fig.add_axes([0, 0, 1, 1])
+    scale = (k - 1) / axis  # rank units per inch
+    ax.set_xlim(1 - margin * scale, k + margin * scale)
+    ax.set_ylim(-depth, top)
     ax.axis("off")
-    ax.set_title(f"{r.dataset}: mean ranks by {r.metric} (Nemenyi, alpha 0.05)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    ax.plot([1, k], [0, 0], color="black", lw=1.2)
+    for x in range(1, k + 1):
+        ax.plot([x, x], [0, 0.08], color="black", lw=1)
+        ax.text(x, 0.13, str(x), ha="center", va="bottom", fontsize=9)
+    end = min(1 + cd, k + 0.6 * margin * scale)  # a CD wider than the figure is cut, and says so
+    ax.plot([1, end], [0.55, 0.55], color="black", lw=2)
+    for x in (1, end) if end == 1 + cd else (1,):
+        ax.plot([x, x], [0.5, 0.6], color="black", lw=1.5)
+    cut = "" if end == 1 + cd else ", wider than the figure"
+    ax.text((1 + end) / 2, 0.62, f"CD = {cd:.2f}{cut}", ha="center", va="bottom", fontsize=9)
+    ax.text((1 + k) / 2, top - 0.05, title, ha="center", va="top", fontsize=10)
+    below = 0.2 + 0.12 * len(cliques)
+    for i, (name, r) in enumerate(ranks):
+        left = i < half
+        y = -(below + step * ((i if left else k - 1 - i) + 0.5))
+        end = 1 - 0.15 * scale if left else k + 0.15 * scale
+        ax.plot([r, r, end], [0, y, y], color="0.25", lw=0.9)
+        ax.text(end + (-0.05 if left else 0.05) * scale, y, f"{name} ({r:.2f})", ha="right" if left else "left",
+                va="center", fontsize=9)
+    for level, (i, j) in enumerate(cliques):
+        y = -(0.12 + 0.12 * level)
+        ax.plot([ranks[i][1] - 0.03, ranks[j][1] + 0.03], [y, y], color="black", lw=4, solid_capstyle="butt")
+    return fig
 
 
-def write_plots(rankings: list[Ranking], folder) -> list[Path]:
+def ranking_cd(d, plt):
+    """The CD diagram of one ranking, in the units of its design."""
+    r = d.ranking
+    ranks = [(v.variant, v.mean_rank) for v in r.variants]
+    if d.design == "paper":
+        cd, what = r.friedman.critical_difference, f"paper design: {r.friedman.n_blocks} dependent blocks, descriptive only"
+    else:
+        cd, what = r.critical_difference, f"configs design: {r.n_blocks} configuration blocks"
+    title = (f"{d.dataset}, {what}\nmean rank by {d.metric} (1 = best); "
+             "thick bars join variants within the critical difference")
+    return cd_diagram(ranks, cd, title, plt)
+
+
+CAPTIONS = {
+    "best3": ("Paper Fig. 2: each variant's three best {metric} records (any rate, any epoch), variants in "
+              "ranking order; {direction}."),
+    "scatter": ("Paper Fig. 3: validation loss against epoch-end training loss, every epoch of every finished "
+                "run, one panel per variant, colour = rate; points above the dashed y = x line generalise "
+                "worse than they fit."),
+    "curves": ("Learning curves of each variant's best run (by {metric}): validation loss (solid) and "
+               "epoch-end training loss (dashed) per epoch; the dot marks the best epoch."),
+    "cd": ("Critical-difference diagram, {design} design: mean ranks (1 = best) on the axis; thick bars join "
+           "variants whose mean ranks differ by less than the Nemenyi critical difference (alpha 0.05)."),
+}
+
+
+def dataset_figures(d, rows, plt, cd: bool = True) -> list[FigureFile]:
+    """The report's figures of one data set's ranking, from its cleaned rows."""
+    base, out = safe_name(d.dataset), []
+    fmt = dict(metric=d.metric, direction=_direction(d.metric), design=d.design)
+    makers = [("best3", best3_dots), ("scatter", loss_scatter), ("curves", learning_curves)]
+    for name, make in makers if len(rows) else []:
+        fig = make(d, rows, plt)
+        if fig is not None:
+            cap = CAPTIONS[name].format(**fmt)
+            out.append(render(fig, plt, f"{base}_{name}", cap, f"{d.dataset}: {cap}"))
+    if cd:
+        out.append(cd_figure(d, plt))
+    return out
+
+
+def cd_figure(d, plt) -> FigureFile:
+    cap = CAPTIONS["cd"].format(design=d.design)
+    return render(ranking_cd(d, plt), plt, f"{safe_name(d.dataset)}_cd_{d.design}", cap, f"{d.dataset}: {cap}")
+
+
+def write_figures(figures, folder) -> list[Path]:
+    """Write each figure's SVG and PNG into ``folder`` (created); returns the paths."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise PernodeError(f"{folder} is a file, not a folder; give another `plots` folder.")
     folder.mkdir(parents=True, exist_ok=True)
-    plt = _pyplot()
     written = []
-    for r in rankings:
-        base = _safe(r.dataset)
-        for suffix, fn in (("best3", best3_bars), ("scatter", loss_scatter), ("cd", cd_diagram)):
-            path = folder / f"{base}_{suffix}.png"
-            fn(r, path, plt)
+    for f in figures:
+        for ext, data in (("svg", f.svg), ("png", f.png)):
+            path = folder / f"{f.stem}.{ext}"
+            path.write_bytes(data)
             written.append(path)
     return written
+
+
+def write_plots(result, folder) -> list[Path]:
+    """`rank --plots`: the report's figures of every ranked data set, SVG and PNG."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise PernodeError(f"{folder} is a file, not a folder; give another `plots` folder.")
+    plt = pyplot()
+    figures = []
+    for d in result.datasets:
+        rows = result.rows[result.rows["dataset"] == d.dataset] if d.top_rows else result.rows.iloc[:0]
+        figures += dataset_figures(d, rows, plt)
+    return write_figures(figures, folder)
+
+
+def ratio_dots(group, plt):
+    """Epoch time relative to Dropout's, with 95% intervals: a dot plot on an axis from zero."""
+    rows = [r for r in group.rows if r["ratio_to_dropout"] is not None]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: r["ratio_to_dropout"])
+    fig, ax = plt.subplots(figsize=(7.5, 1.1 + 0.38 * len(rows)), layout="constrained")
+    for y, r in enumerate(rows):
+        lo, hi = r["ratio_ci_low"], r["ratio_ci_high"]
+        if lo is not None and hi is not None:
+            ax.plot([lo, hi], [y, y], color="C0", lw=2, alpha=0.6)
+        ax.scatter(r["ratio_to_dropout"], y, color="C0", s=30, zorder=3)
+        ax.annotate(f"{r['ratio_to_dropout']:.2f}x", (max(r["ratio_to_dropout"], hi or 0), y), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    ax.axvline(1.0, color="0.4", ls="--", lw=1)
+    ax.set_yticks(range(len(rows)), [r["variant"] for r in rows])
+    right = max(max(r["ratio_ci_high"] or r["ratio_to_dropout"], r["ratio_to_dropout"]) for r in rows)
+    ax.set_xlim(0, right * 1.15 + 0.1)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel("epoch time / Dropout's epoch time in the same run (dashed: 1 = as fast as Dropout)")
+    where = ", ".join(x for x in (group.device, group.backend) if x)
+    ax.set_title(f"{group.dataset or 'epoch time'}{f' on {where}' if where else ''}: ratio to Dropout, 95% interval")
+    ax.grid(axis="x", color="0.9")
+    return fig
+
+
+def timing_figure(group, stem: str, plt):
+    fig = ratio_dots(group, plt)
+    if fig is None:
+        return None
+    cap = ("Epoch time of each variant divided by Dropout's in the same run (dot) with its 95% paired bootstrap "
+           "interval (line); the axis starts at zero, the dashed line marks Dropout's speed.")
+    return render(fig, plt, stem, cap, f"{group.dataset}: {cap}")

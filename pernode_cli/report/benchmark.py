@@ -1,0 +1,208 @@
+"""What `pernode report` shows, gathered from the logs: every data set ranked under both
+designs (or why a design could not run), the ranking across data sets, the epoch-time
+tables of timing logs, and what produced the numbers. Content only: ``pages`` lays it out.
+
+The rankings are the records `pernode rank` prints (``stats.ranking.rank_logs`` with the
+same options), so the report's numbers are `rank`'s numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from pernode_cli.errors import PernodeError
+from pernode_cli.stats.ranking import DatasetRanking, RankOptions, rank_logs
+from pernode_cli.stats.rows import cell_text, clean_rows
+
+TIMING_NEEDS = ("dataset", "variant", "mean_s", "std_s", "n", "ratio_to_dropout", "ratio_ci_low", "ratio_ci_high")
+TIMING_NUMBERS = ("mean_s", "std_s", "n", "ratio_to_dropout", "ratio_ci_low", "ratio_ci_high")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSection:
+    dataset: str
+    paper: Optional[DatasetRanking] = None
+    paper_error: str = ""  # why the paper's layout could not rank it
+    configs: Optional[DatasetRanking] = None
+    configs_error: str = ""
+    rows: Any = field(default=None, repr=False, compare=False)  # the cleaned rows (None if unreadable)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimingGroup:
+    """One `timeit` run's table (paper Table IV): rows of variant, mean_s, std_s, n and ratios."""
+
+    dataset: str
+    device: str
+    backend: str
+    source: str
+    rows: tuple
+
+
+@dataclass(frozen=True, kw_only=True)
+class Benchmark:
+    provenance: tuple  # (label, value) pairs
+    options: RankOptions
+    sections: tuple  # DatasetSection, by data set name
+    across: Optional[DatasetRanking] = None
+    across_error: str = ""
+    timings: tuple = ()  # TimingGroup
+
+
+def _attempt(fn, **kwargs):
+    """``(result, '')``, or ``(None, message)`` when the library refuses this one ranking."""
+    try:
+        return fn(**kwargs), ""
+    except PernodeError as exc:
+        return None, str(exc)
+
+
+def _section(frame, name: str, o: RankOptions) -> DatasetSection:
+    common = dict(metric=o.metric, top=o.top, table_top=o.table_top, dataset=name, select=o.select, seeds=o.seeds,
+                  variants=o.variants)
+    paper, paper_error = _attempt(rank_logs, frame=frame, design="paper", **common)
+    configs, configs_error = _attempt(rank_logs, frame=frame, design="configs", control=o.control, **common)
+    rows = (paper or configs).rows if (paper or configs) else None
+    return DatasetSection(dataset=name, paper=paper.datasets[0] if paper else None, paper_error=paper_error,
+                          configs=configs.datasets[0] if configs else None, configs_error=configs_error, rows=rows)
+
+
+def _dataset_names(frame) -> list:
+    names = frame["dataset"].astype(object).where(frame["dataset"].notna(), "").astype(str).str.strip()
+    found = sorted(set(names) - {""})
+    if not found:
+        raise PernodeError("The log(s) hold no rows with a data set; give logs written by pernode train or sweep.")
+    return found
+
+
+def collect_benchmark(frame, timings=None, **options) -> Benchmark:
+    """Rank every data set of ``frame`` under both designs; ``options`` as ``RankOptions``
+    (``design`` and ``dataset`` excepted). Bad options and rows that no ranking may read
+    (conflicting copies, a metric that is not a number) are refused before any ranking; a
+    design that cannot rank a data set (too few blocks, variants or records) is reported."""
+    o = RankOptions(design="auto", **options).check()
+    clean_rows(frame, o.metric, variants=o.variants)  # bad rows (conflicts, bad values) are bad input
+    names = _dataset_names(frame)
+    if o.control is not None and o.control not in set(frame["variant"].astype(str).str.strip()):
+        raise PernodeError(f"`control` {o.control!r} is not a variant of the log(s).")
+    sections = tuple(_section(frame, name, o) for name in names)
+    ranked = [s.dataset for s in sections if s.configs is not None]
+    across, across_error = None, (
+        f"the ranking across data sets needs at least 2 data sets ranked under the configs design; "
+        f"{len(ranked)} {'is' if len(ranked) == 1 else 'are'}{': ' + ', '.join(ranked) if ranked else ''}.")
+    if len(ranked) >= 2:
+        result, across_error = _attempt(rank_logs, frame=frame, design="configs", metric=o.metric, top=o.top,
+                                        table_top=o.table_top, select=o.select, seeds=o.seeds, control=o.control,
+                                        variants=o.variants, across_datasets=True)
+        across = result.datasets[0] if result else None
+    return Benchmark(provenance=provenance(frame, sections), options=o, sections=sections, across=across,
+                     across_error=across_error, timings=timing_groups(timings) if timings is not None else ())
+
+
+def _distinct(frame, *columns) -> str:
+    present = [c for c in columns if c in frame.columns]
+    if not present:
+        return "not logged"
+    values = frame[present].astype(object).where(frame[present].notna(), "").astype(str)
+    joined = values.agg(" ".join, axis=1).str.strip()
+    found = sorted(set(joined) - {""})
+    return ", ".join(found) if found else "not logged"
+
+
+def provenance(frame, sections) -> tuple:
+    """What produced the numbers: versions, backends, devices, data sets, runs and dates."""
+    import pandas as pd
+
+    ranked = [s.rows for s in sections if s.rows is not None and len(s.rows)]
+    rows = pd.concat(ranked, ignore_index=True) if ranked else frame.iloc[:0]
+    runs = []
+    for s in sections:
+        x = (s.paper or s.configs).left_out if (s.paper or s.configs) else None
+        n = s.rows["run_id"].nunique() if s.rows is not None and "run_id" in s.rows.columns else "?"
+        runs.append(f"{s.dataset}: {n} runs, {x.ranked if x else 0} of {x.rows if x else '?'} rows ranked")
+    stamps = pd.to_datetime(rows["timestamp"], errors="coerce", utc=True) if "timestamp" in rows.columns else None
+    dates = "not logged"
+    if stamps is not None and stamps.notna().any():
+        dates = f"{stamps.min():%Y-%m-%d %H:%M} to {stamps.max():%Y-%m-%d %H:%M} UTC"
+    sources = sorted({Path(str(s)).name for s in frame["source"]}) if "source" in frame.columns else []
+    return (
+        ("pernode version", _distinct(rows, "pernode_version")),
+        ("log schema", _distinct(rows, "schema_version")),
+        ("backend", _distinct(rows, "backend", "backend_version")),
+        ("device", _distinct(rows, "device")),
+        ("machine", _distinct(rows, "machine")),
+        ("data sets", ", ".join(s.dataset for s in sections)),
+        ("runs", "; ".join(runs)),
+        ("dates of the ranked rows", dates),
+        ("logs", ", ".join(sources) or "not named"),
+    )
+
+
+# --- timing logs (`pernode timeit --log`) --------------------------------------------------
+
+
+def read_timings(patterns) -> Any:
+    """Timing logs (paths or globs) as one frame with a ``source`` column; each file once."""
+    import pandas as pd
+
+    from pernode_cli.logs import expand
+
+    frames = []
+    for path in expand(list(patterns)):
+        if not path.is_file():
+            raise PernodeError(f"Timing log {path} does not exist or is not a file (`timings`).")
+        try:
+            frame = pd.read_csv(path, dtype={"variant": str, "dataset": str, "device": str}, keep_default_na=False,
+                                na_values=[""])
+        except pd.errors.EmptyDataError:
+            raise PernodeError(f"Timing log {path} is empty (`timings`).") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+            raise PernodeError(f"Cannot read timing log {path} as CSV ({str(exc).splitlines()[0]}).") from None
+        frames.append(_checked_timings(frame, path))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _checked_timings(frame, path):
+    import numpy as np
+    import pandas as pd
+
+    missing = [c for c in TIMING_NEEDS if c not in frame.columns]
+    if missing or frame.empty:
+        what = f"lacks column(s) {', '.join(missing)}" if missing else "has no rows"
+        raise PernodeError(f"Timing log {path} {what}; give a log written by pernode timeit (`timings`).")
+    for col in TIMING_NUMBERS:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() & frame[col].notna()
+        if col == "mean_s":
+            bad |= ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+        if bad.any():
+            raise PernodeError(
+                f"Timing log {path}: column {col} holds {cell_text(frame.loc[bad, col].iloc[0])!r}, not a number."
+            )
+        frame[col] = values
+    return frame.assign(source=str(path))
+
+
+def timing_groups(frame) -> tuple:
+    """One group per (timing log, data set, device): the rows of paper Table IV."""
+    out = []
+    keys = [c for c in ("source", "dataset", "device", "backend") if c in frame.columns]
+    for key, group in frame.groupby(keys, sort=False, dropna=False):
+        meta = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        rows = tuple(
+            {c: (None if _missing(r[c]) else r[c]) for c in ("variant", *TIMING_NUMBERS)}
+            for _, r in group.sort_values("mean_s", kind="mergesort").iterrows()
+        )
+        out.append(TimingGroup(dataset=str(meta.get("dataset", "")), device=_text(meta.get("device")),
+                               backend=_text(meta.get("backend")), source=Path(str(meta["source"])).name, rows=rows))
+    return tuple(out)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _text(value) -> str:
+    return "" if _missing(value) else str(value)

@@ -1,0 +1,185 @@
+"""`pernode report`: a benchmark's report as ``index.html`` (self-contained: styles inline,
+no scripts, no network; figures beside it), ``index.md`` (the same content for a
+repository), ``report.json`` (every ranking as `pernode rank --format json` prints it) and
+``figures/`` (each figure as SVG and as 200 dpi PNG)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pernode_cli.errors import PernodeError
+from pernode_cli.report import plots
+from pernode_cli.report.document import Figure, Heading, Table, Text, to_html, to_markdown
+from pernode_cli.report.ranking import dataset_json, ranking_blocks, table_blocks
+
+HOW_TO_READ = (
+    "Every ranking names its design. Configs design: a block is one configuration (every setting but the "
+    "variant), each variant contributes one value per block (its best or last epoch), and only blocks that "
+    "every variant ran are used; the blocks are separate runs, so its p-values hold their level (Demsar 2006; "
+    "Garcia and Herrera 2008; Benavoli, Corani and Mangili 2016). Paper design: the procedure of the paper "
+    "(section V-B), whose blocks are each variant's best records; they are order statistics of one sample, "
+    "so its p-value and W describe those records and are not evidence that the variants differ."
+)
+REFERENCES = (
+    "J. Demsar (2006), Statistical comparisons of classifiers over multiple data sets, JMLR 7, 1-30.",
+    "S. Garcia and F. Herrera (2008), An extension on 'Statistical comparisons of classifiers over multiple "
+    "data sets' for all pairwise comparisons, JMLR 9, 2677-2694.",
+    "A. Benavoli, G. Corani and F. Mangili (2016), Should we really use post-hoc tests based on mean-ranks?, "
+    "JMLR 17, 1-10.",
+)
+
+
+def _figure(f: plots.FigureFile) -> Figure:
+    return Figure(stem=f.stem, caption=f.caption, alt=f.alt)
+
+
+def _design_blocks(d, error: str, design: str, figures: list, plt) -> list:
+    title = {"configs": "Ranking, configs design (configuration blocks)", "paper": "Ranking, paper design"}[design]
+    if d is None:
+        return [Heading(3, title), Text(f"Not available: {error}", "caution")]
+    cd = plots.cd_figure(d, plt)
+    figures.append(cd)
+    return [Heading(3, title), *ranking_blocks(d), _figure(cd)]
+
+
+def section_blocks(s, figures: list, plt) -> list:
+    """One data set: Table I, both designs, the paper's figures and the learning curves."""
+    blocks = [Heading(2, f"Data set: {s.dataset}")]
+    d = s.configs or s.paper
+    if d is not None:
+        blocks += table_blocks(d)
+    blocks += _design_blocks(s.configs, s.configs_error, "configs", figures, plt)
+    blocks += _design_blocks(s.paper, s.paper_error, "paper", figures, plt)
+    if d is not None and s.rows is not None:
+        made = plots.dataset_figures(d, s.rows, plt, cd=False)
+        figures += made
+        blocks += [Heading(3, "Figures")] + [_figure(f) for f in made]
+    return blocks
+
+
+def table_v(sections, design: str) -> Table:
+    """Paper Table V layout: chi2, p, W and mean ranks per data set, under one design."""
+    rows = []
+    for s in sections:
+        d = getattr(s, design)
+        if d is None:
+            continue
+        r = d.ranking
+        if design == "paper":
+            f = r.friedman
+            row = {"Data set": s.dataset, "blocks": f.n_blocks, "chi2": f.chi2, "p": f.p, "W": f.kendall_w}
+            row.update({v.variant: v.pooled_mean_rank for v in r.variants})
+        else:
+            row = {"Data set": s.dataset, "blocks": r.n_blocks, "chi2": r.chi2, "p": r.p,
+                   "Iman-Davenport p": r.iman_davenport_p, "W": r.kendall_w}
+            row.update({v.variant: v.mean_rank for v in r.variants})
+        rows.append(row)
+    columns = _table_v_columns(rows)
+    what = ("paper design, the paper's pooled mean ranks" if design == "paper"
+            else "configs design, within-block mean ranks")
+    return Table(tuple({c: row.get(c) for c in columns} for row in rows),
+                 f"Table V layout, {what} (1 = best): Friedman chi2, p and Kendall's W per data set")
+
+
+def _table_v_columns(rows) -> list:
+    """The statistics first, then the variants by their mean rank over the data sets."""
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    stats = [k for k in keys if k in ("Data set", "blocks", "chi2", "p", "Iman-Davenport p", "W")]
+    mean = {v: sum(row[v] for row in rows if v in row) / sum(v in row for row in rows) for v in keys if v not in stats}
+    return stats + sorted(mean, key=lambda v: (mean[v], v))
+
+
+def across_blocks(bench, figures: list, plt) -> list:
+    blocks = [Heading(2, "Across data sets")]
+    for design in ("configs", "paper"):
+        t = table_v(bench.sections, design)
+        blocks.append(t if t.rows else Text(f"No data set could be ranked under the {design} design.", "caution"))
+    blocks.append(Heading(3, "Ranking across data sets (configs design, blocks from every data set)"))
+    if bench.across is None:
+        return blocks + [Text(f"Not available: {bench.across_error}", "note")]
+    cd = plots.cd_figure(bench.across, plt)
+    figures.append(cd)
+    return blocks + ranking_blocks(bench.across) + [_figure(cd)]
+
+
+def timing_blocks(bench, figures: list, plt) -> list:
+    if not bench.timings:
+        return []
+    blocks = [Heading(2, "Epoch time (paper Table IV)")]
+    for i, g in enumerate(bench.timings):
+        rows = tuple({"Variant": r["variant"], "Mean (s)": r["mean_s"], "Std (s)": r["std_s"], "n": r["n"],
+                      "x Dropout": r["ratio_to_dropout"], "95% CI": _interval(r)} for r in g.rows)
+        where = ", ".join(x for x in (g.device, g.backend) if x) or "device not logged"
+        blocks.append(Table(rows, f"Table IV, {g.dataset or 'data set not logged'} ({where}; {g.source}): epoch "
+                                  "time and its ratio to Dropout's in the same run, 95% paired bootstrap interval"))
+        fig = plots.timing_figure(g, f"timing_{i + 1}_{plots.safe_name(g.dataset)}", plt)
+        if fig is not None:
+            figures.append(fig)
+            blocks.append(_figure(fig))
+    return blocks
+
+
+def _interval(r) -> str:
+    lo, hi = r["ratio_ci_low"], r["ratio_ci_high"]
+    return "n/a" if lo is None or hi is None else f"[{lo:.2f}, {hi:.2f}]"
+
+
+def report_blocks(bench, plt) -> tuple[list, list]:
+    """The whole report as document blocks, and the figures it shows."""
+    figures: list = []
+    names = ", ".join(s.dataset for s in bench.sections)
+    blocks = [Heading(1, f"Benchmark report: {names}"),
+              Table(tuple({"Item": k, "Value": v} for k, v in bench.provenance), "What produced these numbers"),
+              Text(_options_line(bench.options)), Text(HOW_TO_READ, "note")]
+    for s in bench.sections:
+        blocks += section_blocks(s, figures, plt)
+    blocks += across_blocks(bench, figures, plt)
+    blocks += timing_blocks(bench, figures, plt)
+    blocks += [Heading(2, "References")] + [Text(r) for r in REFERENCES]
+    return blocks, figures
+
+
+def _options_line(o) -> str:
+    return (f"Ranked by {o.metric}; paper design: top {o.top} records per variant; configs design: each run's "
+            f"{o.select} epoch, seeds {'averaged first' if o.seeds == 'average' else 'as separate blocks'}"
+            + (f", pairwise tests against {o.control}" if o.control else ", all pairwise tests")
+            + f"; Table I: {o.table_top} rows per variant.")
+
+
+def report_json(bench) -> dict:
+    def entry(d, error):
+        return dataset_json(d) if d is not None else {"error": error}
+
+    return {
+        "provenance": dict(bench.provenance),
+        "datasets": [{"dataset": s.dataset, "configs": entry(s.configs, s.configs_error),
+                      "paper": entry(s.paper, s.paper_error)} for s in bench.sections],
+        "across_datasets": entry(bench.across, bench.across_error),
+        "timings": [{"dataset": g.dataset, "device": g.device, "backend": g.backend, "source": g.source,
+                     "rows": list(g.rows)} for g in bench.timings],
+    }
+
+
+def write_report(bench, out) -> list[Path]:
+    """Render everything in memory, then write ``out``/index.html, index.md, report.json and figures/."""
+    from pernode_cli.stats.rows import plain
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PernodeError(f"{out} is a file, not a folder; give another `out` folder.")
+    plt = plots.pyplot()
+    blocks, figures = report_blocks(bench, plt)
+    title = blocks[0].text
+    texts = {"index.html": to_html(blocks, title), "index.md": to_markdown(blocks),
+             "report.json": json.dumps(plain(report_json(bench)), indent=2, allow_nan=False) + "\n"}
+    out.mkdir(parents=True, exist_ok=True)
+    written = plots.write_figures(figures, out / "figures")
+    for name, text in texts.items():
+        tmp = out / f".{name}.tmp-{os.getpid()}"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out / name)
+        written.append(out / name)
+    return written
+
