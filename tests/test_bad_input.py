@@ -121,6 +121,9 @@ CASES = [
     ("sweep-other-config", _state_of_other_config, ["sweep", "c.toml", "--log", "s.csv"], "different config"),
     ("sweep-long-field", _long_field_log, ["sweep", "c.toml", "--log", "s.csv"], "holds rows of other runs"),
     ("sweep-dry-run-lr-nan", lambda t: _toml(t, GRID + "lr = nan\n"), ["sweep", "c.toml", "--dry-run"], "fixed.lr"),
+    ("sweep-gpus", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--ray", "--gpus-per-run", "-1"], "--gpus-per-run must be 0 or more"),
+    ("sweep-cpus", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--ray", "--cpus-per-run", "0"], "--cpus-per-run must be a positive"),
+    ("sweep-fixed-gpus", lambda t: _toml(t, GRID + "gpus_per_run = 1.5\n"), ["sweep", "c.toml"], "fixed.gpus_per_run: expected"),
     # rank
     ("rank-missing", lambda t: None, ["rank", "none.csv"], "does not exist"),
     ("rank-format", lambda t: _log(t), ["rank", "l.csv", "--format", "xml"], "--format must be one of"),
@@ -162,6 +165,16 @@ def test_train_refuses_a_run_the_log_holds_complete(tmp_path, monkeypatch):
     result = runner.invoke(app, ["train", "--log", "l.csv", "--quiet", *FAST])
     assert result.exit_code == 2 and "already holds run" in result.output and "--seed" in result.output
     assert _snapshot(tmp_path) == before
+
+
+def test_ray_missing_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _toml(tmp_path, GRID)
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # as where Ray is not installed
+    before = _snapshot(tmp_path)
+    result = runner.invoke(app, ["sweep", "c.toml", "--ray"])
+    assert result.exit_code == 2 and 'pip install "pernode[ray]"' in result.output
+    assert len(result.output.strip().splitlines()) == 1 and _snapshot(tmp_path) == before
 
 
 def test_case_count():
