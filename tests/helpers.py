@@ -1,4 +1,4 @@
-"""Small statistical helpers shared by the layer tests."""
+"""Helpers shared by the layer tests: statistical assertions, tensor conversion, gradients."""
 
 import numpy as np
 
@@ -33,3 +33,51 @@ def assert_uncorrelated(a, b, n_se=5.0):
     b = np.asarray(b, dtype="float64")
     r = np.corrcoef(a, b)[0, 1]
     assert abs(r) <= n_se / np.sqrt(len(a)), r
+
+
+def to_numpy(t):
+    """A backend tensor (or variable) as a NumPy array."""
+    from keras import ops
+
+    return np.asarray(ops.convert_to_numpy(t))
+
+
+def small_chunks(monkeypatch, batch, units, inputs):
+    """Make the chunked samplers cut ``inputs`` inputs per chunk for this batch and width."""
+    import pernode_cli.layers.chunked as chunked
+
+    monkeypatch.setattr(chunked, "CHUNK_ELEMENTS", batch * units * inputs)
+
+
+def grad_and_output(layer, x):
+    """d sum(y) / dx and y for one training call, on whichever backend runs."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = layer(xt, training=True)
+            total = tf.reduce_sum(y)
+        return tape.gradient(total, xt).numpy(), y.numpy()
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in layer.trainable_variables]
+        non_trainable = [v.value for v in layer.non_trainable_variables]
+
+        def total(xv):
+            y, _ = layer.stateless_call(trainable, non_trainable, xv, training=True)
+            return y.sum(), y
+
+        grads, y = jax.grad(total, has_aux=True)(x)
+        return np.asarray(grads), np.asarray(y)
+    import torch
+
+    xt = torch.tensor(x, requires_grad=True)
+    y = layer(xt, training=True)
+    y.sum().backward()
+    return xt.grad.numpy(), y.detach().numpy()

@@ -2,13 +2,9 @@ import numpy as np
 import pytest
 
 import keras
-from keras import ops
 
 from pernode_cli.layers import MaskEnsemble, ensemble_masks
-
-
-def _np(t):
-    return np.asarray(ops.convert_to_numpy(t))
+from tests.helpers import to_numpy
 
 
 @pytest.mark.parametrize("width", [1, 7, 31, 4096])
@@ -41,17 +37,17 @@ def test_training_groups_and_inference(width, batch):
     n, rate = 4, 0.5
     layer = MaskEnsemble(rate, n=n, seed=3)
     layer.build((None, width))
-    masks = _np(layer.masks)
+    masks = to_numpy(layer.masks)
     # Rounding to whole features moves the realised fraction by at most half a feature.
     assert abs(layer.drop_fraction - rate) <= 0.5 / width + 1e-6 or width == 1
     x = np.random.default_rng(0).normal(size=(batch, width)).astype("float32")
-    y = _np(layer(x, training=True))
+    y = to_numpy(layer(x, training=True))
     group = (np.arange(batch) * n) // batch
     np.testing.assert_allclose(y, x * masks[group])
     # Inference: the mean mask, the same for a sample alone or among neighbours.
-    inf = _np(layer(x, training=False))
+    inf = to_numpy(layer(x, training=False))
     np.testing.assert_allclose(inf, x * masks.mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(_np(layer(x[-1:], training=False)), inf[-1:], rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(layer(x[-1:], training=False)), inf[-1:], rtol=1e-6)
 
 
 def test_rank3_and_fit_with_partial_last_batch(tmp_path):
@@ -65,7 +61,7 @@ def test_rank3_and_fit_with_partial_last_batch(tmp_path):
     assert np.isfinite(history.history["loss"][0])
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(_np(loaded.layers[1].masks), _np(model.layers[1].masks))
+    np.testing.assert_array_equal(to_numpy(loaded.layers[1].masks), to_numpy(model.layers[1].masks))
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 

@@ -5,87 +5,65 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from pernode_cli.layers.stirs import (
-    _invalid,
-    bernoulli_stir,
-    validate_positive_int,
-    validate_rate,
-    validate_seed,
-)
+from pernode_cli.layers.bits import realised_rate
+from pernode_cli.layers.dense_base import NoisyDense
+from pernode_cli.layers.stirs import bernoulli_stir
 
 
 @keras.saving.register_keras_serializable(package="pernode")
-class DropConnectDense(keras.layers.Layer):
+class DropConnectDense(NoisyDense):
     """Dense layer with DropConnect: a batch-shared Bernoulli mask on the kernel.
 
     During training one ``(d_in, units)`` mask is drawn per call and shared by every
-    sample of the batch; kept weights are scaled by ``1 / (1 - rate)`` so the expected
-    kernel is the kernel itself. At inference the plain kernel is used (no second
-    rescaling).
+    sample of the batch; kept weights are scaled by the inverse of the keep probability so
+    the expected kernel is the kernel itself. At inference the plain kernel is used (no
+    second rescaling). The mask comes from the Bernoulli stir (integer thresholds on at most
+    15 random bits), so the drop probability that runs is ``realised_rate``
+    (``1 - max(1, round((1 - rate) * 2**15)) / 2**15``, within 1.5e-5 of ``rate``). The last
+    input axis is fixed at build; an input of another width or of rank 1 is refused.
 
     Args:
         units: positive int, output width.
         rate: float in [0, 1), probability of dropping a weight.
         activation: activation function, as for ``keras.layers.Dense``.
         use_bias: whether to add a bias (the bias is never dropped).
+        kernel_initializer: initializer of the kernel.
         seed: optional non-negative int seed.
 
     Call arguments:
-        inputs: tensor of rank >= 2.
+        inputs: tensor of rank >= 2 whose last axis has the width seen at build.
         training: Python bool; the mask is drawn only when true.
 
     Reference:
         - Wan et al., Regularization of Neural Networks using DropConnect, ICML 2013.
     """
 
-    def __init__(self, units, rate, activation=None, use_bias=True, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.units = validate_positive_int("units", units)
-        self.rate = validate_rate(rate)
-        if not isinstance(use_bias, bool):
-            raise _invalid("use_bias", "a bool", use_bias)
-        self.use_bias = use_bias
-        try:
-            self.activation = keras.activations.get(activation)
-        except (ValueError, TypeError):
-            raise _invalid("activation", "an activation name or callable", activation) from None
-        self.seed = validate_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
-
-    def build(self, input_shape):
-        d_in = input_shape[-1]
-        self.kernel = self.add_weight(
-            name="kernel", shape=(d_in, self.units), initializer="glorot_uniform"
-        )
-        self.bias = (
-            self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
-            if self.use_bias
-            else None
+    def __init__(
+        self,
+        units,
+        rate,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            units,
+            rate,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            seed=seed,
+            **kwargs,
         )
 
-    def call(self, inputs, training=False):
-        x = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
-        kernel = ops.cast(self.kernel, x.dtype)
+    @property
+    def realised_rate(self) -> float:
+        """The drop probability that runs: ``bits.realised_rate(rate)``."""
+        return realised_rate(self.rate)
+
+    def _product(self, x, kernel, training):
         if training and self.rate > 0:
             kernel = kernel * bernoulli_stir(kernel.shape, self.rate, self.seed_generator, x.dtype)
-        y = ops.matmul(x, kernel)
-        if self.bias is not None:
-            y = y + ops.cast(self.bias, y.dtype)
-        return self.activation(y)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "rate": self.rate,
-                "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "seed": self.seed,
-            }
-        )
-        return config
+        return ops.matmul(x, kernel)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from pernode_cli.layers.stirs import (
+from pernode_cli.layers.checks import (
     _invalid,
     validate_positive_int,
     validate_rate,
@@ -64,7 +64,9 @@ class MaskEnsemble(keras.layers.Layer):
         seed: optional non-negative int seed of the mask generator.
 
     Call arguments:
-        inputs: tensor of rank >= 2; masks act on the last axis, groups on the first.
+        inputs: tensor of rank >= 2; masks act on the last axis, groups on the first. The
+            last axis is fixed at build; an input of another width or of rank 1 is refused
+            (Keras' input-spec error) instead of being broadcast against the masks.
         training: Python bool; groups of the batch get different masks only when true.
 
     Reference:
@@ -76,12 +78,14 @@ class MaskEnsemble(keras.layers.Layer):
         self.rate = validate_rate(rate)
         self.n = validate_positive_int("n", n)
         self.seed = validate_seed(seed)
+        self.input_spec = keras.InputSpec(min_ndim=2)
         self.supports_masking = True
 
     def build(self, input_shape):
         width = input_shape[-1]
         if width is None:
             raise _invalid("input_shape", "a known last dimension", input_shape)
+        self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: width})
         values = ensemble_masks(width, self.n, self.rate, self.seed)
         self.drop_fraction = float(1.0 - values[0].mean())
         self.masks = self.add_weight(

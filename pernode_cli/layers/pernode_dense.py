@@ -6,31 +6,37 @@ import keras
 from keras import ops
 
 from pernode_cli.layers import samplers as _samplers
-from pernode_cli.layers.stirs import (
-    _invalid,
-    get_stir,
-    validate_positive_int,
-    validate_rate,
-    validate_seed,
-)
+from pernode_cli.layers.bits import realised_rate
+from pernode_cli.layers.checks import _invalid, validate_choice
+from pernode_cli.layers.dense_base import NoisyDense
+from pernode_cli.layers.stirs import bernoulli_stir, get_stir
 
 MASK_MODES = ("dynamic", "fixed")
 
 
 @keras.saving.register_keras_serializable(package="pernode")
-class PerNodeDense(keras.layers.Layer):
+class PerNodeDense(NoisyDense):
     """Dense layer whose every connection gets its own random multiplier per sample.
 
     ``y[b, j] = act(sum_i x[b, i] * m[b, i, j] * W[i, j] + bias[j])`` with ``m`` drawn
     independently over sample ``b``, input ``i`` and unit ``j`` from the stir, ``E[m] = 1``.
     Inputs of rank > 2 are treated like ``keras.layers.Dense`` does: the kernel acts on the
-    last axis, and every position of the leading axes is a sample with its own mask.
+    last axis, and every position of the leading axes is a sample with its own mask. The
+    last axis is fixed at build; an input of another width or of rank 1 is refused.
+
+    The Bernoulli stir compares random integer fields of at most 15 bits with a threshold
+    (several decisions per random word: two for most rates, 31 at rate 0.5), so it keeps
+    with probability ``q = max(1, round((1 - rate) * 2**15)) / 2**15`` and scales kept
+    weights by ``1 / q``: ``E[m] = 1`` exactly. ``realised_rate`` (``1 - q``, within
+    1.5e-5 of ``rate``; ``pernode_cli.layers.bits.realised_rate(rate)``) is the drop
+    probability that runs; other stirs realise ``rate`` itself.
 
     Args:
         units: positive int, output width.
         rate: float in [0, 1), noise strength. The built-in stirs have per-connection
-            variance ``rate / (1 - rate)``; ``rate=0`` is exactly a Dense layer.
-        stir: ``"bernoulli"`` (``Bernoulli(1 - rate) / (1 - rate)``), ``"gaussian"``
+            variance ``rate / (1 - rate)`` (``realised_rate`` for Bernoulli); ``rate=0`` is
+            exactly a Dense layer.
+        stir: ``"bernoulli"`` (``Bernoulli(q) / q``, see above), ``"gaussian"``
             (``N(1, rate / (1 - rate))``), ``"partial_gaussian"`` (with probability
             ``rate`` a connection gets ``N(1, 1 / (1 - rate))``, otherwise 1), or a name
             given to ``register_stir``.
@@ -44,14 +50,15 @@ class PerNodeDense(keras.layers.Layer):
         sampler: how the dynamic noise is drawn; every sampler is exact (same output
             distribution). ``"auto"`` (default) picks the fastest exact one for the stir:
             ``"local_reparam"`` for Gaussian, ``"partial_reparam"`` for partial-Gaussian,
-            ``"chunked"`` otherwise. ``"reference"`` materialises the
-            ``(batch, d_in, units)`` mask and contracts it with einsum; it is the ground
-            truth the others are tested against. ``"chunked"`` draws the mask chunk by chunk
-            and draws it again in the backward pass instead of storing it.
+            ``"chunked"`` for Bernoulli and any registered stir. ``"reference"``
+            materialises the ``(batch, d_in, units)`` mask and contracts it with einsum; it
+            is the ground truth the others are tested against. ``"chunked"`` draws the mask
+            chunk by chunk in a loop and draws it again in the backward pass instead of
+            storing it (memory of one chunk, also under ``jit``).
         seed: optional non-negative int seed of the layer's random stream.
 
     Call arguments:
-        inputs: tensor of rank >= 2.
+        inputs: tensor of rank >= 2 whose last axis has the width seen at build.
         training: Python bool; noise is drawn only when true (dynamic mode).
 
     Reference:
@@ -72,54 +79,37 @@ class PerNodeDense(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.units = validate_positive_int("units", units)
-        self.rate = validate_rate(rate)
+        super().__init__(
+            units,
+            rate,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            seed=seed,
+            **kwargs,
+        )
         if not isinstance(stir, str):
             raise _invalid("stir", "the name of a registered stir", stir)
         get_stir(stir)  # raises on unknown names
         self.stir = stir
-        if mask not in MASK_MODES:
-            raise _invalid("mask", f"one of {list(MASK_MODES)}", mask)
-        self.mask = mask
+        self.mask = validate_choice("mask", mask, MASK_MODES)
         self.sampler = _samplers.validate_sampler(sampler, stir)
-        if not isinstance(use_bias, bool):
-            raise _invalid("use_bias", "a bool", use_bias)
-        self.use_bias = use_bias
-        try:
-            self.activation = keras.activations.get(activation)
-        except (ValueError, TypeError):
-            raise _invalid("activation", "an activation name or callable", activation) from None
-        try:
-            self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        except (ValueError, TypeError):
-            raise _invalid(
-                "kernel_initializer", "an initializer name, config or instance", kernel_initializer
-            ) from None
-        self.seed = validate_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
+
+    @property
+    def realised_rate(self) -> float:
+        """The drop probability that runs: ``bits.realised_rate(rate)`` for the Bernoulli
+        stir (``1 - max(1, round((1 - rate) * 2**15)) / 2**15``), ``rate`` otherwise."""
+        if get_stir(self.stir) is bernoulli_stir:
+            return realised_rate(self.rate)
+        return self.rate
 
     def build(self, input_shape):
-        d_in = input_shape[-1]
-        if d_in is None:
-            raise ValueError(
-                "PerNodeDense needs a known last input dimension. Received: "
-                f"input_shape={input_shape}"
-            )
-        self.kernel = self.add_weight(
-            name="kernel", shape=(d_in, self.units), initializer=self.kernel_initializer
-        )
-        self.bias = (
-            self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
-            if self.use_bias
-            else None
-        )
+        super().build(input_shape)
         self.fixed_mask = None
         if self.mask == "fixed":
             self.fixed_mask = self.add_weight(
                 name="fixed_mask",
-                shape=(d_in, self.units),
+                shape=(input_shape[-1], self.units),
                 initializer=self._draw_fixed_mask,
                 trainable=False,
             )
@@ -129,19 +119,13 @@ class PerNodeDense(keras.layers.Layer):
             return ops.ones(shape, dtype=dtype or "float32")
         return get_stir(self.stir)(shape, self.rate, self.seed_generator, dtype or "float32")
 
-    def call(self, inputs, training=False):
-        x = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
-        kernel = ops.cast(self.kernel, x.dtype)
+    def _product(self, x, kernel, training):
         if self.fixed_mask is not None:
             # The fixed mask belongs to the architecture: applied in training and inference.
-            y = ops.matmul(x, kernel * ops.cast(self.fixed_mask, x.dtype))
-        elif training and self.rate > 0:
-            y = self._noisy_matmul(x, kernel)
-        else:
-            y = ops.matmul(x, kernel)
-        if self.bias is not None:
-            y = y + ops.cast(self.bias, y.dtype)
-        return self.activation(y)
+            return ops.matmul(x, kernel * ops.cast(self.fixed_mask, x.dtype))
+        if training and self.rate > 0:
+            return self._noisy_matmul(x, kernel)
+        return ops.matmul(x, kernel)
 
     def resolved_sampler(self) -> str:
         """The sampler that runs in training (``"auto"`` resolved; ``"fixed"`` for fixed masks)."""
@@ -154,29 +138,13 @@ class PerNodeDense(keras.layers.Layer):
         if rank > 2:
             lead = ops.shape(x)[:-1]
             x = ops.reshape(x, (-1, x.shape[-1]))
-        y = _samplers.get_sampler(self.resolved_sampler())(
-            x, kernel, self.rate, get_stir(self.stir), self.stir, self.seed_generator
-        )
+        sampler = _samplers.SAMPLERS[self.resolved_sampler()]
+        y = sampler(x, kernel, self.rate, get_stir(self.stir), self.seed_generator)
         if rank > 2:
             y = ops.reshape(y, tuple(lead) + (self.units,))
         return y
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
-
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "rate": self.rate,
-                "stir": self.stir,
-                "mask": self.mask,
-                "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "sampler": self.sampler,
-                "seed": self.seed,
-            }
-        )
+        config.update({"stir": self.stir, "mask": self.mask, "sampler": self.sampler})
         return config

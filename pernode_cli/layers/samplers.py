@@ -1,8 +1,8 @@
 """Samplers: ways of computing ``y[b, j] = sum_i x[b, i] m[b, i, j] W[i, j]`` for a fresh mask.
 
-Each sampler is a pure function ``fn(x, kernel, rate, stir_fn, stir_name, seed_generator)``
-taking a rank-2 ``x`` of shape ``(batch, d_in)`` and returning ``(batch, units)``. All of
-them are exact: the output has the distribution of the materialised-mask reference.
+Each sampler is a pure function ``fn(x, kernel, rate, stir_fn, seed_generator)`` taking a
+rank-2 ``x`` of shape ``(batch, d_in)`` and returning ``(batch, units)``. All of them are
+exact: the output has the distribution of the materialised-mask reference.
 
 - ``reference``: materialise the ``(batch, d_in, units)`` mask, contract with einsum.
 - ``local_reparam`` (Gaussian stir): the sum of independent Gaussian terms is Gaussian,
@@ -10,58 +10,57 @@ them are exact: the output has the distribution of the materialised-mask referen
   and units (Kingma, Salimans, Welling 2015). Two matmuls, no mask.
 - ``partial_reparam`` (partial-Gaussian stir): given which connections are perturbed
   (``c ~ Bernoulli(rate)``), the noise is Gaussian with variance
-  ``sum_i c x^2 W^2 / (1 - rate)``. Only the binary choice is sampled per connection;
-  one normal per output replaces ``d_in`` of them.
-- ``chunked``: any stir; the mask is drawn ``d_in`` chunk by chunk from a per-call seed and
-  drawn again from the same seed in the backward pass (custom gradient), so no
-  ``(batch, d_in, units)`` tensor is kept between the passes.
+  ``sum_i c x^2 W^2 / (1 - rate)``. Only the binary choice is sampled per connection
+  (chunked, as below); one normal per output replaces ``d_in`` of them.
+- ``chunked``: any stir; the mask is drawn ``d_in`` chunk by chunk in a loop, each chunk
+  from its own per-call seed, and drawn again from the same seeds in the backward pass
+  (custom gradient), so no ``(batch, d_in, units)`` tensor is kept between the passes and
+  only one chunk is live under ``jit`` (``pernode_cli.layers.chunked``). The Bernoulli stir
+  takes a fused path: boolean keep decisions from integer thresholds on at most 15 random
+  bits, ``31 // b`` of them per random word (``pernode_cli.layers.bits``), applied with
+  ``where`` to the kernel pre-scaled by the realised keep probability; no float mask.
+
+The variance path of the two reparameterised samplers (squares, variance contraction,
+square root) runs in float32 whatever the compute dtype, so ``mixed_float16`` neither
+overflows nor underflows it; a non-finite variance gives a non-finite output.
 """
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import ops
 
-# Elements of one (batch, chunk, units) mask block in the chunked sampler (~16 MB float32).
-CHUNK_ELEMENTS = 1 << 22
-MAX_CHUNKS = 64
+from pernode_cli.layers import chunked
+from pernode_cli.layers.bits import bernoulli_keep, decisions_per_word, realised_keep
+from pernode_cli.layers.checks import _invalid
+from pernode_cli.layers.stirs import bernoulli_stir
 
 
-class _FixedSeed(keras.random.SeedGenerator):
-    """Yields a fixed sequence of seeds derived from one seed tensor, so that a mask can be
-    drawn again identically (a fresh instance from the same tensor replays the sequence).
-
-    Holds no state variable: it is created inside a call, from a seed the layer's own
-    SeedGenerator drew for that call.
-    """
-
-    def __init__(self, seed_tensor):  # no super().__init__: nothing to track or save
-        self._seed_tensor = seed_tensor
-        self._calls = 0
-
-    def next(self, ordered=True):
-        k, self._calls = self._calls, self._calls + 1
-        if k == 0:
-            return self._seed_tensor
-        offset = ops.convert_to_tensor([k * 7777777 % (2**31 - 1), 0], dtype=self._seed_tensor.dtype)
-        return ops.add(self._seed_tensor, offset)
+def _sqrt(variance):
+    """sqrt with a finite gradient at exact zeros (no noise there); NaN and inf pass through."""
+    zero = ops.equal(variance, 0)
+    safe = ops.where(zero, ops.ones_like(variance), variance)
+    return ops.where(zero, ops.zeros_like(variance), ops.sqrt(safe))
 
 
-def _chunk_seed(seed, c):
-    # Offsets the first seed word per chunk; a SeedGenerator advances the second word per call.
-    offset = ops.convert_to_tensor([(c + 1) * 1000003 % (2**31 - 1), 0], dtype=seed.dtype)
-    return _FixedSeed(ops.add(seed, offset))
+def _add_noise(mean, variance, seed_generator):
+    """``mean + sqrt(variance) * eps`` with ``eps ~ N(0, 1)``; the noise is formed in float32."""
+    eps = keras.random.normal(ops.shape(mean), seed=seed_generator, dtype="float32")
+    return mean + ops.cast(_sqrt(variance) * eps, mean.dtype)
 
 
-def _safe_sqrt(v):
-    """sqrt with a finite gradient at 0 (where the exact value is 0 and no noise is added)."""
-    positive = v > 0
-    return ops.where(positive, ops.sqrt(ops.where(positive, v, ops.ones_like(v))), ops.zeros_like(v))
+def _float32(*tensors):
+    return [ops.cast(t, "float32") for t in tensors]
 
 
-def reference_sampler(x, kernel, rate, stir_fn, stir_name, seed_generator):
+def _contract(a, w, source, seed_generator):
+    batch = a.shape[0] if isinstance(a.shape[0], int) else None
+    size = chunked.chunk_size(batch, w.shape[0], w.shape[1], source.multiple)
+    seeds = chunked.chunk_seeds(seed_generator, -(-w.shape[0] // size))
+    return chunked.masked_contraction(a, w, source, seeds, size)
+
+
+def reference_sampler(x, kernel, rate, stir_fn, seed_generator):
     """Materialise the ``(batch, d_in, units)`` mask and contract it with einsum.
 
     Memory and time grow with ``batch * d_in * units``; this is the ground truth that
@@ -73,70 +72,41 @@ def reference_sampler(x, kernel, rate, stir_fn, stir_name, seed_generator):
     return ops.einsum("bi,bij->bj", x, mask * kernel[None, :, :])
 
 
-def local_reparam_sampler(x, kernel, rate, stir_fn, stir_name, seed_generator):
+def local_reparam_sampler(x, kernel, rate, stir_fn, seed_generator):
+    """``N(x @ W, rate / (1 - rate) * (x*x) @ (W*W))``, the variance in float32."""
     mean = ops.matmul(x, kernel)
-    var = (rate / (1.0 - rate)) * ops.matmul(ops.square(x), ops.square(kernel))
-    eps = keras.random.normal(ops.shape(mean), seed=seed_generator, dtype=mean.dtype)
-    return mean + _safe_sqrt(var) * eps
+    x32, k32 = _float32(x, kernel)
+    variance = (rate / (1.0 - rate)) * ops.matmul(ops.square(x32), ops.square(k32))
+    return _add_noise(mean, variance, seed_generator)
 
 
-def _chunks(d_in: int, units: int, batch_hint: int = 128):
-    size = max(1, CHUNK_ELEMENTS // (batch_hint * units))
-    size = max(size, math.ceil(d_in / MAX_CHUNKS))
-    return [(s, min(d_in, s + size)) for s in range(0, d_in, size)]
+def mask_source(stir_fn, rate, seed_generator, dtype) -> chunked.MaskSource:
+    """The chunked sampler's blocks for ``stir_fn``: boolean 15-bit keep decisions for the
+    Bernoulli stir (kept weights scaled by the realised keep probability), the stir's own
+    multipliers otherwise."""
+    if stir_fn is bernoulli_stir:
+        keep = lambda shape, gen: bernoulli_keep(shape, rate, gen)  # noqa: E731
+        scale = 1.0 / realised_keep(rate)
+        return chunked.MaskSource(keep, seed_generator, scale, decisions_per_word(rate))
+    return chunked.MaskSource(lambda shape, gen: stir_fn(shape, rate, gen, dtype), seed_generator)
 
 
-def masked_contraction(a, w, draw_mask, seed):
-    """``sum_i a[b, i] mask[b, i, j] w[i, j]`` with the mask drawn per chunk of ``i`` by
-    ``draw_mask(shape, seed_generator)`` and drawn again, not stored, for the gradient."""
-    d_in, units = w.shape
-    bounds = _chunks(d_in, units)
-
-    def masks(batch):
-        for c, (s, e) in enumerate(bounds):
-            yield s, e, draw_mask((batch, e - s, units), _chunk_seed(seed, c))
-
-    @ops.custom_gradient
-    def contract(a, w):
-        batch = ops.shape(a)[0]
-        y = None
-        for s, e, m in masks(batch):
-            part = ops.einsum("bi,bij->bj", a[:, s:e], m * w[None, s:e, :])
-            y = part if y is None else y + part
-
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            ga, gw = [], []
-            for s, e, m in masks(batch):
-                ga.append(ops.einsum("bj,bij->bi", upstream, m * w[None, s:e, :]))
-                gw.append(ops.einsum("bi,bij->ij", a[:, s:e], m * upstream[:, None, :]))
-            return ops.concatenate(ga, axis=1), ops.concatenate(gw, axis=0)
-
-        return y, grad
-
-    return contract(a, w)
+def chunked_sampler(x, kernel, rate, stir_fn, seed_generator):
+    """Any stir, chunk by chunk in a loop; the gradient draws the chunks again."""
+    return _contract(x, kernel, mask_source(stir_fn, rate, seed_generator, x.dtype), seed_generator)
 
 
-def chunked_sampler(x, kernel, rate, stir_fn, stir_name, seed_generator):
-    seed = seed_generator.next()
-
-    def draw(shape, gen):
-        return stir_fn(shape, rate, gen, x.dtype)
-
-    return masked_contraction(x, kernel, draw, seed)
-
-
-def partial_reparam_sampler(x, kernel, rate, stir_fn, stir_name, seed_generator):
+def partial_reparam_sampler(x, kernel, rate, stir_fn, seed_generator):
+    """Sample which connections are perturbed; their Gaussian noise is one normal per output."""
     mean = ops.matmul(x, kernel)
-    seed = seed_generator.next()
 
     def chosen(shape, gen):  # which connections are perturbed: Bernoulli(rate), unscaled
-        return ops.cast(keras.random.uniform(shape, seed=gen, dtype="float32") < rate, x.dtype)
+        return keras.random.uniform(shape, seed=gen, dtype="float32") < rate
 
-    var = masked_contraction(ops.square(x), ops.square(kernel), chosen, seed) / (1.0 - rate)
-    eps = keras.random.normal(ops.shape(mean), seed=seed_generator, dtype=mean.dtype)
-    return mean + _safe_sqrt(var) * eps
+    x32, k32 = _float32(x, kernel)
+    source = chunked.MaskSource(chosen, seed_generator)
+    variance = _contract(ops.square(x32), ops.square(k32), source, seed_generator) / (1.0 - rate)
+    return _add_noise(mean, variance, seed_generator)
 
 
 SAMPLERS = {
@@ -147,24 +117,22 @@ SAMPLERS = {
 }
 # Samplers bound to one stir (the others take any stir).
 STIR_OF = {"local_reparam": "gaussian", "partial_reparam": "partial_gaussian"}
-# What "auto" picks: the fastest exact sampler for the stir.
-AUTO = {"gaussian": "local_reparam", "partial_gaussian": "partial_reparam", "bernoulli": "chunked"}
+# What "auto" picks: the fastest exact sampler for the stir; "chunked" for any other stir,
+# user-registered ones included.
+AUTO = {"gaussian": "local_reparam", "partial_gaussian": "partial_reparam"}
 
 
 def resolve_sampler(name: str, stir: str) -> str:
     """The sampler that runs for ``name`` (``"auto"`` resolved) and ``stir``."""
     if name == "auto":
-        return AUTO.get(stir, "reference")
+        return AUTO.get(stir, "chunked")
     return name
 
 
 def validate_sampler(name, stir) -> str:
     valid = sorted(SAMPLERS) + ["auto"]
     if name not in valid:
-        raise ValueError(
-            f"Invalid value received for argument `sampler`. Expected one of {valid}. "
-            f"Received: sampler={name!r}"
-        )
+        raise _invalid("sampler", f"one of {valid}", name)
     if name in STIR_OF and STIR_OF[name] != stir:
         raise ValueError(
             f"Invalid value received for argument `sampler`. Sampler {name!r} is exact only for "
@@ -172,10 +140,6 @@ def validate_sampler(name, stir) -> str:
             f"Received: sampler={name!r}"
         )
     return name
-
-
-def get_sampler(name):
-    return SAMPLERS[name]
 
 
 def compatible(stir: str) -> list[str]:

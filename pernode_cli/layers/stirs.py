@@ -1,8 +1,9 @@
 """Stir functions: the mean-one random multipliers of PerNodeDrop, and the pure ops built on them.
 
 A stir is ``fn(shape, rate, seed_generator, dtype) -> tensor`` with ``E[m] = 1``.
-Built-in stirs have per-connection variance ``rate / (1 - rate)`` so that the three
-modes are comparable at the same rate.
+Built-in stirs have per-connection variance ``rate / (1 - rate)`` (the Bernoulli stir: of its
+realised rate, within 1.5e-5 of ``rate``) so that the three modes are comparable at the
+same rate.
 """
 
 from __future__ import annotations
@@ -13,40 +14,24 @@ from typing import Callable
 import keras
 from keras import ops
 
+from pernode_cli.layers.bits import bernoulli_keep, realised_keep
+from pernode_cli.layers.checks import _invalid
+
 StirFn = Callable[..., object]
 
 _STIRS: dict[str, StirFn] = {}
 
 
-def _invalid(name: str, expected: str, value) -> ValueError:
-    return ValueError(
-        f"Invalid value received for argument `{name}`. Expected {expected}. "
-        f"Received: {name}={value!r}"
-    )
-
-
-def validate_rate(rate) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (0 <= rate < 1):
-        raise _invalid("rate", "a float in [0, 1)", rate)
-    return float(rate)
-
-
-def validate_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise _invalid("seed", "None or a non-negative int", seed)
-    return seed
-
-
-def validate_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _invalid(name, "a positive int", value)
-    return value
-
-
 def bernoulli_stir(shape, rate, seed_generator, dtype="float32"):
-    """Keep with probability ``1 - rate`` and rescale by ``1 / (1 - rate)``."""
-    keep = keras.random.uniform(shape, seed=seed_generator, dtype="float32") >= rate
-    return ops.cast(keep, dtype) / (1.0 - rate)
+    """Keep with probability ``q = realised_keep(rate)`` and rescale by ``1 / q``.
+
+    ``q`` is ``1 - rate`` rounded to a multiple of ``2**-15`` (integer thresholds on at most
+    15 random bits, several decisions per random word; see ``pernode_cli.layers.bits``),
+    and the scale is its exact inverse, so ``E[m] = 1`` exactly and the variance is
+    ``(1 - q) / q``.
+    """
+    keep = bernoulli_keep(shape, rate, seed_generator)
+    return ops.where(keep, ops.cast(1.0 / realised_keep(rate), dtype), ops.cast(0.0, dtype))
 
 
 def gaussian_stir(shape, rate, seed_generator, dtype="float32"):
@@ -88,12 +73,14 @@ def register_stir(name: str, fn: StirFn, overwrite: bool = False) -> None:
 
 
 def get_stir(name: str) -> StirFn:
+    """The stir function registered under ``name``."""
     if name not in _STIRS:
         raise _invalid("stir", f"one of {sorted(_STIRS)} (or a name given to register_stir)", name)
     return _STIRS[name]
 
 
 def stir_names() -> list[str]:
+    """Names of every registered stir, sorted."""
     return sorted(_STIRS)
 
 

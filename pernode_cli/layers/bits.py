@@ -1,0 +1,111 @@
+"""Exact Bernoulli decisions from few random bits: up to 15-bit thresholds, several per word.
+
+A keep decision compares a uniform ``b``-bit field with an integer threshold ``t``, so it
+keeps with probability ``t / 2**b`` exactly: the *realised* keep probability, the multiple
+of ``2**-15`` nearest to ``1 - rate`` (at least ``2**-15``). Layers scale kept entries by the
+inverse of that realised probability, so ``E[m] = 1`` holds exactly, and report
+``realised_rate(rate)``, within ``2**-16`` (1.5e-5) of the requested rate (rates above
+``1 - 2**-16`` realise ``1 - 2**-15``).
+
+Random words come from ``keras.random.randint(shape, -2**30, 2**30, "int32")``: a range of
+``2**31`` values, which every backend draws exactly (TensorFlow's modulo and JAX's
+two-word reduction are exact for power-of-two ranges), so ``u = word + 2**30`` has 31
+uniform, independent bits. A word is cut into ``k = 31 // b`` disjoint ``b``-bit fields, one
+decision each: the top field (bits ``31-b .. 30`` of ``u``) by a single signed compare of
+the word, ``word < t * 2**(31-b) - 2**30``; field ``f`` of the low bits by an AND and a
+compare, ``word & ((2**b - 1) << f*b) < t << f*b``. Only element-wise ops with scalar
+constants are used (no broadcasting), the cheap case on every backend.
+
+``b`` is the fewest bits that express the 15-bit threshold exactly (rate 0.3 keeps with
+``22938 / 2**15 = 11469 / 2**14``: 14 bits, two decisions per word; rate 0.5 keeps with
+``1 / 2``: one bit, 31 decisions per word), so the distribution does not depend on ``b``,
+and random words, the costly part, are drawn for ``1 / k`` of the entries.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from pernode_cli.layers.checks import validate_positive_int, validate_rate
+
+THRESHOLD_BITS = 15
+WORD_MIN, WORD_MAX = -(2**30), 2**30  # randint's range: 2**31 values
+_WORD_BITS = 31  # uniform bits per word
+
+
+def keep_threshold(rate, bits=THRESHOLD_BITS) -> int:
+    """The integer threshold ``t``: keep when a uniform ``bits``-bit field is below ``t``.
+
+    ``t = max(1, floor((1 - rate) * 2**bits + 1/2))``: the nearest multiple of ``2**-bits``
+    (halves rounded up), never 0 since ``rate < 1``.
+    """
+    rate = validate_rate(rate)
+    bits = validate_positive_int("bits", bits)
+    return max(1, math.floor((1.0 - rate) * 2**bits + 0.5))
+
+
+def realised_keep(rate, bits=THRESHOLD_BITS) -> float:
+    """The keep probability a ``bits``-bit threshold realises for ``rate``: ``t / 2**bits``."""
+    return keep_threshold(rate, bits) / 2**bits
+
+
+def realised_rate(rate, bits=THRESHOLD_BITS) -> float:
+    """The drop probability a ``bits``-bit threshold realises: ``1 - t / 2**bits``.
+
+    ``realised_rate(0.3) == 1 - 22938 / 32768 == 0.29998779296875``; rates that are
+    multiples of ``2**-bits`` (0, 0.25, 0.5, ...) are realised exactly.
+    """
+    return 1.0 - realised_keep(rate, bits)
+
+
+def random_words(shape, seed_generator):
+    """Int32 words with 31 uniform random bits (values in ``[-2**30, 2**30)``)."""
+    return keras.random.randint(shape, WORD_MIN, WORD_MAX, dtype="int32", seed=seed_generator)
+
+
+def field_threshold(rate):
+    """``(b, t)``: the fewest bits ``b`` and threshold ``t`` with ``t / 2**b`` the realised
+    keep probability (``t / 2**b == realised_keep(rate)``)."""
+    t, bits = keep_threshold(rate), THRESHOLD_BITS
+    while bits > 1 and t % 2 == 0:
+        t, bits = t // 2, bits - 1
+    return bits, t
+
+
+def decisions_per_word(rate) -> int:
+    """``k = 31 // b``: keep decisions cut from one random word at this rate."""
+    return _WORD_BITS // field_threshold(rate)[0]
+
+
+def split_decisions(words, rate, k=None):
+    """The first ``k`` (default: all) keep decisions of every word, as a list of ``k``
+    boolean tensors shaped like ``words``, each true with probability ``realised_keep(rate)``
+    and independent of the others."""
+    bits, t = field_threshold(rate)
+    k = _WORD_BITS // bits if k is None else k
+    out = [ops.less(words, t * 2 ** (_WORD_BITS - bits) + WORD_MIN)]  # top field
+    for f in range(k - 1):  # low fields
+        field = (2**bits - 1) << (f * bits)
+        out.append(ops.less(ops.bitwise_and(words, field), t << (f * bits)))
+    return out
+
+
+def bernoulli_keep(shape, rate, seed_generator):
+    """Boolean mask of ``shape``, i.i.d. true with probability ``realised_keep(rate)``.
+
+    Packs along axis -2 (the input axis of kernel-shaped masks; axis -1 for rank 1): with
+    ``k = decisions_per_word(rate)`` and ``n`` entries on that axis, ``m = ceil(n / k)``
+    words are drawn along it, and decision ``f`` of word ``r`` fills entry ``f * m + r``.
+    """
+    axis = len(shape) - 2 if len(shape) >= 2 else 0
+    n = shape[axis]
+    m = -(-n // decisions_per_word(rate))
+    used = -(-n // m)  # decisions in use
+    words = random_words(tuple(shape[:axis]) + (m,) + tuple(shape[axis + 1 :]), seed_generator)
+    keep = ops.concatenate(split_decisions(words, rate, used), axis=axis)
+    if used * m == n:
+        return keep
+    return keep[..., :n, :] if axis == len(shape) - 2 else keep[:n]
