@@ -67,6 +67,13 @@ def build_model(
     return keras.Model(inputs, outputs, name=f"{backbone}_{get_variant(variant).name}")
 
 
+def module_realised_rate(model: keras.Model, rate: float) -> float:
+    """The drop probability the module's noise realises: a PerNodeDense's or DropConnectDense's
+    ``realised_rate`` (Bernoulli thresholds), ``rate`` itself otherwise."""
+    layer = next((l for l in model.layers if hasattr(l, "realised_rate")), None)
+    return float(layer.realised_rate) if layer is not None else float(rate)
+
+
 def module_sampler(model: keras.Model) -> str:
     """The sampler the model's PerNodeDense runs (``"fixed"`` for fixed masks); "" without one."""
     layer = next((l for l in model.layers if isinstance(l, PerNodeDense)), None)

@@ -13,7 +13,7 @@ from pernode_cli.stats.timing import TimingRecord
 from pernode_cli.sweep.loop import SweepReport
 from pernode_cli.training.config import TrainConfig
 from pernode_cli.training.records import RunResult
-from pernode_cli.training.timeit import TimeitConfig
+from pernode_cli.training.config import TimeitConfig
 
 runner = CliRunner()
 SMOKE = Path(__file__).resolve().parents[1] / "sample_configs" / "smoke.toml"
@@ -93,7 +93,8 @@ def test_timeit_passes_the_config_and_log():
         result = runner.invoke(app, ["timeit", "--dataset", "digits", "--variants", "dropout,dense", "--epochs", "3",
                                      "--warmup", "2", "--sampler", "chunked", "--log", "t.csv", "--format", "json"])
     assert result.exit_code == 0, result.output
-    expected = TimeitConfig(dataset="digits", variants="dropout,dense", epochs=3, warmup=2, sampler="chunked")
+    expected = TimeitConfig(dataset="digits", variants="dropout,dense", epochs=3, warmup=2, sampler="chunked").validate()
+    assert expected.variants == ["Dropout", "Dense"]
     run.assert_called_once_with(expected, log="t.csv", events=mock.ANY)
 
 

@@ -104,9 +104,8 @@ def sweep(
         _print_dry_run(console, loop.dry_run(sweep_config, log, shard_kn), shard_kn)
         return
     from pernode_cli.logs import LogLock
-    from pernode_cli.training.environment import import_backend
 
-    LogLock(log).probe()  # a second writer is refused before the backend's slow start
+    LogLock(log).probe()  # a second writer is refused at once
     runner = None
     if ray is not None:
         from pernode_cli.sweep.ray_runner import RayRunner
@@ -114,7 +113,6 @@ def sweep(
         fixed = sweep_config.fixed
         runner = RayRunner(address=ray, gpus_per_run=fixed["gpus_per_run"] if gpus_per_run is None else gpus_per_run,
                            cpus_per_run=fixed["cpus_per_run"] if cpus_per_run is None else cpus_per_run)
-    import_backend()
     display = _ProgressEvents if runner is None else _RayProgressEvents
     with interruptible(saved_in_log(log)), display(console) as events:
         report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events, runner=runner)

@@ -62,16 +62,18 @@ def timeit(
 ) -> None:
     """Time each variant's training epochs on the local device, interleaved (paper Table IV)."""
     from pernode_cli.checks import check_choice
+    from pernode_cli.training.config import TimeitConfig
     from pernode_cli.training.environment import import_backend
 
     check_choice("format", format, FORMATS)
-    import_backend()
-    from pernode_cli.report.timing import print_table, print_warnings, render
-    from pernode_cli.training.timeit import TimeitConfig, run_timeit
-
     config = TimeitConfig(dataset=dataset, variants=variants, rate=rate, units=units, batch_size=batch_size,
                           epochs=epochs, warmup=warmup, steps_per_epoch=steps_per_epoch, data=data,
                           data_dir=data_dir, sampler=sampler, max_minutes=max_minutes)
+    config.validate()  # bad input is refused before the backend's slow start
+    import_backend()
+    from pernode_cli.report.timing import print_table, print_warnings, render
+    from pernode_cli.training.timeit import run_timeit
+
     with interruptible(lambda: "no timing was finished; nothing was written"), \
             _RoundProgress(Console(stderr=True, quiet=quiet, highlight=False)) as events:
         records = run_timeit(config, log=log, events=events)

@@ -75,6 +75,7 @@ class TimingRecord:
     peak_memory_bytes: Optional[int] = _col("Peak mem (MiB)", "{:.0f}")
     sampler: str = _col(default="")
     rate: float = _col(default=0.0)
+    realised_rate: Optional[float] = _col()  # the drop probability that ran (Bernoulli: a multiple of 2^-15)
     units: int = _col(default=0)
     batch_size: int = _col(default=0)
     steps_per_epoch: int = _col(default=0)

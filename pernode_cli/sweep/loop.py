@@ -81,7 +81,15 @@ class LocalRunner:
         self.train, self.data = train, DataCache()
 
     def results(self, pending: list, csv_log, events) -> Iterator[tuple[PlannedRun, object]]:
-        """``(run, RunResult or the exception it raised)`` for each ``(run, attempt)``."""
+        """``(run, RunResult or the exception it raised)`` for each ``(run, attempt)``.
+
+        The backend is imported only when there is a run to train: resuming a finished
+        sweep, or refusing a bad one, never waits for it."""
+        if not pending:
+            return
+        from pernode_cli.training.environment import import_backend
+
+        import_backend()
         from pernode_cli.training.run import train_run
 
         train = self.train or train_run

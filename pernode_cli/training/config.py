@@ -1,23 +1,25 @@
-"""``TrainConfig``: the settings of one training run, checked, and the run's id."""
+"""Run configurations, checked without Keras: ``TrainConfig`` (one training run, and its id)
+and ``TimeitConfig`` (one `timeit` measurement)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from pernode_cli.checks import (
+    check_choice,
     check_non_negative_int,
     check_optional_positive_int,
     check_positive_int,
     check_positive_number,
     check_rate,
 )
-from pernode_cli.data import DATASETS
+from pernode_cli.data import DATASETS, check_dataset_name
 from pernode_cli.errors import PernodeError
 from pernode_cli.sizing import SEED_LIMIT, check_fits
-from pernode_cli.variants import canonical_variant
+from pernode_cli.variants import canonical_variant, get_variant, parse_variants
 
 
 @dataclass
@@ -67,3 +69,62 @@ def make_run_id(settings: dict) -> str:
     """Deterministic id of a run: a hash of its settings, readable prefix first."""
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"{settings['variant']}-{digest}"
+
+
+DATA_KINDS = ("synthetic", "real")
+
+
+@dataclass
+class TimeitConfig:
+    dataset: str = "cifar10"
+    variants: list = field(default_factory=lambda: parse_variants("all"))
+    rate: float = 0.5
+    units: int = 128
+    batch_size: int = 128
+    epochs: int = 6  # rounds, warm-up included
+    warmup: int = 1
+    steps_per_epoch: Optional[int] = None
+    data: str = "synthetic"
+    data_dir: Optional[str] = None
+    sampler: Optional[str] = None
+    seed: int = 0
+    max_minutes: Optional[float] = None  # stop after the round that passes this
+
+    def validate(self) -> "TimeitConfig":
+        if isinstance(self.variants, str):
+            self.variants = parse_variants(self.variants)
+        self.variants = [get_variant(v).name for v in self.variants]
+        check_choice("data", self.data, DATA_KINDS)
+        if self.data == "synthetic" or self.dataset in DATASETS:
+            check_dataset_name(self.dataset)
+        for name in ("epochs", "batch_size", "units"):
+            check_positive_int(name, getattr(self, name))
+        if not 0 <= self.warmup < self.epochs:
+            raise PernodeError(f"`warmup` must be in [0, `epochs`); got {self.warmup} with `epochs` {self.epochs}.")
+        check_optional_positive_int("steps_per_epoch", self.steps_per_epoch)
+        self.rate = check_rate("rate", self.rate)
+        if self.max_minutes is not None:
+            check_positive_number("max_minutes", self.max_minutes)
+        self._check_sampler()
+        return self
+
+    def _check_sampler(self) -> None:
+        """A forced sampler must suit every dynamic PerNode variant timed."""
+        if self.sampler is None:
+            return
+        from pernode_cli.training.environment import import_backend
+
+        import_backend()  # the samplers are Keras code
+        from pernode_cli.layers.samplers import compatible
+
+        for name in self.variants:
+            v = get_variant(name)
+            if v.dynamic_pernode and self.sampler not in compatible(v.stir):
+                raise PernodeError(
+                    f"`sampler` {self.sampler} cannot run {name} (stir {v.stir}); use one of "
+                    f"{', '.join(compatible(v.stir))}, or time that variant apart."
+                )
+
+    def needs_loader(self) -> bool:
+        """Real data, or an .npz whose shapes only its file knows."""
+        return self.data == "real" or self.dataset not in DATASETS

@@ -19,6 +19,7 @@ class EpochRow:
     dataset: str
     variant: str
     rate: float
+    realised_rate: Optional[float] = None  # the drop probability that ran (Bernoulli: a multiple of 2^-15)
     units: int
     batch_size: int
     seed: int

@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from pernode_cli.data import Dataset, check_dataset_name, load_dataset
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog, LogLock, check_log_path, runs_in_log
-from pernode_cli.models import build_model, module_sampler
+from pernode_cli.models import build_model, module_realised_rate, module_sampler
 from pernode_cli.sizing import check_fits
 from pernode_cli.training.callbacks import EpochTimer, NonFiniteStop, utc_now
 from pernode_cli.training.config import TrainConfig, make_run_id
@@ -122,12 +122,13 @@ def accuracy_for(multilabel: bool):
     return keras.metrics.CategoricalAccuracy(name="acc")
 
 
-def run_stamp(config: TrainConfig, data: Dataset, run_id: str, sampler: str, attempt: int = 1) -> dict:
+def run_stamp(config: TrainConfig, data: Dataset, run_id: str, model, attempt: int = 1) -> dict:
     """The columns that are the same in every row of the run."""
     settings = {k: getattr(config, k) for k in ("variant", "rate", "units", "batch_size", "seed", "lr",
                                                  "epochs", "patience", "max_train_samples")}
     settings["attempt"] = attempt
-    return dict(settings, run_id=run_id, dataset=data.name, sampler=sampler, train_samples=int(data.x_train.shape[0]),
+    return dict(settings, run_id=run_id, dataset=data.name, sampler=module_sampler(model),
+                realised_rate=module_realised_rate(model, config.rate), train_samples=int(data.x_train.shape[0]),
                 **environment_stamp())
 
 
@@ -147,7 +148,7 @@ def train_run(config: TrainConfig, log: CsvLog, on_epoch: OnEpoch = None, datase
     calibration = Calibration(model, val_x, data.y_val, data.multilabel, config.variant, config.mc_samples,
                               fit_batch_size(val_y, bs))
     timer, nonfinite = EpochTimer(), NonFiniteStop()
-    evaluator = EpochEvaluator(run_stamp(config, data, run_id, module_sampler(model), attempt), timer, splits,
+    evaluator = EpochEvaluator(run_stamp(config, data, run_id, model, attempt), timer, splits,
                                calibration, bs)
     callbacks = [timer, nonfinite, evaluator]
     if config.patience:

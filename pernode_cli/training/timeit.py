@@ -13,22 +13,14 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import keras
 
-from pernode_cli.checks import (
-    check_choice,
-    check_optional_positive_int,
-    check_positive_int,
-    check_positive_number,
-    check_rate,
-)
-from pernode_cli.data import DATASETS, check_dataset_name, load_dataset
-from pernode_cli.errors import PernodeError
+from pernode_cli.data import DATASETS, load_dataset
 from pernode_cli.logs import CsvLog
-from pernode_cli.models import build_model, module_sampler
+from pernode_cli.models import build_model, module_realised_rate, module_sampler
 from pernode_cli.stats.timing import (
     TIMING_COLUMNS,
     TimingRecord,
@@ -40,64 +32,8 @@ from pernode_cli.stats.timing import (
 from pernode_cli.training.callbacks import EpochTimer, utc_now
 from pernode_cli.training.environment import environment_stamp, peak_memory
 from pernode_cli.training.inputs import SyntheticBatches, fit_batch_size, keras_inputs
+from pernode_cli.training.config import TimeitConfig
 from pernode_cli.training.run import loss_for
-from pernode_cli.variants import get_variant, parse_variants
-
-DATA_KINDS = ("synthetic", "real")
-
-
-@dataclass
-class TimeitConfig:
-    dataset: str = "cifar10"
-    variants: list = field(default_factory=lambda: parse_variants("all"))
-    rate: float = 0.5
-    units: int = 128
-    batch_size: int = 128
-    epochs: int = 6  # rounds, warm-up included
-    warmup: int = 1
-    steps_per_epoch: Optional[int] = None
-    data: str = "synthetic"
-    data_dir: Optional[str] = None
-    sampler: Optional[str] = None
-    seed: int = 0
-    max_minutes: Optional[float] = None  # stop after the round that passes this
-
-    def validate(self) -> "TimeitConfig":
-        if isinstance(self.variants, str):
-            self.variants = parse_variants(self.variants)
-        self.variants = [get_variant(v).name for v in self.variants]
-        check_choice("data", self.data, DATA_KINDS)
-        if self.data == "synthetic" or self.dataset in DATASETS:
-            check_dataset_name(self.dataset)
-        for name in ("epochs", "batch_size", "units"):
-            check_positive_int(name, getattr(self, name))
-        if not 0 <= self.warmup < self.epochs:
-            raise PernodeError(f"`warmup` must be in [0, `epochs`); got {self.warmup} with `epochs` {self.epochs}.")
-        check_optional_positive_int("steps_per_epoch", self.steps_per_epoch)
-        self.rate = check_rate("rate", self.rate)
-        if self.max_minutes is not None:
-            check_positive_number("max_minutes", self.max_minutes)
-        self._check_sampler()
-        return self
-
-    def _check_sampler(self) -> None:
-        """A forced sampler must suit every dynamic PerNode variant timed."""
-        if self.sampler is None:
-            return
-        from pernode_cli.layers.samplers import compatible
-
-        for name in self.variants:
-            v = get_variant(name)
-            if v.dynamic_pernode and self.sampler not in compatible(v.stir):
-                raise PernodeError(
-                    f"`sampler` {self.sampler} cannot run {name} (stir {v.stir}); use one of "
-                    f"{', '.join(compatible(v.stir))}, or time that variant apart."
-                )
-
-    def needs_loader(self) -> bool:
-        """Real data, or an .npz whose shapes only its file knows."""
-        return self.data == "real" or self.dataset not in DATASETS
-
 
 @dataclass
 class Contender:
@@ -109,6 +45,7 @@ class Contender:
     y: object
     timer: EpochTimer
     sampler: str
+    realised_rate: float
     peak: Optional[int] = None
 
 
@@ -133,7 +70,8 @@ def _contender(config: TimeitConfig, name: str, inputs, origin: float) -> Conten
     model = build_model(shape, n_out, backbone, name, config.units, config.rate, multilabel=multilabel,
                         seed=config.seed, sampler=config.sampler)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(multilabel))
-    return Contender(name, model, x, y, EpochTimer(origin=origin), module_sampler(model))
+    return Contender(name, model, x, y, EpochTimer(origin=origin), module_sampler(model),
+                     module_realised_rate(model, config.rate))
 
 
 def _one_epoch(c: Contender, config: TimeitConfig, backend: str) -> float:
@@ -186,7 +124,7 @@ def _record(c: Contender, config: TimeitConfig, steps: int, rounds: int, stamp: 
     w = config.warmup
     return TimingRecord(
         dataset=config.dataset, variant=c.variant, **summarize(c.timer.seconds, w),
-        peak_memory_bytes=c.peak, sampler=c.sampler, rate=config.rate, units=config.units,
+        peak_memory_bytes=c.peak, sampler=c.sampler, rate=config.rate, realised_rate=c.realised_rate, units=config.units,
         batch_size=config.batch_size, steps_per_epoch=steps, data=config.data,
         jit_compile=str(getattr(c.model, "jit_compile", "")), timestamp=utc_now(), rounds=rounds,
         epoch_seconds=c.timer.seconds[w:], epoch_offsets_s=[round(t, 4) for t in c.timer.offsets[w:]], **stamp,
