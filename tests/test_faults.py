@@ -56,8 +56,10 @@ def _assert_exactly_once(log: Path, runs: int = 2):
     return df
 
 
-def test_a_second_sweep_on_the_same_log_is_refused(tmp_path):
+def test_one_writer_and_the_log_decides_what_finished_and_its_tail_is_mended(tmp_path):
     tmp = _sweep_dir(tmp_path)
+    log = tmp / "c.csv"
+    # Two sweeps on one log: the second is refused at once, naming the first.
     first = subprocess.Popen(_cmd("sweep", "c.toml", "--quiet"), cwd=tmp, env=_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lock = tmp / "c.csv.lock"
@@ -69,14 +71,8 @@ def test_a_second_sweep_on_the_same_log_is_refused(tmp_path):
     assert second.returncode == 2
     assert "is being written by another process" in second.stderr and f"pid {first.pid}" in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1
-    df = _assert_exactly_once(tmp / "c.csv")
+    df = _assert_exactly_once(log)
     assert (df["attempt"] == 1).all() and len(df) == 2 * EPOCHS
-
-
-def test_the_log_decides_what_finished_and_its_tail_is_mended(tmp_path):
-    tmp = _sweep_dir(tmp_path)
-    log = tmp / "c.csv"
-    assert _run(tmp, "sweep", "c.toml", "--quiet").returncode == 0
     full = log.read_bytes()
     lines = full.splitlines(keepends=True)
     # Truncated to the header and the first run's first epoch, the state file kept.
@@ -122,7 +118,10 @@ def test_a_full_disk_leaves_no_torn_row(tmp_path):
     try:
         from pernode_cli.logs import CsvLog
 
-        CsvLog(disk / "l.csv").close()  # the header, in a 4 KiB page with room for a few rows
+        log = CsvLog(disk / "l.csv")  # the header and rows of another run, in a 4 KiB page
+        for epoch in range(4):
+            log.append({"run_id": "other", "epoch": epoch + 1, "machine": "x" * 600, "schema_version": 3})
+        log.close()
         with open(disk / "filler", "wb", buffering=0) as f:  # then the disk is filled up
             try:
                 while True:
@@ -130,12 +129,13 @@ def test_a_full_disk_leaves_no_torn_row(tmp_path):
             except OSError:
                 pass
         result = _run(tmp_path, "train", "--epochs", "12", "--max-train-samples", "64", "--units", "4",
-                      "--log", str(disk / "l.csv"))
+                      "--variant", "Dense", "--log", str(disk / "l.csv"))
         assert result.returncode == 1, result.stderr
         assert "the disk is full" in result.stderr and "Traceback" not in result.stderr
         text = (disk / "l.csv").read_text()
         assert text.endswith("\n")
         rows = pd.read_csv(disk / "l.csv")
+        rows = rows[rows["run_id"] != "other"]
         assert 1 <= len(rows) < 12 and rows["epoch"].tolist() == list(range(1, len(rows) + 1))
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
@@ -175,7 +175,9 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None and not (lock.exists() and lock.read_text()):
             time.sleep(0.02)
-        time.sleep(rng.uniform(0, 3.0))  # a moment between taking the lock and the sweep's end
+        # A moment between taking the lock and the sweep's end: the backend's start, a run's
+        # build, its epochs and its row writes all take place in those seconds.
+        time.sleep(rng.uniform(0, 9.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if log.exists():
@@ -185,19 +187,26 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     _assert_exactly_once(log)
 
 
-@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
-def test_interrupts_say_what_is_saved(tmp_path, sig, code, word):
-    tmp = _sweep_dir(tmp_path)
-    (tmp / "c.toml").write_text(CONFIG.replace(f"epochs = {EPOCHS}", "epochs = 50"))
-    proc = subprocess.Popen(_cmd("sweep", "c.toml"), cwd=tmp, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    log = tmp / "c.csv"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 2):
-        time.sleep(0.05)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == code, err
-    assert err.strip().startswith(f"{word}: c.csv holds") and "run the same command again to resume" in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert "\x1b[?25l" not in out or out.rstrip().endswith("\x1b[?25h")  # the cursor is shown again
+def test_interrupts_say_what_is_saved(tmp_path):
+    """Ctrl-C (exit 130) and SIGTERM (exit 143), each on its own sweep, run side by side."""
+    procs = {}
+    for sig, code, word in ((signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")):
+        tmp = tmp_path / word
+        tmp.mkdir()
+        (tmp / "c.toml").write_text(CONFIG)
+        proc = subprocess.Popen(_cmd("sweep", "c.toml"), cwd=tmp, env=_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        procs[word] = (proc, sig, code, tmp / "c.csv")
+    deadline = time.time() + 180
+    for word, (proc, sig, code, log) in procs.items():
+        lock = log.with_name("c.csv.lock")
+        while time.time() < deadline and not (lock.exists() and lock.read_text()):
+            time.sleep(0.05)
+        time.sleep(0.5)  # the sweep has begun: its log is locked and its first run is starting
+        proc.send_signal(sig)
+    for word, (proc, sig, code, log) in procs.items():
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert err.strip().startswith(f"{word}: c.csv holds") and "run the same command again to resume" in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert "\x1b[?25l" not in out or out.rstrip().endswith("\x1b[?25h")  # the cursor is shown again

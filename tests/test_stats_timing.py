@@ -74,7 +74,7 @@ def test_timing_columns_derived_from_record():
            "pernode_version", "schema_version"]
     assert [c for c in TIMING_COLUMNS if c in old] == old  # existing fields keep their order
     new = {"ratio_ci_low", "ratio_ci_high", "indistinct_from_dropout", "epoch_seconds", "epoch_offsets_s",
-           "warnings", "load_start", "load_end", "rounds"}
+           "warnings", "load_start", "load_end", "rounds", "realised_rate"}
     assert set(TIMING_COLUMNS) - set(old) == new
     assert TIMING_COLUMNS.index("ratio_ci_low") == TIMING_COLUMNS.index("ratio_to_dropout") + 1
     assert TIMING_COLUMNS[-2:] == ["pernode_version", "schema_version"]

@@ -22,7 +22,7 @@ dataset = "digits"
 
 [grid]
 variants = ["Dropout", "PerNodeGaussian"]
-rates = [0.1, 0.4]
+rates = [0.1]
 units = [8]
 batch_sizes = [64]
 seeds = [0]
@@ -93,13 +93,13 @@ def test_resume_skips_finished_and_refuses_changed_config(tmp_path):
     first = runner.invoke(app, ["sweep", str(cfg), "--log", str(log)])
     assert first.exit_code == 0, first.output
     df = pd.read_csv(log)
-    assert len(df) == 4 * 2 and df.groupby(["run_id", "epoch"]).size().max() == 1
+    assert len(df) == 2 * 2 and df.groupby(["run_id", "epoch"]).size().max() == 1
     before = log.read_bytes()
     again = runner.invoke(app, ["sweep", str(cfg), "--log", str(log)])
-    assert again.exit_code == 0 and "4 of 4 runs already finished" in again.output
+    assert again.exit_code == 0 and "2 of 2 runs already finished" in again.output
     assert log.read_bytes() == before
     dry = runner.invoke(app, ["sweep", str(cfg), "--log", str(log), "--dry-run"])
-    assert "4 finished, 0 to run" in dry.output
+    assert "2 finished, 0 to run" in dry.output
     changed = write(tmp_path, TINY.format(epochs=3))
     refused = runner.invoke(app, ["sweep", str(changed), "--log", str(log)])
     assert refused.exit_code == 2 and "different config" in refused.output
@@ -152,14 +152,14 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
 
     log = tmp_path / "l.csv"
     report = run_sweep(config, log, train=flaky)
-    assert report.ran == 4 and len(report.failures) == 1
+    assert report.ran == 2 and len(report.failures) == 1
     assert "RuntimeError: out of memory" in report.failures[0][1]
     state = json.loads(state_path(log).read_text())
-    assert len(state["finished"]) == 3 and len(state["failed"]) == 1
+    assert len(state["finished"]) == 1 and len(state["failed"]) == 1
     # Resuming redoes only the failed run.
     report = run_sweep(config, log)
-    assert report.ran == 1 and report.skipped == 3 and not report.failures
-    assert len(pd.read_csv(log)) == 4
+    assert report.ran == 1 and report.skipped == 1 and not report.failures
+    assert len(pd.read_csv(log)) == 2
 
     def always(run_config, log, **kw):
         raise RuntimeError("boom")
