@@ -51,3 +51,10 @@ def check_choice(name: str, value, choices) -> str:
     if value not in choices:
         raise PernodeError(f"`{name}` must be one of {', '.join(choices)}; got {value!r}.")
     return value
+
+
+def is_gpu_share(value) -> bool:
+    """A run's GPUs as Ray counts them: a fraction of one GPU in [0, 1], or whole GPUs."""
+    if not is_number(value) or not math.isfinite(value) or value < 0:
+        return False
+    return value <= 1 or float(value).is_integer()

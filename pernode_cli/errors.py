@@ -1,4 +1,4 @@
-"""The one exception type of the library.
+"""The library's errors: ``PernodeError`` and the two kinds of it that end a started run.
 
 Messages speak of the library's own terms: argument names in backticks (`rate`), config
 keys (`fixed.lr`) and file names. The command layer words a backticked argument name as

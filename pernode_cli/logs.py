@@ -81,26 +81,41 @@ class LogLock:
         self.log = check_log_path(log)
         self.path, self.fd, self.created = lock_path(self.log), None, False
 
+    def _busy(self, holder: str) -> PernodeError:
+        return PernodeError(
+            f"Log {self.log} is being written by another process ({holder or 'holder unknown'}); wait for it "
+            "to finish, or give another `log`."
+        )
+
+    def _open_and_lock(self) -> tuple[int, str]:
+        """Lock the file now at the lock's path: a file unlinked by a failed start between
+        our open and our flock is not the lock any more, so try again."""
+        for _ in range(10):
+            self.created = not self.path.exists()
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise PernodeError(f"Cannot create the lock {self.path} of log {self.log} ({exc.strerror}).") from None
+            previous = os.read(fd, 4096).decode(errors="replace").strip()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise self._busy(previous) from None
+            try:
+                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+                    return fd, previous
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        raise PernodeError(f"Cannot take the lock {self.path} of log {self.log}; try again.")
+
     def acquire(self) -> "LogLock":
         if fcntl is None:
             return self
-        log = self.log
-        self.created = not self.path.exists()
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise PernodeError(f"Cannot create the lock {self.path} of log {log} ({exc.strerror}).") from None
-        previous = os.read(fd, 4096).decode(errors="replace").strip()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise PernodeError(
-                f"Log {log} is being written by another process ({previous or 'holder unknown'}); wait for it "
-                "to finish, or give another `log`."
-            ) from None
+        fd, previous = self._open_and_lock()
         if previous:
-            notices.info(f"took over the lock of {log} left by a process that ended ({previous})")
+            notices.info(f"took over the lock of {self.log} left by a process that ended ({previous})")
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:  # who holds it: best effort (a full disk must not stop the lock)
             os.ftruncate(fd, 0)
@@ -115,15 +130,14 @@ class LogLock:
         the lock itself is taken later, by ``acquire``."""
         if fcntl is None or not self.path.exists():
             return
-        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            raise PernodeError(f"Cannot read the lock {self.path} of log {self.log} ({exc.strerror}).") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
-            holder = os.read(fd, 4096).decode(errors="replace").strip()
-            raise PernodeError(
-                f"Log {self.log} is being written by another process ({holder or 'holder unknown'}); wait for it "
-                "to finish, or give another `log`."
-            ) from None
+            raise self._busy(os.read(fd, 4096).decode(errors="replace").strip()) from None
         finally:
             os.close(fd)
 
@@ -157,13 +171,15 @@ def check_log_path(path) -> Path:
 
 
 def _is_complete(line: bytes, columns: list[str]) -> bool:
-    """A last line without its newline is a whole row when it has every field, the last one
-    (the schema version) included."""
+    """A last line without its newline is a whole row when it has every field, and in
+    pernode's logs a last field (the schema version) that was written to its end."""
     try:
         fields = next(csv.reader([line.decode()]))
     except (UnicodeDecodeError, csv.Error, StopIteration):
         return False
-    return len(fields) == len(columns) and fields[-1].strip().isdigit()
+    if len(fields) != len(columns):
+        return False
+    return fields[-1].strip().isdigit() if columns[-1] == "schema_version" else True
 
 
 class CsvLog:
@@ -176,18 +192,16 @@ class CsvLog:
 
     def __init__(self, path, columns=TRAIN_COLUMNS, lock: "LogLock | None" = None):
         self.path, self.columns = check_log_path(path), list(columns)
-        exists = self.path.exists() and self.path.stat().st_size > 0
-        if exists:
-            self._check_header()
-        self.lock = lock or LogLock(self.path).acquire()
+        self.lock = lock or LogLock(self.path).acquire()  # first: nothing is read or written unlocked
         try:
-            if exists:
+            if self.path.exists() and self.path.stat().st_size > 0:
+                self._check_header()
+                self._probe_writable()  # before any repair: an unwritable log is refused untouched
                 self._mend_tail()
-                self._probe_writable()
             else:
                 atomic_write(self.path, format_header(self.columns))
         except BaseException:
-            self.lock.release(wrote_nothing=not exists)
+            self.lock.release(wrote_nothing=True)
             raise
 
     def _check_header(self) -> None:
@@ -217,17 +231,36 @@ class CsvLog:
             self._write(b"\n")
             notices.info(f"{self.path}: the last row lacked its final newline; added it (the row is kept)")
             return
-        aside = self.path.with_name(f"{self.path.name}.torn-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
-        with open(aside, "wb") as f:
-            f.write(tail)
-            f.flush()
-            os.fsync(f.fileno())
-        os.truncate(self.path, keep)
+        aside = self._keep_aside(tail)
+        try:
+            os.truncate(self.path, keep)
+        except OSError as exc:
+            raise RunFailed(f"Cannot mend log {self.path} ({exc.strerror}); its torn last line is also in {aside.name}.") from None
         notices.info(f"{self.path}: moved a torn last line ({len(tail)} bytes) to {aside.name}")
+
+    def _keep_aside(self, tail: bytes) -> Path:
+        """Write a torn tail to a new file beside the log (never over an earlier one)."""
+        stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+        for n in range(1000):
+            aside = self.path.with_name(f"{self.path.name}.torn-{stamp}" + (f"-{n}" if n else ""))
+            try:
+                with open(aside, "xb") as f:
+                    f.write(tail)
+                    f.flush()
+                    os.fsync(f.fileno())
+                return aside
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise RunFailed(f"Cannot keep the torn last line of {self.path} aside ({exc.strerror}).") from None
+        raise RunFailed(f"Cannot keep the torn last line of {self.path} aside: too many torn files beside it.")
 
     def _write(self, data: bytes) -> None:
         """Append ``data`` whole or not at all: a short write is retried, a failed one undone."""
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:
+            raise RunFailed(f"Cannot write to log {self.path} ({exc.strerror}).") from None
         try:
             size = os.fstat(fd).st_size
             try:
@@ -261,15 +294,15 @@ class RunInLog:
     rows: int = 0
 
 
-def _whole_lines(path: Path, columns) -> list[str]:
-    """The log's lines, without a torn last line (one not ended by a newline that is not a
-    whole row): it is no record until a writer mends the tail."""
+def _whole_text(path: Path, columns) -> tuple[str, bool]:
+    """The log's text without a torn last line (one not ended by a newline that is not a
+    whole row: it is no record until a writer moves it aside), and whether one was left out."""
     data = path.read_bytes()
     if data and not data.endswith(b"\n"):
         keep = data.rfind(b"\n") + 1
         if not _is_complete(data[keep:], columns):
-            data = data[:keep]
-    return data.decode().splitlines()
+            return data[:keep].decode(), True
+    return data.decode(), False
 
 
 def runs_in_log(path, columns=TRAIN_COLUMNS) -> dict[str, RunInLog]:
@@ -279,7 +312,7 @@ def runs_in_log(path, columns=TRAIN_COLUMNS) -> dict[str, RunInLog]:
     if not path.is_file():
         return out
     try:
-        for row in csv.DictReader(_whole_lines(path, columns)):
+        for row in csv.DictReader(io.StringIO(_whole_text(path, columns)[0])):
             run = out.setdefault(row.get("run_id") or "", RunInLog())
             run.rows += 1
             run.attempts = max(run.attempts, int(row.get("attempt") or 1))
@@ -309,7 +342,10 @@ def _read_one(path: Path):
     if not path.is_file():
         raise PernodeError(f"Log {path} does not exist or is not a file.")
     try:
-        frame = pd.read_csv(path, dtype={"variant": str, "dataset": str, "status": str, "run_id": str, "run_end": str},
+        text, torn = _whole_text(path, read_header(path) or [])
+        if torn:
+            notices.info(f"{path}: left out a torn last line (an interrupted write)")
+        frame = pd.read_csv(io.StringIO(text), dtype={"variant": str, "dataset": str, "status": str, "run_id": str, "run_end": str},
                             keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise PernodeError(f"Log {path} is empty; give a log written by pernode train or sweep.") from None

@@ -81,3 +81,22 @@ def grad_and_output(layer, x):
     y = layer(xt, training=True)
     y.sum().backward()
     return xt.grad.numpy(), y.detach().numpy()
+
+
+HEAVY_MODULES = ("tensorflow", "keras", "jax", "torch")
+
+
+def heavy_modules_after(cli_args: list, setup: str = "") -> list:
+    """Run `pernode CLI_ARGS` in a fresh interpreter (after ``setup`` code) and return the
+    training backends it imported: commands that only read logs must import none."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n" + setup + "from typer.testing import CliRunner\nfrom pernode_cli.cli import app\n"
+        f"r = CliRunner().invoke(app, {list(cli_args)!r})\n"
+        "assert r.exit_code == 0, r.output\n"
+        f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return [m for m in out.stdout.strip().split(",") if m]

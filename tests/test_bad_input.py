@@ -3,7 +3,6 @@ that existed before is byte-identical afterwards (and no file is added)."""
 
 import hashlib
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +120,7 @@ CASES = [
     ("sweep-other-config", _state_of_other_config, ["sweep", "c.toml", "--log", "s.csv"], "different config"),
     ("sweep-long-field", _long_field_log, ["sweep", "c.toml", "--log", "s.csv"], "holds rows of other runs"),
     ("sweep-dry-run-lr-nan", lambda t: _toml(t, GRID + "lr = nan\n"), ["sweep", "c.toml", "--dry-run"], "fixed.lr"),
-    ("sweep-gpus", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--ray", "--gpus-per-run", "-1"], "--gpus-per-run must be 0 or more"),
+    ("sweep-gpus", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--ray", "--gpus-per-run", "-1"], "--gpus-per-run must be 0, a fraction in (0, 1] or a whole number"),
     ("sweep-cpus", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--ray", "--cpus-per-run", "0"], "--cpus-per-run must be a positive"),
     ("sweep-fixed-gpus", lambda t: _toml(t, GRID + "gpus_per_run = 1.5\n"), ["sweep", "c.toml"], "fixed.gpus_per_run: expected"),
     # rank

@@ -5,6 +5,7 @@ from typer.testing import CliRunner
 
 from pernode_cli import __version__
 from pernode_cli.cli import app
+from tests.helpers import heavy_modules_after
 
 runner = CliRunner()
 
@@ -16,17 +17,7 @@ def test_version():
 
 
 def test_help_imports_neither_tensorflow_nor_keras():
-    code = (
-        "import sys\n"
-        "from pernode_cli.cli import app\n"
-        "from typer.testing import CliRunner\n"
-        "r = CliRunner().invoke(app, ['--help'])\n"
-        "assert r.exit_code == 0, r.output\n"
-        "heavy = sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules)\n"
-        "print(','.join(heavy))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert heavy_modules_after(["--help"]) == []
 
 
 def _pernode(*args):

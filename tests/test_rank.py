@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -9,6 +7,7 @@ from scipy.stats import friedmanchisquare
 from typer.testing import CliRunner
 
 from pernode_cli.cli import app
+from tests.helpers import heavy_modules_after
 from pernode_cli.errors import PernodeError
 from pernode_cli.stats.ranking import friedman_statistic, nemenyi_cd, rank_frame, rank_logs, rank_variants
 
@@ -185,13 +184,4 @@ def test_missing_file_and_glob(tmp_path):
 def test_rank_imports_neither_tensorflow_nor_keras(tmp_path):
     log = tmp_path / "log.csv"
     paper_log().to_csv(log, index=False)
-    code = (
-        "import sys\n"
-        "from typer.testing import CliRunner\n"
-        "from pernode_cli.cli import app\n"
-        f"r = CliRunner().invoke(app, ['rank', {str(log)!r}, '--format', 'json'])\n"
-        "assert r.exit_code == 0, r.output\n"
-        "print(','.join(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert heavy_modules_after(["rank", str(log), "--format", "json"]) == []

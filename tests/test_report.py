@@ -5,7 +5,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 from PIL import Image
@@ -13,6 +12,7 @@ from typer.testing import CliRunner
 
 from pernode_cli.cli import app
 from pernode_cli.stats.timing import TIMING_COLUMNS
+from tests.helpers import heavy_modules_after
 from tests.test_rank_rows import schema3_rows, write_log
 
 runner = CliRunner()
@@ -140,21 +140,14 @@ def test_bad_input_is_one_line_and_touches_nothing(tmp_path):
 
 def test_report_imports_no_training_backend(tmp_path):
     log = write_log(tmp_path / "log.csv", schema3_rows(rates=(0.2, 0.4, 0.6), epochs=2))
-    code = (
-        "import sys\n"
-        "from typer.testing import CliRunner\n"
-        "from pernode_cli.cli import app\n"
+    quick_figures = (
         "from pernode_cli.report import plots\n"
         "def quick(fig, plt, stem, caption, alt):  # figures are built, not rendered (which imports nothing new)\n"
         "    plt.close(fig)\n"
         "    return plots.FigureFile(stem=stem, caption=caption, alt=alt, svg=b'<svg/>', png=b'')\n"
         "plots.render = quick\n"
-        f"r = CliRunner().invoke(app, ['report', {str(log)!r}, '--out', {str(tmp_path / 'r')!r}])\n"
-        "assert r.exit_code == 0, r.output\n"
-        "print(','.join(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert heavy_modules_after(["report", str(log), "--out", str(tmp_path / "r")], setup=quick_figures) == []
     assert (tmp_path / "r" / "index.html").is_file()
 
 

@@ -14,7 +14,6 @@ from pernode_cli.errors import PernodeError
 from pernode_cli.stats.configs import (
     block_statistics,
     count_complete_blocks,
-    enough_blocks,
     holm,
     rank_configs,
     seed_summary,
@@ -141,8 +140,6 @@ def test_incomplete_blocks_are_dropped_and_counted():
     with pytest.raises(PernodeError, match="0 complete block"):
         rank_configs(frame)  # D ranked too: no block holds all four
     assert count_complete_blocks(frame, variants=["A", "B", "C"]) == {"d": 3}
-    assert enough_blocks(frame, variants=["A", "B", "C"], min_blocks=3) == {"d": True}
-    assert enough_blocks(frame, variants=["A", "B", "C"], min_blocks=4) == {"d": False}
 
 
 def test_diverged_rows_are_left_out():

@@ -3,7 +3,6 @@ intervals, warnings and the record's derived columns. Fixed seeds throughout."""
 
 import json
 import math
-from collections import Counter
 from dataclasses import fields
 
 import numpy as np
@@ -16,7 +15,6 @@ from pernode_cli.stats.timing import (
     OUTLIER_Z,
     TIMING_COLUMNS,
     TimingRecord,
-    add_ratios,
     apply_ratios,
     cell_text,
     collect_warnings,
@@ -225,11 +223,11 @@ def test_apply_ratios_intervals_and_reference():
     json.dumps([r.to_dict() for r in records], allow_nan=False)
 
 
-def test_add_ratios_without_epoch_lists():
+def test_apply_ratios_without_epoch_lists():
     def rec(dataset, variant, mean):
         return TimingRecord(dataset=dataset, variant=variant, mean_s=mean)
 
-    records = add_ratios([rec("a", "Dropout", 2.0), rec("a", "PerNodeBernoulli", 5.0), rec("b", "Dense", 1.0)])
+    records = apply_ratios([rec("a", "Dropout", 2.0), rec("a", "PerNodeBernoulli", 5.0), rec("b", "Dense", 1.0)])
     assert [r.ratio_to_dropout for r in records] == [1.0, 2.5, None]
     assert all(r.ratio_ci_low is None and r.ratio_ci_high is None for r in records)
 

@@ -70,13 +70,14 @@ def timeit(
                           epochs=epochs, warmup=warmup, steps_per_epoch=steps_per_epoch, data=data,
                           data_dir=data_dir, sampler=sampler, max_minutes=max_minutes)
     config.validate()  # bad input is refused before the backend's slow start
-    import_backend()
-    from pernode_cli.report.timing import print_table, print_warnings, render
-    from pernode_cli.training.timeit import run_timeit
+    saved = f"no timing was finished; {log} holds only whole rows" if log else "no timing was finished"
+    with interruptible(lambda: saved), _RoundProgress(Console(stderr=True, quiet=quiet, highlight=False)) as events:
+        import_backend()
+        from pernode_cli.training.timeit import run_timeit
 
-    with interruptible(lambda: "no timing was finished; nothing was written"), \
-            _RoundProgress(Console(stderr=True, quiet=quiet, highlight=False)) as events:
         records = run_timeit(config, log=log, events=events)
+    from pernode_cli.report.timing import print_table, print_warnings, render
+
     print_warnings(records, Console(stderr=True, highlight=False))
     text = render(records, format)
     if text is None:

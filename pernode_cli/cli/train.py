@@ -55,13 +55,14 @@ def train(
                          epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
                          patience=patience, mc_samples=mc_samples).validate()
     LogLock(log).probe()  # a second writer is refused before the backend's slow start
-    import_backend()
-    from pernode_cli.report.training import summary_table
-    from pernode_cli.training.run import train_to_log
-
     console = Console(quiet=quiet, highlight=False)
     with interruptible(saved_in_log(log)):
+        import_backend()
+        from pernode_cli.training.run import train_to_log
+
         result = train_to_log(config, log=log, events=_ConsoleEvents(console))
+    from pernode_cli.report.training import summary_table
+
     console.print(summary_table(config, result))
     console.print(f"log: {log} (run_id {result.run_id})")
     if result.failed:

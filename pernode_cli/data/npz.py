@@ -63,6 +63,19 @@ def load_npz(path) -> Dataset:
         )
     if len(xt) == 0 or len(xv) == 0:
         raise PernodeError("x_train and x_val must not be empty.")
+    yt, yv, multilabel = _targets(yt, yv, path)
+    xt, xv = xt.astype("float32"), xv.astype("float32")
+    if not (np.isfinite(xt).all() and np.isfinite(xv).all()):
+        raise PernodeError(f"{path} holds NaN or infinite values in x_train or x_val.")
+    if xt.ndim == 3:  # (n, h, w): add a channel axis for the CNN
+        xt, xv = xt[..., None], xv[..., None]
+    backbone = "mlp" if xt.ndim == 2 else "cnn"
+    check_image_size(xt.shape[1:], str(path))
+    return Dataset(path.stem, xt, yt, xv, yv, multilabel, backbone)
+
+
+def _targets(yt, yv, path: Path):
+    """Both splits' targets as one-hot or multi-hot rows of one width, and whether multi-label."""
     yt, ml_t = _npz_targets(yt, "y_train")
     yv, ml_v = _npz_targets(yv, "y_val")
     if yt.ndim == 1:
@@ -73,14 +86,7 @@ def load_npz(path) -> Dataset:
             raise PernodeError(
                 f"{path}: class labels reach {n - 1}; labels must be 0..K-1 with K at most {MAX_CLASSES:,}."
             )
-        yt, yv = one_hot(yt, n), one_hot(yv, n)
-    elif yv.ndim != 2 or yt.shape[1] != yv.shape[1]:
+        return one_hot(yt, n), one_hot(yv, n), False
+    if yv.ndim != 2 or yt.shape[1] != yv.shape[1]:
         raise PernodeError(f"y_train and y_val widths differ: {yt.shape} vs {yv.shape}.")
-    xt, xv = xt.astype("float32"), xv.astype("float32")
-    if not (np.isfinite(xt).all() and np.isfinite(xv).all()):
-        raise PernodeError(f"{path} holds NaN or infinite values in x_train or x_val.")
-    if xt.ndim == 3:  # (n, h, w): add a channel axis for the CNN
-        xt, xv = xt[..., None], xv[..., None]
-    backbone = "mlp" if xt.ndim == 2 else "cnn"
-    check_image_size(xt.shape[1:], str(path))
-    return Dataset(path.stem, xt, yt, xv, yv, bool(ml_t or ml_v), backbone)
+    return yt, yv, bool(ml_t or ml_v)

@@ -174,9 +174,10 @@ def _checked_timings(frame, path):
         raise PernodeError(f"Timing log {path} {what}; give a log written by pernode timeit (`timings`).")
     for col in TIMING_NUMBERS:
         values = pd.to_numeric(frame[col], errors="coerce")
-        bad = values.isna() & frame[col].notna()
+        finite = np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+        bad = (values.notna() & ~finite) | (values.isna() & frame[col].notna())  # text, or infinite
         if col == "mean_s":
-            bad |= ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+            bad |= ~finite
         if bad.any():
             raise PernodeError(
                 f"Timing log {path}: column {col} holds {cell_text(frame.loc[bad, col].iloc[0])!r}, not a number."

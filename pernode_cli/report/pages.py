@@ -174,12 +174,15 @@ def write_report(bench, out) -> list[Path]:
     title = blocks[0].text
     texts = {"index.html": to_html(blocks, title), "index.md": to_markdown(blocks),
              "report.json": json.dumps(plain(report_json(bench)), indent=2, allow_nan=False) + "\n"}
-    out.mkdir(parents=True, exist_ok=True)
-    written = plots.write_figures(figures, out / "figures")
-    for name, text in texts.items():
-        tmp = out / f".{name}.tmp-{os.getpid()}"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
-        written.append(out / name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written = plots.write_figures(figures, out / "figures")
+        for name, text in texts.items():
+            tmp = out / f".{name}.tmp-{os.getpid()}"
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, out / name)
+            written.append(out / name)
+    except OSError as exc:
+        raise PernodeError(f"Cannot write the report to {out} ({exc.strerror or exc}); give another `out` folder.") from None
     return written
 

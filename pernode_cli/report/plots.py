@@ -273,13 +273,16 @@ def write_figures(figures, folder) -> list[Path]:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise PernodeError(f"{folder} is a file, not a folder; give another `plots` folder.")
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for f in figures:
-        for ext, data in (("svg", f.svg), ("png", f.png)):
-            path = folder / f"{f.stem}.{ext}"
-            path.write_bytes(data)
-            written.append(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in figures:
+            for ext, data in (("svg", f.svg), ("png", f.png)):
+                path = folder / f"{f.stem}.{ext}"
+                path.write_bytes(data)
+                written.append(path)
+    except OSError as exc:
+        raise PernodeError(f"Cannot write figures to {folder} ({exc.strerror or exc}); give another folder.") from None
     return written
 
 

@@ -46,11 +46,10 @@ MIN_VARIANTS = 3
 MIN_BLOCKS = 2
 
 
-_Record = Record
 
 
 @dataclass(frozen=True, kw_only=True)
-class PairwiseTest(_Record):
+class PairwiseTest(Record):
     """Wilcoxon signed-rank test of ``a`` against ``b`` over the blocks (two-sided)."""
 
     a: str
@@ -62,14 +61,14 @@ class PairwiseTest(_Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConfigsVariant(_Record):
+class ConfigsVariant(Record):
     variant: str
     mean_rank: float  # within-block mean rank, 1 = best
     median: float  # median of the variant's block values, in metric units
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConfigsRanking(_Record):
+class ConfigsRanking(Record):
     dataset: str
     metric: str
     design: str = "configs"
@@ -91,7 +90,7 @@ class ConfigsRanking(_Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class BlockStatistics(_Record):
+class BlockStatistics(Record):
     """Friedman family statistics of one ``(n blocks, k variants)`` matrix."""
 
     n: int
@@ -340,20 +339,6 @@ def count_complete_blocks(frame, metric: str = "val_loss", seeds: str = "average
         ranked = sorted(str(v) for v in table.columns) if variants is None else variants
         counts[name] = len(_complete(table, ranked)[0]) if len(ranked) >= MIN_VARIANTS else 0
     return counts
-
-
-def enough_blocks(frame, metric: str = "val_loss", min_blocks: int = 5, seeds: str = "average",
-                  variants=None, across_datasets: bool = False) -> dict:
-    """``{data set: True when it has at least 3 variants and ``min_blocks`` complete blocks}``.
-
-    A caller can use the configs design where this is true and fall back to the paper's
-    layout elsewhere.
-    """
-    counts = count_complete_blocks(frame, metric, seeds, variants, across_datasets)
-    return {name: n >= max(min_blocks, MIN_BLOCKS) for name, n in counts.items()}
-
-
-# --- Table I over seeds -------------------------------------------------------------------
 
 
 def seed_summary(frame, metric: str = "val_loss", maximize: Optional[bool] = None, select: str = "best",

@@ -231,7 +231,6 @@ def apply_ratios(records: list[TimingRecord], n_boot: int = 2000, level: float =
     return records
 
 
-add_ratios = apply_ratios  # the earlier name
 
 
 def modified_zscores(xs: list[float]) -> np.ndarray:

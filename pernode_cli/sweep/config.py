@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pernode_cli.checks import is_gpu_share
 from pernode_cli.data import DATASETS, check_dataset_name
 from pernode_cli.errors import PernodeError
 from pernode_cli.sizing import SEED_LIMIT, check_fits
@@ -118,9 +119,7 @@ def _check(kind: str, value, where: str):
             raise bad("a positive integer" if kind == "int" else "a non-negative integer")
         return value
     if kind == "fraction":  # GPUs per run: a fraction of one, or whole GPUs
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            0 <= value <= 1 or float(value).is_integer()
-        ):
+        if not is_gpu_share(value):
             raise bad("0, a fraction in (0, 1] or a whole number of GPUs")
         return float(value)
     if kind == "float":

@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Optional
 from pernode_cli.data import check_dataset_name, load_dataset
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog, LogLock, check_log_path, notices, runs_in_log
+from pernode_cli.sizing import check_fits
 from pernode_cli.sweep.config import SweepConfig
 from pernode_cli.sweep.plan import PlannedRun, plan
 from pernode_cli.sweep.state import SweepState, check_log_belongs, open_state
@@ -103,6 +104,9 @@ class LocalRunner:
             except Exception as exc:  # one run's crash must not end the sweep
                 yield run, exc
 
+    def start(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -120,7 +124,7 @@ def record_outcome(run: PlannedRun, outcome, state: SweepState) -> tuple[bool, s
     return True, f"best val_loss {best['val_loss']:.4f} at epoch {best['epoch']}" if best else "done"
 
 
-def _open(config: SweepConfig, log: Path, shard, data: DataCache):
+def _open(config: SweepConfig, log: Path, shard, data: DataCache, runner):
     """Lock the log, check it and the data, then open it: a start that fails writes nothing."""
     state = open_state(log, config, shard)
     lock = LogLock(log).acquire()
@@ -129,8 +133,11 @@ def _open(config: SweepConfig, log: Path, shard, data: DataCache):
         runs = plan(config, shard, in_log, state.failed)
         check_log_belongs(log, {r.run_id for r in runs}, in_log)
         _check_data(config)
-        if runs:
-            data.get(runs[0].config)  # a data set that does not load stops the sweep here
+        if runs:  # a data set that does not load, or a model that cannot fit, stops the sweep here
+            loaded = data.get(runs[0].config)
+            for r in runs:
+                check_fits(loaded.input_shape, loaded.backbone, r.config.units, r.config.batch_size, loaded.n_outputs)
+        runner.start()  # an unreachable cluster or too few resources: before anything is written
         csv_log = CsvLog(log, lock=lock)
     except BaseException:
         lock.release(wrote_nothing=True)
@@ -156,7 +163,11 @@ def run_sweep(config: SweepConfig, log, shard: tuple[int, int] = (1, 1), fail_fa
     """
     events, log = events or SweepEvents(), check_log_path(log)
     runner = runner or LocalRunner(train)
-    state, in_log, runs, csv_log = _open(config, log, shard, getattr(runner, "data", DataCache()))
+    try:
+        state, in_log, runs, csv_log = _open(config, log, shard, runner.data, runner)
+    except BaseException:
+        runner.close()
+        raise
     try:
         _reconcile(state, runs, log)
         pending = [r for r in runs if not r.finished]

@@ -14,7 +14,7 @@ import math
 import os
 from typing import Iterator, Optional
 
-from pernode_cli.checks import check_positive_int
+from pernode_cli.checks import check_positive_int, is_gpu_share
 from pernode_cli.errors import PernodeError
 from pernode_cli.sweep.loop import DataCache
 from pernode_cli.training.environment import backend_chatter_hidden
@@ -80,14 +80,19 @@ class RayRunner:
 
     def __init__(self, address: Optional[str] = None, gpus_per_run: Optional[float] = None,
                  cpus_per_run: Optional[int] = None, backend: Optional[str] = None, num_cpus: Optional[int] = None):
-        if gpus_per_run is not None and (isinstance(gpus_per_run, bool) or not gpus_per_run >= 0):
-            raise PernodeError(f"`gpus_per_run` must be 0 or more; got {gpus_per_run}.")
+        if gpus_per_run is not None and not is_gpu_share(gpus_per_run):
+            raise PernodeError(f"`gpus_per_run` must be 0, a fraction in (0, 1] or a whole number; got {gpus_per_run}.")
         if cpus_per_run is not None:
             check_positive_int("cpus_per_run", cpus_per_run)
         self.ray = import_ray()
         self.address, self.gpus, self.cpus = address, gpus_per_run, cpus_per_run or 1
         self.backend = backend or os.environ.get("KERAS_BACKEND", "tensorflow")
         self.num_cpus, self.started, self.data, self.flying = num_cpus, False, DataCache(), {}
+
+    def start(self) -> None:
+        """Reach the cluster and check it can hold one run: before the sweep writes anything."""
+        self.cluster = self._init()
+        self.capacity = self._capacity(self.cluster)
 
     def _init(self) -> dict:
         ray = self.ray
@@ -118,12 +123,12 @@ class RayRunner:
 
     def results(self, pending: list, csv_log, events) -> Iterator[tuple[object, object]]:
         """Submit up to capacity runs; as each returns, append its rows and yield its outcome."""
-        ray, cluster = self.ray, self._init()
+        ray = self.ray
         task = ray.remote(train_task).options(
             num_cpus=self.cpus, num_gpus=self.gpus, max_retries=MAX_RETRIES, retry_exceptions=False,
             runtime_env={"env_vars": worker_env(self.backend)},
         )
-        queue, flying, capacity = list(pending), self.flying, self._capacity(cluster)
+        queue, flying, capacity = list(pending), self.flying, self.capacity
         while queue or flying:
             while queue and len(flying) < capacity:
                 run, attempt = queue.pop(0)

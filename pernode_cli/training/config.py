@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Optional
 
 from pernode_cli.checks import (
@@ -95,14 +96,18 @@ class TimeitConfig:
             self.variants = parse_variants(self.variants)
         self.variants = [get_variant(v).name for v in self.variants]
         check_choice("data", self.data, DATA_KINDS)
-        if self.data == "synthetic" or self.dataset in DATASETS:
-            check_dataset_name(self.dataset)
+        check_dataset_name(self.dataset)
+        if self.data_dir is not None and not Path(self.data_dir).exists():
+            raise PernodeError(f"`data_dir` {self.data_dir} does not exist.")
         for name in ("epochs", "batch_size", "units"):
             check_positive_int(name, getattr(self, name))
         if not 0 <= self.warmup < self.epochs:
             raise PernodeError(f"`warmup` must be in [0, `epochs`); got {self.warmup} with `epochs` {self.epochs}.")
         check_optional_positive_int("steps_per_epoch", self.steps_per_epoch)
         self.rate = check_rate("rate", self.rate)
+        spec = DATASETS.get(self.dataset)
+        if spec is not None:
+            check_fits(spec.input_shape, spec.backbone, self.units, self.batch_size, spec.n_outputs)
         if self.max_minutes is not None:
             check_positive_number("max_minutes", self.max_minutes)
         self._check_sampler()

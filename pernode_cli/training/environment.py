@@ -32,9 +32,16 @@ def backend_chatter_hidden(fds=(2,)):
     saved = {fd: os.dup(fd) for fd in fds}
     for fd in fds:
         os.dup2(null, fd)
+    streams = {1: "stdout", 2: "stderr"}
+    python_level = {fd: getattr(sys, streams[fd]) for fd in fds}  # Python writers too (a captured stream)
     try:
-        yield
+        with open(os.devnull, "w") as sink:
+            for fd in fds:
+                setattr(sys, streams[fd], sink)
+            yield
     finally:
+        for fd, stream in python_level.items():
+            setattr(sys, streams[fd], stream)
         for fd, copy in saved.items():
             os.dup2(copy, fd)
             os.close(copy)

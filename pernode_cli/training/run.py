@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Callable, Optional
 
 import keras
@@ -191,6 +190,7 @@ def train_to_log(config: TrainConfig, log, events: Optional[TrainEvents] = None)
                 "the settings (a new `seed`, say) to train another run."
             )
         data = prepare_data(config)
+        check_fits(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs)
         csv_log = CsvLog(log, lock=lock)
     except BaseException:
         lock.release(wrote_nothing=True)

@@ -19,7 +19,8 @@ from typing import Optional
 import keras
 
 from pernode_cli.data import DATASETS, load_dataset
-from pernode_cli.logs import CsvLog
+from pernode_cli.logs import CsvLog, LogLock
+from pernode_cli.sizing import check_fits
 from pernode_cli.models import build_model, module_realised_rate, module_sampler
 from pernode_cli.stats.timing import (
     TIMING_COLUMNS,
@@ -54,7 +55,8 @@ def _inputs(config: TimeitConfig, loaded):
     bs = config.batch_size
     if config.needs_loader():
         ds = loaded or load_dataset(config.dataset, config.data_dir, config.seed)
-        steps = config.steps_per_epoch or math.ceil(ds.x_train.shape[0] / bs)
+        whole = math.ceil(ds.x_train.shape[0] / bs)
+        steps = min(config.steps_per_epoch or whole, whole)  # the steps that run: no more than the data holds
         n = min(ds.x_train.shape[0], steps * bs)
         x, y = keras_inputs(ds.x_train[:n], ds.y_train[:n], bs, True, config.seed)
         return x, y, steps, ds.input_shape, ds.n_outputs, ds.backbone, ds.multilabel
@@ -135,10 +137,24 @@ def run_timeit(config: TimeitConfig, log=None, events: Optional[TimeitEvents] = 
     """Time every variant of ``config`` in interleaved rounds; append one row per variant to
     ``log`` when given. ``loaded``: the data set already loaded, for ``data="real"``."""
     config.validate()
-    events = events or TimeitEvents()
-    csv_log = CsvLog(log, TIMING_COLUMNS) if log else None
+    if log:
+        LogLock(log).probe()  # a second writer is refused before any work
     if config.needs_loader() and loaded is None:
         loaded = load_dataset(config.dataset, config.data_dir, config.seed)  # once for all variants
+    if loaded is not None:
+        check_fits(loaded.input_shape, loaded.backbone, config.units, config.batch_size, loaded.n_outputs)
+    csv_log = CsvLog(log, TIMING_COLUMNS) if log else None
+    try:
+        records = _time_all(config, loaded, events or TimeitEvents())
+        for rec in records if csv_log else []:
+            csv_log.append({k: json.dumps(v) if isinstance(v, list) else v for k, v in rec.to_dict().items()})
+        return records
+    finally:
+        if csv_log:
+            csv_log.close()
+
+
+def _time_all(config: TimeitConfig, loaded, events: TimeitEvents) -> list[TimingRecord]:
     inputs = _inputs(config, loaded)
     origin = time.perf_counter()
     contenders = {name: _contender(config, name, inputs, origin) for name in config.variants}
@@ -149,10 +165,4 @@ def run_timeit(config: TimeitConfig, log=None, events: Optional[TimeitEvents] = 
                            seed=config.seed)
     for rec in records:
         rec.warnings = collect_warnings(rec, os.cpu_count())
-    if csv_log:
-        try:
-            for rec in records:
-                csv_log.append({k: json.dumps(v) if isinstance(v, list) else v for k, v in rec.to_dict().items()})
-        finally:
-            csv_log.close()
     return records
