@@ -102,20 +102,28 @@ class _Terminated(BaseException):
 @contextlib.contextmanager
 def interruptible(saved: Callable[[], str]):
     """Ctrl-C (exit 130) and SIGTERM (exit 143) end the command with one line saying what
-    is saved (``saved()``); context managers inside (progress bars) restore the terminal."""
+    is saved (``saved()``); context managers inside (progress bars) restore the terminal.
 
-    def on_term(signum, frame):
-        raise _Terminated()
+    Whatever the signal interrupted (a C extension's import turns it into an ImportError,
+    say), the command ends the same way once a signal has arrived.
+    """
+    received = []
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    def on_signal(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt() if signum == signal.SIGINT else _Terminated()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted: {saved()}", 130) from None
-    except _Terminated:
-        raise Interrupted(f"terminated: {saved()}", 143) from None
+    except BaseException:
+        if not received:
+            raise
+        word, code = ("interrupted", 130) if received[0] == signal.SIGINT else ("terminated", 143)
+        raise Interrupted(f"{word}: {saved()}", code) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def saved_in_log(log) -> Callable[[], str]:
