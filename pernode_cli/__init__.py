@@ -5,5 +5,5 @@ modules that need them.
 """
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 3  # version of the training log's column layout
+SCHEMA_VERSION = 4  # version of the training log's column layout
 TIMING_SCHEMA_VERSION = 3  # version of the timing log's column layout

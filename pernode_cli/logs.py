@@ -10,6 +10,7 @@ error per unusable file. Columns come from the records that declare them (``Epoc
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import glob
@@ -18,11 +19,12 @@ import logging
 import os
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pernode_cli.errors import PernodeError, RunFailed
+from pernode_cli.paths import describe, real_path
 from pernode_cli.training.records import TRAIN_COLUMNS
 
 notices = logging.getLogger("pernode")  # one-line notices the command line prints
@@ -33,6 +35,39 @@ except ImportError:  # pragma: no cover - not POSIX: no lock
     fcntl = None
 
 csv.field_size_limit(1 << 30)  # a long cell is data, not a reason to fail
+
+
+class _Critical:
+    """Whole writes under way (``depth``) and an interrupt that arrived during one."""
+
+    depth = 0
+    pending = None  # a callable that raises the deferred interrupt
+
+
+_CRITICAL = _Critical()
+
+
+@contextlib.contextmanager
+def whole_write():
+    """A write that must finish once begun: a Ctrl-C or SIGTERM that arrives inside is raised
+    when it ends (see ``defer_interrupt``), so no row is ever cut by an interrupt."""
+    _CRITICAL.depth += 1
+    try:
+        yield
+    finally:
+        _CRITICAL.depth -= 1
+        if _CRITICAL.depth == 0 and _CRITICAL.pending is not None:
+            raise_it, _CRITICAL.pending = _CRITICAL.pending, None
+            raise_it()
+
+
+def defer_interrupt(raise_it) -> bool:
+    """For a signal handler: while a whole write is under way, keep ``raise_it`` for its end
+    and return True; otherwise return False (raise now)."""
+    if _CRITICAL.depth:
+        _CRITICAL.pending = raise_it
+        return True
+    return False
 
 
 def format_row(columns, row: dict) -> str:
@@ -56,11 +91,12 @@ def atomic_write(path: Path, text: str) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with whole_write():
+            with open(tmp, "w", newline="") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise RunFailed(f"Cannot write {path} ({exc.strerror or exc}).") from None
@@ -159,15 +195,21 @@ class LogLock:
 
 
 def check_log_path(path) -> Path:
-    """A usable log file name in an existing folder; raises otherwise. Writes nothing."""
-    path = Path(path)
-    if not str(path) or path.is_dir():
-        raise PernodeError(f"Log path {str(path)!r} is a folder or empty; give a file name such as logs.csv as `log`.")
-    if not path.parent.is_dir():
-        raise PernodeError(f"Folder {path.parent} of the log {path.name} does not exist; create it first.")
-    if path.exists() and not path.is_file():
-        raise PernodeError(f"Log path {path} is not a regular file; give another `log`.")
-    return path
+    """The log's real file (every symbolic link followed, so that two names of one file share
+    one lock and a link is written through, never replaced) in an existing folder; raises
+    otherwise. Writes nothing."""
+    given = "" if path is None else os.fspath(path)
+    if not given:
+        raise PernodeError("The log path is empty; give a file name such as logs.csv as `log`.")
+    real = real_path(given, "log")
+    shown = describe(given, real)
+    if real.is_dir():
+        raise PernodeError(f"Log path {shown} is a folder; give a file name such as logs.csv as `log`.")
+    if not real.parent.is_dir():
+        raise PernodeError(f"Folder {real.parent} of the log {shown} does not exist; create it first.")
+    if real.exists() and not real.is_file():
+        raise PernodeError(f"Log path {shown} is not a regular file; give another `log`.")
+    return real
 
 
 def _is_complete(line: bytes, columns: list[str]) -> bool:
@@ -227,6 +269,10 @@ class CsvLog:
             return
         keep = data.rfind(b"\n") + 1
         tail = data[keep:]
+        if keep == 0:  # the header alone (checked above), its newline lost: never a row
+            self._write(b"\n")
+            notices.info(f"{self.path}: the header lacked its final newline; added it")
+            return
         if _is_complete(tail, self.columns):
             self._write(b"\n")
             notices.info(f"{self.path}: the last row lacked its final newline; added it (the row is kept)")
@@ -257,6 +303,10 @@ class CsvLog:
 
     def _write(self, data: bytes) -> None:
         """Append ``data`` whole or not at all: a short write is retried, a failed one undone."""
+        with whole_write():
+            self._write_whole(data)
+
+    def _write_whole(self, data: bytes) -> None:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
@@ -292,17 +342,46 @@ class RunInLog:
     attempts: int = 0
     end: str = ""  # run_end of a finished attempt ("" while none finished)
     rows: int = 0
+    data: set = field(default_factory=set)  # data fingerprints its rows carry
 
 
 def _whole_text(path: Path, columns) -> tuple[str, bool]:
     """The log's text without a torn last line (one not ended by a newline that is not a
-    whole row: it is no record until a writer moves it aside), and whether one was left out."""
+    whole row: it is no record until a writer moves it aside), and whether one was left out.
+    A header whose newline was lost is the header, not a torn row. A header repeated inside
+    the log (two logs joined) is refused, naming its line."""
     data = path.read_bytes()
+    torn = False
     if data and not data.endswith(b"\n"):
         keep = data.rfind(b"\n") + 1
-        if not _is_complete(data[keep:], columns):
-            return data[:keep].decode(), True
-    return data.decode(), False
+        if keep == 0 and _is_header(data, columns):
+            data += b"\n"
+        elif not _is_complete(data[keep:], columns):
+            data, torn = data[:keep], True
+    text = data.decode()
+    _refuse_repeated_header(path, text)
+    return text, torn
+
+
+def _is_header(line: bytes, columns) -> bool:
+    try:
+        return bool(columns) and next(csv.reader([line.decode()])) == list(columns)
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return False
+
+
+def _refuse_repeated_header(path: Path, text: str) -> None:
+    first = text.find("\n")
+    if first < 0:
+        return
+    header = text[: first + 1]
+    again = text.find("\n" + header, first)
+    if again >= 0:
+        line = text.count("\n", 0, again + 1) + 1
+        raise PernodeError(
+            f"Log {path} repeats its header at line {line} (two logs joined into one?); delete that line, "
+            "or give the parts as separate logs."
+        )
 
 
 def runs_in_log(path, columns=TRAIN_COLUMNS) -> dict[str, RunInLog]:
@@ -318,21 +397,24 @@ def runs_in_log(path, columns=TRAIN_COLUMNS) -> dict[str, RunInLog]:
             run.attempts = max(run.attempts, int(row.get("attempt") or 1))
             if row.get("run_end"):
                 run.end = row["run_end"]
+            if row.get("data_fingerprint"):
+                run.data.add(row["data_fingerprint"])
     except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
         raise PernodeError(f"Cannot read log {path} ({exc}).") from None
     out.pop("", None)
     return out
 
 
-def expand(patterns: list[str]) -> list[Path]:
-    """Files of ``patterns`` (paths or globs), each once, in the order first named."""
+def expand(patterns: list[str], what: str = "log") -> list[Path]:
+    """Files of ``patterns`` (paths or globs), each file once (two names of one file, a link
+    included, are one file), in the order first named."""
     paths: dict[Path, Path] = {}
     for pattern in patterns:
         matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
         if not matches:
-            raise PernodeError(f"No log matches {pattern!r}.")
+            raise PernodeError(f"No {what} matches {pattern!r}.")
         for m in matches:
-            paths.setdefault(Path(m).resolve(), Path(m))
+            paths.setdefault(real_path(m, what), Path(m))
     return list(paths.values())
 
 

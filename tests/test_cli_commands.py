@@ -63,7 +63,12 @@ def test_sweep_failures_exit_1():
 
 
 def test_sweep_dry_run_calls_only_the_plan():
-    with mock.patch("pernode_cli.sweep.loop.dry_run", return_value=[]) as dry, \
+    import numpy as np
+
+    from pernode_cli.sweep.plan import PlanTable
+
+    empty = PlanTable(index=np.zeros(0, int), run_id=[], columns={}, status=[])
+    with mock.patch("pernode_cli.sweep.loop.dry_run", return_value=empty) as dry, \
             mock.patch("pernode_cli.sweep.loop.run_sweep") as run:
         result = runner.invoke(app, ["sweep", str(SMOKE), "--log", "s.csv", "--dry-run"])
     assert result.exit_code == 0, result.output
@@ -95,10 +100,10 @@ def test_timeit_passes_the_config_and_log():
     assert result.exit_code == 0, result.output
     expected = TimeitConfig(dataset="digits", variants="dropout,dense", epochs=3, warmup=2, sampler="chunked").validate()
     assert expected.variants == ["Dropout", "Dense"]
-    run.assert_called_once_with(expected, log="t.csv", events=mock.ANY)
+    run.assert_called_once_with(expected, log="t.csv", events=mock.ANY, stopped=mock.ANY)
 
 
 @pytest.mark.parametrize("command", [["rank", "x.csv"], ["timeit"]])
 def test_format_is_checked_before_any_work(command):
     result = runner.invoke(app, [*command, "--format", "xml"])
-    assert result.exit_code == 2 and "--format must be one of" in result.output
+    assert result.exit_code == 2 and "Invalid value for '--format'" in result.output

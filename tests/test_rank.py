@@ -161,7 +161,7 @@ def _bad(tmp_path, frame_or_text):
         (lambda: "", [], "is empty"),
         (lambda: "dataset,variant,val_loss\n", [], "no rows"),
         (lambda: 'a,b\n"unclosed,1\n', [], "Cannot read log"),
-        (lambda: paper_log(), ["--format", "xml"], "--format must be one of"),
+        (lambda: paper_log(), ["--format", "xml"], "Invalid value for '--format'"),
         (lambda: paper_log(), ["--top", "0"], "--top must be at least 2"),
         (lambda: paper_log(), ["--table-top", "0"], "--table-top must be at least 1"),
         (lambda: paper_log(), ["--dataset", "mnist"], "No rows for data set 'mnist'"),

@@ -102,8 +102,8 @@ def test_table_one_over_seeds(logs):
     [
         (["--design", "paper", "--control", "Dropout"], "--control belongs to the configs design"),
         (["--design", "paper", "--across-datasets"], "--across-datasets belongs to the configs design"),
-        (["--design", "bayes"], "--design must be one of auto, configs, paper"),
-        (["--seeds", "pool"], "--seeds must be"),
+        (["--design", "bayes"], "Invalid value for '--design': 'bayes' is not one of 'auto', 'configs', 'paper'"),
+        (["--seeds", "pool"], "Invalid value for '--seeds'"),
         (["--variants", "Dropout,Nope"], "--variants names Nope"),
         (["--control", "Dropout", "--variants", "PerNodeGaussian,GaussianDropout,PerNodeBernoulli"], "--variants"),
     ],

@@ -54,9 +54,9 @@ def test_timeit_table(tmp_path):
     [
         (["--dataset", "imagenet"], "Unknown data set 'imagenet'"),
         (["--epochs", "2", "--warmup", "2"], "--warmup must be in [0, --epochs)"),
-        (["--format", "xml"], "--format must be one of"),
+        (["--format", "xml"], "Invalid value for '--format'"),
         (["--variants", "Dropout,Zoneout"], "Unknown variant 'Zoneout'"),
-        (["--data", "fake"], "--data must be one of synthetic, real"),
+        (["--data", "fake"], "Invalid value for '--data': 'fake' is not one of 'synthetic', 'real'"),
         (["--rate", "1.5"], "--rate must be in [0, 1)"),
         (["--steps-per-epoch", "0"], "--steps-per-epoch must be a positive integer"),
         (["--max-minutes", "0"], "--max-minutes must be a positive number"),

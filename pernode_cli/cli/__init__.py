@@ -23,19 +23,32 @@ from pernode_cli.cli import train as _train  # noqa: E402,F401
 
 
 def main() -> None:
-    """Console entry point: option-parsing errors become one line and exit code 2 too."""
+    """Console entry point: option-parsing errors become one line and exit code 2 too; a
+    standard output that could not be written ends the command with one line and exit 1."""
+    from pernode_cli.cli.streams import finish, guard_streams
+
+    out, _ = guard_streams()
     args = sys.argv[1:] or ["--help"]
     try:
-        code = app(args=args, prog_name="pernode", standalone_mode=False)
+        code = app(args=args, prog_name="pernode", standalone_mode=False) or 0
     except typer.TyperException as exc:  # wrong type, unknown option, missing argument
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "pernode"
         error_line(f"{exc.format_message()} (see '{where} --help')")
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except typer.Abort:
         error_line("aborted")
-        sys.exit(1)
-    sys.exit(code or 0)
+        code = 1
+    except KeyboardInterrupt:  # a Ctrl-C outside any command's own handling (option parsing, say)
+        error_line("interrupted")
+        code = 130
+    problem = finish(out)
+    if problem is not None and code == 0:
+        if not out.broken_pipe:  # a reader that stopped reading (`| head`) chose to: no line for that
+            error_line(f"standard output could not be written ({problem}); everything the command saves (logs, "
+                       "timing logs, reports) is written, only what it shows is missing")
+        code = 1
+    sys.exit(code)
 
 
 __all__ = ["app", "main"]

@@ -9,12 +9,25 @@ import signal
 from typing import Annotated, Callable, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from pernode_cli import __version__
 from pernode_cli.errors import Interrupted, PernodeError
 
 _ARGUMENT = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+_display_type = TyperOption.display_type_rich
+
+
+def _flag_type(self, ctx):
+    """Flags (--quiet, --dry-run, --help) take no value: show no ``<bool>`` type for them."""
+    if getattr(self, "is_flag", False) and not getattr(self, "count", False):
+        return None
+    return _display_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_type
 
 
 def error_line(message: str) -> None:
@@ -84,6 +97,11 @@ class PernodeGroup(TyperGroup):
         _show_notices()
         try:
             return super().invoke(ctx)
+        except typer.TyperException as exc:  # a command's options: wrong type or choice, unknown option
+            sub = getattr(exc, "ctx", None)
+            where = sub.command_path if sub is not None else "pernode"
+            error_line(f"{exc.format_message()} (see '{where} --help')".replace("Value error, ", ""))
+            raise typer.Exit(getattr(exc, "exit_code", 2)) from None
         except Interrupted as exc:
             from rich.console import Console
 
@@ -99,31 +117,54 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
 
 
+class Signals:
+    """The Ctrl-C / SIGTERM that arrived inside ``interruptible`` (``received``, first first)."""
+
+    def __init__(self):
+        self.received: list = []
+
+    def __call__(self) -> bool:
+        return bool(self.received)
+
+    def ending(self) -> tuple[str, int]:
+        return ("interrupted", 130) if self.received[0] == signal.SIGINT else ("terminated", 143)
+
+
 @contextlib.contextmanager
 def interruptible(saved: Callable[[], str]):
     """Ctrl-C (exit 130) and SIGTERM (exit 143) end the command with one line saying what
     is saved (``saved()``); context managers inside (progress bars) restore the terminal.
 
     Whatever the signal interrupted (a C extension's import turns it into an ImportError,
-    say), the command ends the same way once a signal has arrived.
+    say), the command ends the same way once a signal has arrived. The ``Signals`` object
+    yielded tells work that can stop cleanly (``timeit``'s rounds) that a signal came.
     """
-    received = []
+    signals = Signals()
 
     def on_signal(signum, frame):
-        received.append(signum)
-        raise KeyboardInterrupt() if signum == signal.SIGINT else _Terminated()
+        from pernode_cli.logs import defer_interrupt
+
+        signals.received.append(signum)
+
+        def raise_it():
+            raise KeyboardInterrupt() if signum == signal.SIGINT else _Terminated()
+
+        if not defer_interrupt(raise_it):  # a row being written is finished first
+            raise_it()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield signals
     except BaseException:
-        if not received:
+        if not signals.received:
             raise
-        word, code = ("interrupted", 130) if received[0] == signal.SIGINT else ("terminated", 143)
+        word, code = signals.ending()
         raise Interrupted(f"{word}: {saved()}", code) from None
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            # Once the command is ending on a signal, later ones (a second Ctrl-C, a signal
+            # the interpreter still holds) change nothing: the command ends as it said.
+            signal.signal(sig, signal.SIG_IGN if signals.received else handler)
 
 
 def saved_in_log(log) -> Callable[[], str]:

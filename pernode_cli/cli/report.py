@@ -3,7 +3,7 @@ Imports neither TensorFlow nor Keras."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -18,8 +18,8 @@ def report(
     metric: Annotated[str, typer.Option(help="Column to rank by; columns with 'acc' in the name are maximised.")] = "val_loss",
     top: Annotated[int, typer.Option(help="Paper design: records per variant in the Friedman matrix.")] = 5,
     table_top: Annotated[int, typer.Option(help="Rows per variant in Table I.")] = 3,
-    select: Annotated[str, typer.Option(help="Configs design: each run's best or last epoch.")] = "best",
-    seeds: Annotated[str, typer.Option(help="Configs design: average seeds first, or take each seed as a block.")] = "average",
+    select: Annotated[Literal["best", "last"], typer.Option(help="Configs design: each run's best or last epoch.")] = "best",
+    seeds: Annotated[Literal["average", "blocks"], typer.Option(help="Configs design: average seeds first, or take each seed as a block.")] = "average",
     control: Annotated[Optional[str], typer.Option(help="Configs design: test every variant against this one only.")] = None,
     variants: Annotated[Optional[str], typer.Option(help="Rank only these variants (names separated by commas).")] = None,
 ) -> None:

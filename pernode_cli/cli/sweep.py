@@ -63,12 +63,15 @@ class _RayProgressEvents(_ProgressEvents):
         self.progress.update(self.runs_task, description=f"runs ({count} in flight)")
 
 
-def _print_dry_run(console: Console, runs, shard) -> None:
-    from pernode_cli.report.training import dry_run_table
+def _print_dry_run(console: Console, table, shard) -> None:
+    from pernode_cli.report.training import RICH_ROWS, dry_run_table, dry_run_text
 
-    console.print(dry_run_table(runs))
-    done = sum(r.finished for r in runs)
-    console.print(f"{len(runs)} runs in shard {shard[0]}/{shard[1]}: {done} finished, {len(runs) - done} to run")
+    if len(table) <= RICH_ROWS:
+        console.print(dry_run_table(table))
+    else:
+        console.file.write(dry_run_text(table))
+    done = table.finished
+    console.print(f"{len(table)} runs in shard {shard[0]}/{shard[1]}: {done} finished, {len(table) - done} to run")
 
 
 def _print_failures(report) -> None:

@@ -3,7 +3,7 @@ Needs Keras, not TensorFlow."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -52,30 +52,44 @@ def timeit(
     epochs: Annotated[int, typer.Option(help="Rounds of one epoch per variant, warm-up included.")] = 6,
     warmup: Annotated[int, typer.Option(help="First rounds (compilation) excluded from the statistics.")] = 1,
     steps_per_epoch: Annotated[Optional[int], typer.Option(help="Steps per epoch (default: the data set's training size / batch size).")] = None,
-    data: Annotated[str, typer.Option(help="synthetic (random tensors of the data set's shapes) or real (the loaders).")] = "synthetic",
+    data: Annotated[Literal["synthetic", "real"], typer.Option(help="synthetic: random tensors of the data set's shapes; real: the loaders.")] = "synthetic",
     data_dir: DataDirOpt = None,
     sampler: Annotated[Optional[str], typer.Option(help="PerNode sampler to time (default auto: the fastest exact one).")] = None,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop after the round that passes this many minutes; report what was timed.")] = None,
     log: Annotated[Optional[str], typer.Option(help="Append one row per variant to this CSV file.")] = None,
-    format: Annotated[str, typer.Option("--format", help=f"{', '.join(FORMATS)}.")] = "table",
+    format: Annotated[Literal[FORMATS], typer.Option("--format", help="How to print the table.")] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr (warnings are still printed).")] = False,
 ) -> None:
     """Time each variant's training epochs on the local device, interleaved (paper Table IV)."""
-    from pernode_cli.checks import check_choice
     from pernode_cli.training.config import TimeitConfig
     from pernode_cli.training.environment import import_backend
 
-    check_choice("format", format, FORMATS)
     config = TimeitConfig(dataset=dataset, variants=variants, rate=rate, units=units, batch_size=batch_size,
                           epochs=epochs, warmup=warmup, steps_per_epoch=steps_per_epoch, data=data,
                           data_dir=data_dir, sampler=sampler, max_minutes=max_minutes)
     config.validate()  # bad input is refused before the backend's slow start
-    saved = f"no timing was finished; {log} holds only whole rows" if log else "no timing was finished"
-    with interruptible(lambda: saved), _RoundProgress(Console(stderr=True, quiet=quiet, highlight=False)) as events:
-        import_backend()
-        from pernode_cli.training.timeit import run_timeit
+    done: dict = {}
 
-        records = run_timeit(config, log=log, events=events)
+    def saved() -> str:
+        if not done.get("records"):
+            return "no round was timed after the warm-up" + (f"; {log} holds only whole rows" if log else "")
+        n = done["records"][0].rounds - config.warmup
+        return (f"kept the {n} timed round(s) that finished (shown above" + (f", appended to {log}" if log else "")
+                + ")")
+
+    with interruptible(saved) as signals:
+        with _RoundProgress(Console(stderr=True, quiet=quiet, highlight=False)) as events:
+            import_backend()
+            from pernode_cli.training.timeit import run_timeit
+
+            done["records"] = records = run_timeit(config, log=log, events=events, stopped=signals)
+        if records:
+            _show(records, format)
+        if signals.received:  # the rounds that finished are logged and shown; end as interrupted
+            raise KeyboardInterrupt()
+
+
+def _show(records, format: str) -> None:
     from pernode_cli.report.timing import print_table, print_warnings, render
 
     print_warnings(records, Console(stderr=True, highlight=False))

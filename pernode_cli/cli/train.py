@@ -49,7 +49,7 @@ def train(
     """Train one configuration of one variant and log every epoch to a CSV file."""
     from pernode_cli.logs import LogLock
     from pernode_cli.training.config import TrainConfig
-    from pernode_cli.training.environment import import_backend
+    from pernode_cli.training.environment import import_backend, requested_backend
 
     config = TrainConfig(dataset=dataset, variant=variant, rate=rate, units=units, batch_size=batch_size,
                          epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
@@ -57,7 +57,9 @@ def train(
     LogLock(log).probe()  # a second writer is refused before the backend's slow start
     console = Console(quiet=quiet, highlight=False)
     with interruptible(saved_in_log(log)):
-        import_backend()
+        # The backend takes seconds to start: say so on a terminal (a status line that goes away).
+        with Console(stderr=True, quiet=quiet, highlight=False).status(f"starting the {requested_backend()} backend ..."):
+            import_backend()
         from pernode_cli.training.run import train_to_log
 
         result = train_to_log(config, log=log, events=_ConsoleEvents(console))

@@ -48,6 +48,7 @@ class DatasetSpec:
     multilabel: bool
     n_train: int  # training-split size (an epoch's steps on synthetic data)
     load: Callable  # (data_dir, seed) -> Dataset
+    version: str = "1"  # bumped whenever the loader's output changes (split, scaling, features)
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -91,4 +92,13 @@ def load_dataset(name: str, data_dir=None, seed: int = 0) -> Dataset:
     return load_npz(name)
 
 
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "check_dataset_name", "is_npz", "load_dataset"]
+def data_fingerprint(name: str, data_dir=None) -> str:
+    """What identifies the data a run trains on, recorded in every log row and a sweep's state:
+    ``NAME@VERSION`` for a registered data set (``+dir:HASH`` of its files when read from
+    ``data_dir``), ``npz:HASH`` of a user's .npz file's content. See ``data.fingerprint``."""
+    from pernode_cli.data.fingerprint import fingerprint
+
+    return fingerprint(name, DATASETS.get(name), data_dir)
+
+
+__all__ = ["DATASETS", "Dataset", "DatasetSpec", "check_dataset_name", "data_fingerprint", "is_npz", "load_dataset"]

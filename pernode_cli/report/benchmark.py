@@ -193,12 +193,26 @@ def timing_groups(frame) -> tuple:
     for key, group in frame.groupby(keys, sort=False, dropna=False):
         meta = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         rows = tuple(
-            {c: (None if _missing(r[c]) else r[c]) for c in ("variant", *TIMING_NUMBERS)}
+            {**{c: (None if _missing(r[c]) else r[c]) for c in ("variant", *TIMING_NUMBERS)},
+             "warnings": _warnings(r.get("warnings"))}
             for _, r in group.sort_values("mean_s", kind="mergesort").iterrows()
         )
         out.append(TimingGroup(dataset=str(meta.get("dataset", "")), device=_text(meta.get("device")),
                                backend=_text(meta.get("backend")), source=Path(str(meta["source"])).name, rows=rows))
     return tuple(out)
+
+
+def _warnings(cell) -> list:
+    """The warnings `timeit` recorded for one row (a JSON list in the timing log)."""
+    import json
+
+    if _missing(cell) or cell == "":
+        return []
+    try:
+        value = json.loads(cell) if isinstance(cell, str) else cell
+    except ValueError:
+        return [str(cell)]
+    return [str(w) for w in value] if isinstance(value, list) else [str(value)]
 
 
 def _missing(value) -> bool:

@@ -14,6 +14,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Ari
 h1 { border-bottom: 2px solid #444; padding-bottom: .3rem; }
 h2 { border-bottom: 1px solid #bbb; padding-bottom: .2rem; margin-top: 2.5rem; }
 table { border-collapse: collapse; margin: .5rem 0 1.2rem; font-size: .9rem; }
+div.wide { max-width: 100%; overflow-x: auto; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 th, td { border: 1px solid #ccc; padding: .2rem .5rem; }
 th { text-align: left; }
@@ -129,8 +130,12 @@ def print_rich(blocks, console) -> None:
         elif isinstance(b, Table) and b.rows:
             t = RichTable(title=_escape(b.title) or None)
             first = next(iter(b.rows[0]))
+            # The first column (variant names) is never cut: names like PerNodeBernoulli and
+            # PerNodeBernoulli_Fixed must stay apart at 80 columns; the others wrap instead.
+            names = max(len(cell(r.get(first))) for r in b.rows)
             for col in b.rows[0]:
-                t.add_column(_escape(col), justify="left" if col == first else "right", no_wrap=col == first)
+                t.add_column(_escape(col), justify="left" if col == first else "right", no_wrap=col == first,
+                             min_width=names if col == first else None)
             for row in b.rows:
                 t.add_row(*(_escape(cell(v, 4)) for v in row.values()))
             console.print(t)
@@ -173,4 +178,6 @@ def _html_table(t: Table) -> str:
     rows = "".join("<tr>" + "".join(f"<td{_num_class(v)}>{e(cell(v))}</td>" for v in r.values()) + "</tr>"
                    for r in t.rows)
     caption = f"<caption>{e(t.title)}</caption>" if t.title else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    # Wide tables (a column per variant) scroll inside their box instead of widening the page.
+    return f'<div class="wide"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+

@@ -6,13 +6,13 @@ repository), ``report.json`` (every ranking as `pernode rank --format json` prin
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from pernode_cli.errors import PernodeError
 from pernode_cli.report import plots
+from pernode_cli.report.folder import check_target, replace_folder
 from pernode_cli.report.document import Figure, Heading, Table, Text, to_html, to_markdown
 from pernode_cli.report.ranking import dataset_json, ranking_blocks, table_blocks
+from pernode_cli.stats.timing import few_rounds_note
 
 HOW_TO_READ = (
     "Every ranking names its design. Configs design: a block is one configuration (every setting but the "
@@ -114,11 +114,27 @@ def timing_blocks(bench, figures: list, plt) -> list:
         where = ", ".join(x for x in (g.device, g.backend) if x) or "device not logged"
         blocks.append(Table(rows, f"Table IV, {g.dataset or 'data set not logged'} ({where}; {g.source}): epoch "
                                   "time and its ratio to Dropout's in the same run, 95% paired bootstrap interval"))
+        blocks += [Text(f"timeit warned: {w}", "caution") for w in _timing_warnings(g)]
+        n = min((int(r["n"]) for r in g.rows if r.get("n") is not None), default=0)
+        few = few_rounds_note(n) if any(r.get("ratio_ci_low") is not None for r in g.rows) else None
+        if few:
+            blocks.append(Text(f"Note: {few}", "caution"))
         fig = plots.timing_figure(g, f"timing_{i + 1}_{plots.safe_name(g.dataset)}", plt)
         if fig is not None:
             figures.append(fig)
             blocks.append(_figure(fig))
     return blocks
+
+
+def _timing_warnings(g) -> list:
+    """Every warning `timeit` recorded for the group, once each (a busy machine once, not per row)."""
+    seen = []
+    for r in g.rows:
+        for w in r.get("warnings") or []:
+            line = w if w.startswith("busy machine") else f"{r['variant']}: {w}"
+            if line not in seen:
+                seen.append(line)
+    return seen
 
 
 def _interval(r) -> str:
@@ -163,26 +179,16 @@ def report_json(bench) -> dict:
 
 
 def write_report(bench, out) -> list[Path]:
-    """Render everything in memory, then write ``out``/index.html, index.md, report.json and figures/."""
+    """Render everything in memory, then write folder ``out`` whole or not at all
+    (``report.folder``): index.html, index.md, report.json and figures/."""
     from pernode_cli.stats.rows import plain
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise PernodeError(f"{out} is a file, not a folder; give another `out` folder.")
+    check_target(out, "out", "report")
     plt = plots.pyplot()
     blocks, figures = report_blocks(bench, plt)
     title = blocks[0].text
-    texts = {"index.html": to_html(blocks, title), "index.md": to_markdown(blocks),
-             "report.json": json.dumps(plain(report_json(bench)), indent=2, allow_nan=False) + "\n"}
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        written = plots.write_figures(figures, out / "figures")
-        for name, text in texts.items():
-            tmp = out / f".{name}.tmp-{os.getpid()}"
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, out / name)
-            written.append(out / name)
-    except OSError as exc:
-        raise PernodeError(f"Cannot write the report to {out} ({exc.strerror or exc}); give another `out` folder.") from None
-    return written
-
+    files = {f"figures/{f.stem}.{ext}": data for f in figures for ext, data in (("svg", f.svg), ("png", f.png))}
+    files["index.html"] = to_html(blocks, title).encode()
+    files["index.md"] = to_markdown(blocks).encode()
+    files["report.json"] = (json.dumps(plain(report_json(bench)), indent=2, allow_nan=False) + "\n").encode()
+    return replace_folder(out, files, "out", "report")

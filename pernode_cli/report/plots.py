@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from pernode_cli.errors import PernodeError
+from pernode_cli.report.folder import check_target, replace_folder
 from pernode_cli.stats.ranking import higher_is_better, selected_rows
 
 DPI = 200
@@ -268,35 +268,26 @@ def cd_figure(d, plt) -> FigureFile:
     return render(ranking_cd(d, plt), plt, f"{safe_name(d.dataset)}_cd_{d.design}", cap, f"{d.dataset}: {cap}")
 
 
-def write_figures(figures, folder) -> list[Path]:
-    """Write each figure's SVG and PNG into ``folder`` (created); returns the paths."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise PernodeError(f"{folder} is a file, not a folder; give another `plots` folder.")
-    written = []
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for f in figures:
-            for ext, data in (("svg", f.svg), ("png", f.png)):
-                path = folder / f"{f.stem}.{ext}"
-                path.write_bytes(data)
-                written.append(path)
-    except OSError as exc:
-        raise PernodeError(f"Cannot write figures to {folder} ({exc.strerror or exc}); give another folder.") from None
-    return written
+def figure_files(figures) -> dict:
+    """``{name: bytes}`` of every figure's SVG and PNG."""
+    return {f"{f.stem}.{ext}": data for f in figures for ext, data in (("svg", f.svg), ("png", f.png))}
+
+
+def check_plots_folder(folder) -> None:
+    """Refuse a `plots` folder that cannot be replaced whole, before any work."""
+    check_target(folder, "plots", "figures")
 
 
 def write_plots(result, folder) -> list[Path]:
-    """`rank --plots`: the report's figures of every ranked data set, SVG and PNG."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise PernodeError(f"{folder} is a file, not a folder; give another `plots` folder.")
+    """`rank --plots`: the report's figures of every ranked data set, SVG and PNG, written as
+    one folder whole or not at all (``report.folder``)."""
+    check_plots_folder(folder)
     plt = pyplot()
     figures = []
     for d in result.datasets:
         rows = result.rows[result.rows["dataset"] == d.dataset] if d.top_rows else result.rows.iloc[:0]
         figures += dataset_figures(d, rows, plt)
-    return write_figures(figures, folder)
+    return replace_folder(folder, figure_files(figures), "plots", "figures")
 
 
 def ratio_dots(group, plt):

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from pernode_cli.stats.timing import TIMING_COLUMNS, TimingRecord, cell_text, table_fields
+from pernode_cli.stats.timing import TIMING_COLUMNS, TimingRecord, cell_text, few_rounds_note, table_fields
 
 FORMATS = ("table", "csv", "json", "markdown", "latex")
 
@@ -41,7 +41,10 @@ def _rows(records: list[TimingRecord], narrow: bool = False) -> tuple[list[str],
 def footnotes(records: list[TimingRecord]) -> list[str]:
     notes = [f"* {INDISTINCT}"] if any(r.indistinct_from_dropout for r in records) else []
     rounds = records[0].rounds
-    return notes + [f"{rounds} interleaved rounds; 95% CI: paired bootstrap over rounds"] if rounds else notes
+    if rounds:
+        notes.append(f"{rounds} interleaved rounds ({records[0].n} timed); 95% CI: paired bootstrap over rounds")
+    few = few_rounds_note(records[0].n)
+    return notes + ([f"Note: {few}"] if few and any(r.ratio_ci_low is not None for r in records) else [])
 
 
 def print_warnings(records: list[TimingRecord], console) -> None:
@@ -97,8 +100,10 @@ def print_table(records: list[TimingRecord], console) -> None:
         console.print(line, soft_wrap=True)
     headers, rows = _rows(records, narrow=console.width < 132)
     table = Table(title=title(records))
-    for head in headers:
-        table.add_column(head, justify="left" if head == "Variant" else "right", no_wrap=head == "Variant")
+    names = max(len(r.variant) for r in records)
+    for head in headers:  # variant names are never cut (PerNodeBernoulli vs PerNodeBernoulli_Fixed)
+        table.add_column(head, justify="left" if head == "Variant" else "right", no_wrap=head == "Variant",
+                         min_width=names if head == "Variant" else None)
     for row in rows:
         table.add_row(*row)
     console.print(table)

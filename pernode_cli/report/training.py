@@ -40,11 +40,33 @@ def run_label(run) -> str:
     return f"{c.variant} rate {c.rate} units {c.units} batch {c.batch_size} seed {c.seed}"
 
 
-def dry_run_table(runs) -> Table:
-    table = Table(title="Runs of this shard")
-    for col in ("#", "run_id", "variant", "rate", "units", "batch", "seed", "status"):
-        table.add_column(col)
-    for r in runs:
-        c = r.config
-        table.add_row(str(r.index + 1), r.run_id, c.variant, str(c.rate), str(c.units), str(c.batch_size), str(c.seed), r.status)
-    return table
+DRY_RUN_COLUMNS = (("#", None), ("run_id", None), ("variant", "variant"), ("rate", "rate"), ("units", "units"),
+                   ("batch", "batch_size"), ("seed", "seed"), ("status", None))
+RICH_ROWS = 200  # larger plans are printed as plain aligned text: Rich lays out a table cell by cell
+
+
+def _dry_run_columns(table) -> list:
+    cols = table.columns
+    return [[str(i + 1) for i in table.index], list(table.run_id), *[[str(v) for v in cols.get(k, ())] for _, k in
+            DRY_RUN_COLUMNS[2:7]], list(table.status)]
+
+
+def dry_run_table(table) -> Table:
+    """A Rich table of a plan (``sweep.plan.PlanTable``)."""
+    out = Table(title="Runs of this shard")
+    for head, _ in DRY_RUN_COLUMNS:
+        out.add_column(head)
+    for row in zip(*_dry_run_columns(table)):
+        out.add_row(*row)
+    return out
+
+
+def dry_run_text(table) -> str:
+    """The same plan as plain aligned text, fast for any size."""
+    columns = _dry_run_columns(table)
+    heads = [h for h, _ in DRY_RUN_COLUMNS]
+    widths = [max([len(h)] + [len(v) for v in col]) for h, col in zip(heads, columns)]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    rows = [line.format(*heads), line.format(*("-" * w for w in widths))]
+    rows += [line.format(*row) for row in zip(*columns)]
+    return "\n".join(rows) + "\n"

@@ -30,8 +30,9 @@ import numpy as np
 from pernode_cli.errors import PernodeError
 
 # Settings whose mix among ranked rows the output points out (training length, width,
-# batch size, training-set size).
-SETTING_COLUMNS = ("epochs", "units", "batch_size", "max_train_samples", "train_samples")
+# batch size, training-set size, and the data themselves: one data set name trained on
+# different files).
+SETTING_COLUMNS = ("epochs", "units", "batch_size", "max_train_samples", "train_samples", "data_fingerprint")
 REASONS = {  # LeftOut field -> what it counts, as the output words it
     "unfinished": "of unfinished attempts",
     "duplicates": "that repeat a row already read (read once)",

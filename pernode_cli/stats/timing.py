@@ -38,6 +38,17 @@ MAD_FLOOR = 1e-3
 # else competed for the device, and is as large as the gaps Table IV measures.
 CV_THRESHOLD = 0.10
 REFERENCE = "Dropout"
+# A paired bootstrap over fewer rounds than this rests on too few resampling units for its
+# 95% interval to mean much (with 2 rounds it has 3 distinct resamples): say so beside it.
+MIN_ROUNDS_FOR_INTERVAL = 10
+
+
+def few_rounds_note(n: int) -> Optional[str]:
+    """A caution for intervals over ``n`` timed rounds, or None when there are enough."""
+    if n >= MIN_ROUNDS_FOR_INTERVAL:
+        return None
+    return (f"the 95% intervals rest on {n} timed round(s), too few to mean much (at least "
+            f"{MIN_ROUNDS_FOR_INTERVAL} are needed); time more rounds (`epochs`) for a usable interval.")
 
 
 def _col(header: str = "", fmt: str = "{}", default=None, narrow: bool = False):

@@ -11,9 +11,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pernode_cli.checks import is_gpu_share
+from pernode_cli.checks import LIMITS, is_gpu_share
 from pernode_cli.data import DATASETS, check_dataset_name
 from pernode_cli.errors import PernodeError
+from pernode_cli.logs import notices
+from pernode_cli.paths import real_path
 from pernode_cli.sizing import SEED_LIMIT, check_fits
 from pernode_cli.training.config import TrainConfig
 from pernode_cli.variants import canonical_variant
@@ -63,30 +65,24 @@ class SweepConfig:
         payload = {"dataset": self.dataset, "grid": self.grid, "fixed": fixed}
         return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-    def runs(self) -> list[TrainConfig]:
-        """Every run of the grid, in a fixed order: variants, rates, units, batch sizes, seeds."""
-        g, f = self.grid, self.fixed
-        out = []
-        for variant, rate, units, batch, seed in itertools.product(
-            g["variants"], g["rates"], g["units"], g["batch_sizes"], g["seeds"]
-        ):
-            out.append(
-                TrainConfig(
-                    dataset=self.dataset,
-                    variant=variant,
-                    rate=rate,
-                    units=units,
-                    batch_size=batch,
-                    epochs=f["epochs"],
-                    lr=f["lr"],
-                    seed=seed,
-                    data_dir=self.data_dir,
-                    max_train_samples=f["max_train_samples"],
-                    patience=f["patience"] or None,
-                    mc_samples=f["mc_samples"],
-                )
-            )
-        return out
+    def run(self, variant, rate, units, batch_size, seed) -> TrainConfig:
+        """The run of the grid at these settings, with the config's fixed settings."""
+        f = self.fixed
+        return TrainConfig(dataset=self.dataset, variant=variant, rate=rate, units=units, batch_size=batch_size,
+                           epochs=f["epochs"], lr=f["lr"], seed=seed, data_dir=self.data_dir,
+                           max_train_samples=f["max_train_samples"], patience=f["patience"] or None,
+                           mc_samples=f["mc_samples"])
+
+    def size(self) -> int:
+        """Runs in the whole grid."""
+        return math.prod(len(self.grid[k]) for k in ("variants", "rates", "units", "batch_sizes", "seeds"))
+
+    def runs(self, limit: int | None = None) -> list[TrainConfig]:
+        """Every run of the grid (the first ``limit``), in a fixed order: variants, rates, units,
+        batch sizes, seeds (the last varies fastest)."""
+        g = self.grid
+        product = itertools.product(g["variants"], g["rates"], g["units"], g["batch_sizes"], g["seeds"])
+        return [self.run(*cell) for cell in itertools.islice(product, limit)]
 
 
 def _line_of(text: str, table: str, key: str | None) -> int | None:
@@ -103,7 +99,20 @@ def _line_of(text: str, table: str, key: str | None) -> int | None:
     return None
 
 
-def _check(kind: str, value, where: str):
+# Config keys whose values are bounded by ``checks.LIMITS`` (under these names).
+BOUNDED = {"epochs": "epochs", "patience": "patience", "max_train_samples": "max_train_samples",
+           "mc_samples": "mc_samples", "cpus_per_run": "cpus_per_run", "units": "units", "batch_sizes": "batch_size"}
+
+
+def _check(kind: str, value, where: str, key: str = ""):
+    value = _checked(kind, value, where)
+    limit = LIMITS.get(BOUNDED.get(key, ""))
+    if limit is not None and any(v > limit for v in (value if isinstance(value, list) else [value]) if v is not None):
+        raise PernodeError(f"{where}: every value must be at most {limit:,}; got {value!r}.")
+    return value
+
+
+def _checked(kind: str, value, where: str):
     def bad(expected):
         return PernodeError(f"{where}: expected {expected}, got {value!r}.")
 
@@ -149,11 +158,16 @@ def _check(kind: str, value, where: str):
 
 
 def load_config(path) -> SweepConfig:
+    given = path
+    real_path(path, "config")  # a loop of links is one line
     path = Path(path)
     if not path.is_file():
         raise PernodeError(f"Config {path} does not exist.")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+        if text.startswith("\ufeff"):  # a byte-order mark some editors write: not part of the TOML
+            text = text[1:]
+            notices.info(f"{given}: ignored the UTF-8 byte-order mark at its start")
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PernodeError(f"{path}: not valid TOML ({exc}).") from None
@@ -173,7 +187,7 @@ def load_config(path) -> SweepConfig:
             if key not in keys:
                 allowed = ", ".join(list(keys) + ([t for t in SCHEMA if t] if table == "" else []))
                 raise PernodeError(f"{where}: unknown key; allowed here: {allowed}.")
-            out[key] = _check(keys[key][0], value, where)
+            out[key] = _check(keys[key][0], value, where, key)
         for key, (_, required, default) in keys.items():
             if key not in out:
                 if required:
@@ -183,6 +197,9 @@ def load_config(path) -> SweepConfig:
         values[table] = out
     top = values[""]
     config = SweepConfig(path, top["dataset"], top["data_dir"], values["grid"], values["fixed"])
+    if config.size() > LIMITS["grid_runs"]:
+        raise PernodeError(f"{path}: the grid has {config.size():,} runs, more than the {LIMITS['grid_runs']:,} a sweep "
+                           "may plan; split it into several configs.")
     _check_dataset_and_sizes(config, text)
     return config
 

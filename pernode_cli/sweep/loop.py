@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from pernode_cli.data import check_dataset_name, load_dataset
+from pernode_cli.data import check_dataset_name, data_fingerprint, load_dataset
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog, LogLock, check_log_path, notices, runs_in_log
 from pernode_cli.sizing import check_fits
 from pernode_cli.sweep.config import SweepConfig
-from pernode_cli.sweep.plan import PlannedRun, plan
-from pernode_cli.sweep.state import SweepState, check_log_belongs, open_state
+from pernode_cli.sweep.plan import PlannedRun, PlanTable, plan, plan_table
+from pernode_cli.sweep.state import SweepState, check_log_belongs, check_same_data, open_state
 
 
 @dataclass
@@ -44,14 +44,15 @@ class SweepEvents:
         """Runs training at once (parallel runners)."""
 
 
-def dry_run(config: SweepConfig, log, shard: tuple[int, int] = (1, 1)) -> list[PlannedRun]:
-    """The runs of the shard with their status in the log; trains nothing, writes nothing."""
+def dry_run(config: SweepConfig, log, shard: tuple[int, int] = (1, 1)) -> PlanTable:
+    """The runs of the shard with their status in the log, as a table; trains nothing, writes nothing."""
     log = check_log_path(log)
     state = open_state(log, config, shard)
     in_log = runs_in_log(log)
-    runs = plan(config, shard, in_log, state.failed)
-    check_log_belongs(log, {r.run_id for r in runs}, in_log)
+    runs = plan_table(config, shard, in_log, state.failed)
+    check_log_belongs(log, set(runs.run_id), in_log)
     _check_data(config)
+    check_same_data(config, state, in_log, data_fingerprint(config.dataset, config.data_dir))
     return runs
 
 
@@ -60,6 +61,13 @@ def _check_data(config: SweepConfig) -> None:
     check_dataset_name(config.dataset)
     if config.data_dir is not None and not Path(config.data_dir).exists():
         raise PernodeError(f"{config.path}: data_dir {config.data_dir} does not exist.")
+
+
+def _same_data(config: SweepConfig, state: SweepState, in_log: dict) -> str:
+    """The data's fingerprint now, refused when the sweep's state or log rows hold another."""
+    now = data_fingerprint(config.dataset, config.data_dir)
+    check_same_data(config, state, in_log, now)
+    return now
 
 
 class DataCache:
@@ -80,6 +88,7 @@ class LocalRunner:
 
     def __init__(self, train: Optional[Callable] = None):
         self.train, self.data = train, DataCache()
+        self.data_fingerprint = None  # set by the sweep: the data's fingerprint, computed once
 
     def results(self, pending: list, csv_log, events) -> Iterator[tuple[PlannedRun, object]]:
         """``(run, RunResult or the exception it raised)`` for each ``(run, attempt)``.
@@ -98,7 +107,7 @@ class LocalRunner:
             events.run_start(run, run.config.epochs)
             try:
                 yield run, train(run.config, csv_log, on_epoch=events.epoch, dataset=self.data.get(run.config),
-                                 run_id=run.run_id, attempt=attempt)
+                                 run_id=run.run_id, attempt=attempt, data_fingerprint=self.data_fingerprint)
             except PernodeError:
                 raise  # bad input (e.g. a missing data set) concerns every run: stop the sweep
             except Exception as exc:  # one run's crash must not end the sweep
@@ -133,6 +142,7 @@ def _open(config: SweepConfig, log: Path, shard, data: DataCache, runner):
         runs = plan(config, shard, in_log, state.failed)
         check_log_belongs(log, {r.run_id for r in runs}, in_log)
         _check_data(config)
+        state.data_fingerprint = runner.data_fingerprint = _same_data(config, state, in_log)
         if runs:  # a data set that does not load, or a model that cannot fit, stops the sweep here
             loaded = data.get(runs[0].config)
             for r in runs:

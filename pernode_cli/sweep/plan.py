@@ -1,22 +1,37 @@
-"""The runs of a sweep: its grid in a fixed order, cut into shards, each run with its id."""
+"""The runs of a sweep: its grid in a fixed order, cut into shards, each run with its id.
+
+The shard is planned as a table (``PlanTable``: one array per column, one row per run), not
+as an object per run: run ids are formatted from a template of the settings' JSON, so
+planning 100,000 runs takes well under a second. ``PlannedRun`` objects (with a
+``TrainConfig``) are made only for the runs a sweep trains.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
+
 from pernode_cli.errors import PernodeError
-from pernode_cli.training.config import TrainConfig, make_run_id
+from pernode_cli.training.config import TrainConfig
+
+MAX_SHARDS = 1_000_000
+# The grid's axes in the order of ``SweepConfig.runs`` (itertools.product, last fastest).
+AXES = (("variants", "variant"), ("rates", "rate"), ("units", "units"), ("batch_sizes", "batch_size"),
+        ("seeds", "seed"))
 
 
 def parse_shard(text: Optional[str]) -> tuple[int, int]:
     """``"K/N"`` -> ``(K, N)``; ``None`` is the whole grid, ``(1, 1)``."""
     if text is None:
         return 1, 1
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not (1 <= int(match.group(1)) <= int(match.group(2))):
-        raise PernodeError(f"`shard` must be K/N with 1 <= K <= N (e.g. 2/8); got {text!r}.")
+    match = re.fullmatch(r"\s*(\d{1,7})\s*/\s*(\d{1,7})\s*", text)
+    if not match or not (1 <= int(match.group(1)) <= int(match.group(2)) <= MAX_SHARDS):
+        raise PernodeError(f"`shard` must be K/N with 1 <= K <= N <= {MAX_SHARDS:,} (e.g. 2/8); got {text!r}.")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -32,19 +47,75 @@ class PlannedRun:
         return self.status in ("done", "nonfinite")
 
 
-def plan(config, shard: tuple[int, int], in_log: Optional[dict] = None, failed: Optional[dict] = None) -> list[PlannedRun]:
-    """The runs of this shard (grid position ``i`` with ``i % N == K - 1``), with their
-    status from the log (``run_id -> RunInLog``): finished means a finished attempt there;
-    ``failed`` (run_id -> message) marks the runs whose last attempt raised."""
+@dataclass
+class PlanTable:
+    """One shard's runs: ``index`` (grid position), ``run_id``, the grid's settings and ``status``."""
+
+    index: np.ndarray
+    run_id: list
+    columns: dict  # setting name -> list of values, one per run
+    status: list
+
+    def __len__(self) -> int:
+        return len(self.run_id)
+
+    @property
+    def finished(self) -> int:
+        return sum(s in ("done", "nonfinite") for s in self.status)
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _id_template(config) -> tuple[str, list]:
+    """A %-template of the settings' JSON (as ``make_run_id`` writes it) whose slots are the
+    grid's axes, and the axes' names in slot order."""
+    sample = config.runs(limit=1)[0].settings()
+    varying = {setting for _, setting in AXES}
+    parts, slots = [], []
+    for key in sorted(sample):
+        parts.append(f"{json.dumps(key)}: " + ("%s" if key in varying else _json(sample[key]).replace("%", "%%")))
+        if key in varying:
+            slots.append(key)
+    return "{" + ", ".join(parts) + "}", slots
+
+
+def plan_table(config, shard: tuple[int, int], in_log: Optional[dict] = None,
+               failed: Optional[dict] = None) -> PlanTable:
+    """The runs of this shard (grid position ``i`` with ``i % N == K - 1``) with their status
+    from the log (``run_id -> RunInLog``: finished means a finished attempt there) and
+    ``failed`` (run_id -> message: the runs whose last attempt raised)."""
     k, n = shard
     in_log, failed = in_log or {}, failed or {}
-    runs = []
-    for index, rc in enumerate(config.runs()):
-        if index % n != k - 1:
-            continue
-        run = PlannedRun(index, make_run_id(rc.settings()), rc)
-        end = in_log[run.run_id].end if run.run_id in in_log else ""
-        run.status = ("nonfinite" if end == "nonfinite" else "done") if end else (
-            "failed" if run.run_id in failed else "pending")
-        runs.append(run)
-    return runs
+    axes = [config.grid[name] for name, _ in AXES]
+    sizes = [len(a) for a in axes]
+    index = np.arange(k - 1, int(np.prod(sizes)), n)
+    coords = np.unravel_index(index, sizes) if len(index) else [np.zeros(0, int)] * len(AXES)
+    template, slots = _id_template(config)
+    # One JSON fragment per distinct value of each axis, then one string per run.
+    columns, fragments = {}, {}
+    for (_, setting), values, at in zip(AXES, axes, coords):
+        columns[setting] = [values[i] for i in at]
+        fragments[setting] = [_json(values[i]) for i in at]
+    texts = (template % row for row in zip(*(fragments[s] for s in slots)))
+    ids = [f"{variant}-{hashlib.sha1(t.encode()).hexdigest()[:10]}" for variant, t in zip(columns["variant"], texts)]
+    status = []
+    for run_id in ids:
+        end = in_log[run_id].end if run_id in in_log else ""
+        status.append(("nonfinite" if end == "nonfinite" else "done") if end else
+                      ("failed" if run_id in failed else "pending"))
+    return PlanTable(index=index, run_id=ids, columns=columns, status=status)
+
+
+def planned_runs(config, table: PlanTable) -> list[PlannedRun]:
+    """``PlannedRun`` objects (with their ``TrainConfig``) for the rows of ``table``."""
+    cols = table.columns
+    return [PlannedRun(int(i), run_id, config.run(cols["variant"][j], cols["rate"][j], cols["units"][j],
+                                                 cols["batch_size"][j], cols["seed"][j]), status)
+            for j, (i, run_id, status) in enumerate(zip(table.index, table.run_id, table.status))]
+
+
+def plan(config, shard: tuple[int, int], in_log: Optional[dict] = None, failed: Optional[dict] = None) -> list[PlannedRun]:
+    """The runs of this shard as ``PlannedRun`` objects (see ``plan_table``)."""
+    return planned_runs(config, plan_table(config, shard, in_log, failed))

@@ -57,7 +57,7 @@ class _RowBuffer:
 _DATA = DataCache()  # per worker process: a data set is loaded once, whatever the runs
 
 
-def train_task(config, run_id: str, attempt: int) -> dict:
+def train_task(config, run_id: str, attempt: int, data_fingerprint: Optional[str] = None) -> dict:
     """One run in a Ray worker; returns its rows and outcome (the driver writes them)."""
     from pernode_cli.training.environment import import_backend
 
@@ -65,7 +65,8 @@ def train_task(config, run_id: str, attempt: int) -> dict:
     from pernode_cli.training.run import train_run
 
     buffer = _RowBuffer()
-    result = train_run(config, buffer, dataset=_DATA.get(config), run_id=run_id, attempt=attempt)
+    result = train_run(config, buffer, dataset=_DATA.get(config), run_id=run_id, attempt=attempt,
+                       data_fingerprint=data_fingerprint)
     return {"rows": buffer.rows, "failed": result.failed, "message": result.message}
 
 
@@ -88,6 +89,7 @@ class RayRunner:
         self.address, self.gpus, self.cpus = address, gpus_per_run, cpus_per_run or 1
         self.backend = backend or os.environ.get("KERAS_BACKEND", "tensorflow")
         self.num_cpus, self.started, self.data, self.flying = num_cpus, False, DataCache(), {}
+        self.data_fingerprint = None  # set by the sweep: the data's fingerprint, computed once
 
     def start(self) -> None:
         """Reach the cluster and check it can hold one run: before the sweep writes anything."""
@@ -132,7 +134,7 @@ class RayRunner:
         while queue or flying:
             while queue and len(flying) < capacity:
                 run, attempt = queue.pop(0)
-                flying[task.remote(run.config, run.run_id, attempt)] = run
+                flying[task.remote(run.config, run.run_id, attempt, self.data_fingerprint)] = run
                 events.run_start(run, run.config.epochs)
             events.in_flight(len(flying))
             (ref,), _ = ray.wait(list(flying), num_returns=1)

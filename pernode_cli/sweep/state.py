@@ -19,9 +19,11 @@ class SweepState:
     shard: str
     finished: dict = field(default_factory=dict)  # run_id -> "ok" | "nonfinite"
     failed: dict = field(default_factory=dict)  # run_id -> message
+    data_fingerprint: str = ""  # the data the sweep trains on ("" in states written before it was recorded)
 
     def save(self) -> None:
-        payload = {"fingerprint": self.fingerprint, "shard": self.shard, "finished": self.finished, "failed": self.failed}
+        payload = {"fingerprint": self.fingerprint, "shard": self.shard, "finished": self.finished, "failed": self.failed,
+                   "data_fingerprint": self.data_fingerprint}
         atomic_write(self.path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
 
     def mark_finished(self, run_id: str, ok: bool) -> None:
@@ -51,7 +53,8 @@ def _load(path: Path, log: Path, fingerprint: str, shard_text: str) -> SweepStat
         )
     if data.get("shard") != shard_text:
         raise PernodeError(f"{log} holds shard {data.get('shard')} of this sweep, not {shard_text}; give every shard its own `log`.")
-    return SweepState(path, fingerprint, shard_text, dict(data.get("finished", {})), dict(data.get("failed", {})))
+    return SweepState(path, fingerprint, shard_text, dict(data.get("finished", {})), dict(data.get("failed", {})),
+                      str(data.get("data_fingerprint") or ""))
 
 
 def open_state(log: Path, config, shard: tuple[int, int]) -> SweepState:
@@ -61,6 +64,21 @@ def open_state(log: Path, config, shard: tuple[int, int]) -> SweepState:
     if path.exists():
         return _load(path, log, config.fingerprint(), shard_text)
     return SweepState(path, config.fingerprint(), shard_text)
+
+
+def check_same_data(config, state: SweepState, in_log: dict, now: str) -> None:
+    """Refuse to resume a sweep over data that changed: the state's and the log's rows'
+    data fingerprints must be the data's fingerprint ``now``."""
+    from pernode_cli.data.fingerprint import data_change
+
+    seen = set(filter(None, [state.data_fingerprint])) | {fp for run in in_log.values() for fp in run.data}
+    other = sorted(seen - {now})
+    if other:
+        raise PernodeError(
+            f"{config.path}: the data of this sweep changed since it started ({', '.join(other)} then); "
+            f"{data_change(config.dataset, config.data_dir, now)}, so the remaining runs would train on other data "
+            f"into the same log. Restore the data to resume, or give a new `log` for a sweep on the new data."
+        )
 
 
 def check_log_belongs(log: Path, run_ids: set[str], in_log: dict) -> None:

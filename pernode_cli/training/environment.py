@@ -48,23 +48,65 @@ def backend_chatter_hidden(fds=(2,)):
         os.close(null)
 
 
+BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def requested_backend() -> str:
+    """The backend Keras will start: ``KERAS_BACKEND``, else ``~/.keras/keras.json``'s, else TensorFlow."""
+    import json
+
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            return str(json.load(f).get("backend") or "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def installed_backends() -> list[str]:
+    """Keras backends whose package is installed (found, not imported)."""
+    import importlib.util
+
+    return [name for name, module in BACKEND_MODULES.items() if importlib.util.find_spec(module) is not None]
+
+
+def _backend_error(exc: BaseException):
+    from pernode_cli.errors import PernodeError
+
+    wanted = os.environ.get("KERAS_BACKEND") or "the one in ~/.keras/keras.json"
+    have = installed_backends()
+    fix = (f"set KERAS_BACKEND to one of the installed backends: {', '.join(have)}" if have else
+           "install one: pip install tensorflow (or jax, or torch)")
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return PernodeError(f"Keras cannot start the backend {wanted} ({reason}); {fix}.")
+
+
 def import_backend():
     """Import and return ``keras``; TensorFlow's C++ start-up lines (CUDA probing, absl
-    notices) are not shown unless ``PERNODE_BACKEND_LOGS=1`` asks for them."""
-    if "keras" in sys.modules or os.environ.get(BACKEND_LOGS_ENV) == "1":
-        import keras
+    notices) are not shown unless ``PERNODE_BACKEND_LOGS=1`` asks for them. An unknown or
+    missing backend is a ``PernodeError`` naming the installed ones."""
+    wanted = os.environ.get("KERAS_BACKEND")
+    if wanted is not None and wanted not in BACKEND_MODULES and "keras" not in sys.modules:
+        raise _backend_error(ValueError(f"unknown backend {wanted!r}"))
+    try:
+        if "keras" in sys.modules or os.environ.get(BACKEND_LOGS_ENV) == "1":
+            import keras
 
+            return keras
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with backend_chatter_hidden():
+            import keras
+
+            backend = keras.backend.backend()
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                tf.config.list_physical_devices("GPU")  # probes CUDA now, while silenced
         return keras
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with backend_chatter_hidden():
-        import keras
-
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.list_physical_devices("GPU")  # probes CUDA now, while silenced
-    return keras
+    except (ImportError, ValueError, RuntimeError) as exc:
+        raise _backend_error(exc) from None
 
 
 def backend_name() -> str:

@@ -17,6 +17,7 @@ class EpochRow:
     run_id: str
     timestamp: str = ""  # UTC time the row was written
     dataset: str
+    data_fingerprint: str = ""  # the data trained on: NAME@VERSION, +dir:HASH, or npz:HASH of the file
     variant: str
     rate: float
     realised_rate: Optional[float] = None  # the drop probability that ran (Bernoulli: a multiple of 2^-15)

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from pernode_cli.data import Dataset, check_dataset_name, load_dataset
+from pernode_cli.data import Dataset, check_dataset_name, data_fingerprint, load_dataset
+from pernode_cli.data.fingerprint import data_change
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog, LogLock, check_log_path, runs_in_log
 from pernode_cli.models import build_model, module_realised_rate, module_sampler
@@ -121,20 +122,24 @@ def accuracy_for(multilabel: bool):
     return keras.metrics.CategoricalAccuracy(name="acc")
 
 
-def run_stamp(config: TrainConfig, data: Dataset, run_id: str, model, attempt: int = 1) -> dict:
+def run_stamp(config: TrainConfig, data: Dataset, run_id: str, model, attempt: int = 1,
+              fingerprint: str = "") -> dict:
     """The columns that are the same in every row of the run."""
     settings = {k: getattr(config, k) for k in ("variant", "rate", "units", "batch_size", "seed", "lr",
                                                  "epochs", "patience", "max_train_samples")}
     settings["attempt"] = attempt
-    return dict(settings, run_id=run_id, dataset=data.name, sampler=module_sampler(model),
+    return dict(settings, run_id=run_id, dataset=data.name, data_fingerprint=fingerprint, sampler=module_sampler(model),
                 realised_rate=module_realised_rate(model, config.rate), train_samples=int(data.x_train.shape[0]),
                 **environment_stamp())
 
 
 def train_run(config: TrainConfig, log: CsvLog, on_epoch: OnEpoch = None, dataset: Optional[Dataset] = None,
-              run_id: Optional[str] = None, attempt: int = 1) -> RunResult:
-    """Train ``config`` and append one row per epoch to ``log`` (``attempt``: the attempt's number)."""
+              run_id: Optional[str] = None, attempt: int = 1, data_fingerprint: Optional[str] = None) -> RunResult:
+    """Train ``config`` and append one row per epoch to ``log`` (``attempt``: the attempt's number;
+    ``data_fingerprint``: the data's, computed from the config when not given)."""
     config.validate()
+    if data_fingerprint is None:
+        data_fingerprint = _fingerprint(config)
     data = prepare_data(config, dataset)
     model = compiled_model(config, data)
     run_id = run_id or make_run_id(config.settings())
@@ -147,7 +152,7 @@ def train_run(config: TrainConfig, log: CsvLog, on_epoch: OnEpoch = None, datase
     calibration = Calibration(model, val_x, data.y_val, data.multilabel, config.variant, config.mc_samples,
                               fit_batch_size(val_y, bs))
     timer, nonfinite = EpochTimer(), NonFiniteStop()
-    evaluator = EpochEvaluator(run_stamp(config, data, run_id, model, attempt), timer, splits,
+    evaluator = EpochEvaluator(run_stamp(config, data, run_id, model, attempt, data_fingerprint), timer, splits,
                                calibration, bs)
     callbacks = [timer, nonfinite, evaluator]
     if config.patience:
@@ -156,6 +161,11 @@ def train_run(config: TrainConfig, log: CsvLog, on_epoch: OnEpoch = None, datase
     model.fit(train_x, train_y, batch_size=fit_batch_size(train_y, bs), epochs=config.epochs, shuffle=True,
               verbose=0, callbacks=callbacks)
     return result
+
+
+def _fingerprint(config: TrainConfig) -> str:
+    check_dataset_name(config.dataset)
+    return data_fingerprint(config.dataset, config.data_dir)
 
 
 class TrainEvents:
@@ -181,6 +191,7 @@ def train_to_log(config: TrainConfig, log, events: Optional[TrainEvents] = None)
         raise PernodeError(f"{log} belongs to a sweep ({state_path(log).name} beside it); give another `log`.")
     check_dataset_name(config.dataset)
     run_id = make_run_id(config.settings())
+    fingerprint = _fingerprint(config)
     lock = LogLock(log).acquire()  # one writer: refused at once while another holds it
     try:
         earlier = runs_in_log(log).get(run_id)
@@ -188,6 +199,12 @@ def train_to_log(config: TrainConfig, log, events: Optional[TrainEvents] = None)
             raise PernodeError(
                 f"{log} already holds run {run_id} complete (ended: {earlier.end}); give another `log`, or change "
                 "the settings (a new `seed`, say) to train another run."
+            )
+        if earlier and earlier.data and fingerprint not in earlier.data:
+            raise PernodeError(
+                f"{log} holds an unfinished attempt of run {run_id} trained on other data ({', '.join(sorted(earlier.data))}); "
+                f"{data_change(config.dataset, config.data_dir, fingerprint)}. Restore the data to train it "
+                "again, or give another `log`."
             )
         data = prepare_data(config)
         check_fits(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs)
@@ -198,6 +215,6 @@ def train_to_log(config: TrainConfig, log, events: Optional[TrainEvents] = None)
     try:
         events.start(config, data)
         return train_run(config, csv_log, on_epoch=events.epoch, dataset=data, run_id=run_id,
-                         attempt=(earlier.attempts if earlier else 0) + 1)
+                         attempt=(earlier.attempts if earlier else 0) + 1, data_fingerprint=fingerprint)
     finally:
         csv_log.close()

@@ -104,22 +104,34 @@ def load_average() -> Optional[float]:
         return None
 
 
-def _run_rounds(config: TimeitConfig, contenders: dict, events: TimeitEvents) -> int:
-    """Time rounds until ``config.epochs`` or ``max_minutes``; returns the rounds run."""
+def _run_rounds(config: TimeitConfig, contenders: dict, events: TimeitEvents, stopped=None) -> int:
+    """Time rounds until ``config.epochs`` or ``max_minutes``; returns the rounds run.
+
+    ``stopped()`` true (a Ctrl-C or SIGTERM arrived) while a round runs ends the timing with
+    the rounds that finished, as ``max_minutes`` does: the unfinished round is dropped, since
+    every round must hold one epoch of every variant for the paired ratios."""
     backend, start, timed_start = keras.backend.backend(), time.perf_counter(), None
-    for r in range(config.epochs):
-        if r == config.warmup:
-            timed_start = time.perf_counter()
-        events.round_start(r, config.epochs)
-        for name in round_order(config.variants, r, config.seed):
-            events.epoch(name, r + 1, _one_epoch(contenders[name], config, backend))
-        now, left = time.perf_counter(), None
-        if timed_start is not None:
-            left = (now - timed_start) / (r + 1 - config.warmup) * (config.epochs - r - 1)
-        events.round_end(r, config.epochs, left)
-        if timed_start is not None and config.max_minutes and now - start >= 60 * config.max_minutes:
-            return r + 1
-    return config.epochs
+    done = 0
+    try:
+        for r in range(config.epochs):
+            if r == config.warmup:
+                timed_start = time.perf_counter()
+            events.round_start(r, config.epochs)
+            for name in round_order(config.variants, r, config.seed):
+                events.epoch(name, r + 1, _one_epoch(contenders[name], config, backend))
+            done = r + 1
+            now, left = time.perf_counter(), None
+            if timed_start is not None:
+                left = (now - timed_start) / (r + 1 - config.warmup) * (config.epochs - r - 1)
+            events.round_end(r, config.epochs, left)
+            if timed_start is not None and config.max_minutes and now - start >= 60 * config.max_minutes:
+                break
+    except BaseException:
+        if stopped is None or not stopped():
+            raise
+    for c in contenders.values():  # an interrupted round's epochs are not kept
+        del c.timer.seconds[done:], c.timer.offsets[done:]
+    return done
 
 
 def _record(c: Contender, config: TimeitConfig, steps: int, rounds: int, stamp: dict) -> TimingRecord:
@@ -133,9 +145,12 @@ def _record(c: Contender, config: TimeitConfig, steps: int, rounds: int, stamp: 
     )
 
 
-def run_timeit(config: TimeitConfig, log=None, events: Optional[TimeitEvents] = None, loaded=None) -> list[TimingRecord]:
+def run_timeit(config: TimeitConfig, log=None, events: Optional[TimeitEvents] = None, loaded=None,
+               stopped=None) -> list[TimingRecord]:
     """Time every variant of ``config`` in interleaved rounds; append one row per variant to
-    ``log`` when given. ``loaded``: the data set already loaded, for ``data="real"``."""
+    ``log`` when given. ``loaded``: the data set already loaded, for ``data="real"``.
+    ``stopped``: a callable, true once the user interrupted; the rounds finished by then are
+    reported and logged (none when no round after the warm-up finished: ``[]``)."""
     config.validate()
     if log:
         LogLock(log).probe()  # a second writer is refused before any work
@@ -145,7 +160,7 @@ def run_timeit(config: TimeitConfig, log=None, events: Optional[TimeitEvents] = 
         check_fits(loaded.input_shape, loaded.backbone, config.units, config.batch_size, loaded.n_outputs)
     csv_log = CsvLog(log, TIMING_COLUMNS) if log else None
     try:
-        records = _time_all(config, loaded, events or TimeitEvents())
+        records = _time_all(config, loaded, events or TimeitEvents(), stopped)
         for rec in records if csv_log else []:
             csv_log.append({k: json.dumps(v) if isinstance(v, list) else v for k, v in rec.to_dict().items()})
         return records
@@ -154,12 +169,14 @@ def run_timeit(config: TimeitConfig, log=None, events: Optional[TimeitEvents] = 
             csv_log.close()
 
 
-def _time_all(config: TimeitConfig, loaded, events: TimeitEvents) -> list[TimingRecord]:
+def _time_all(config: TimeitConfig, loaded, events: TimeitEvents, stopped=None) -> list[TimingRecord]:
     inputs = _inputs(config, loaded)
     origin = time.perf_counter()
     contenders = {name: _contender(config, name, inputs, origin) for name in config.variants}
     stamp = dict(environment_stamp(), load_start=load_average())
-    rounds = _run_rounds(config, contenders, events)
+    rounds = _run_rounds(config, contenders, events, stopped)
+    if rounds <= config.warmup:  # interrupted before any round was timed
+        return []
     stamp["load_end"] = load_average()
     records = apply_ratios([_record(contenders[n], config, inputs[2], rounds, stamp) for n in config.variants],
                            seed=config.seed)
