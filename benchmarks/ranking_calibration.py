@@ -1,17 +1,25 @@
-"""Type I error of the two ranking designs on simulated logs where no variant differs.
+"""Type I error of pernode's rankings on simulated logs where no variant differs, at the
+shapes real studies have. Prints a Markdown table of rejection rates at alpha 0.05.
 
-    python benchmarks/ranking_calibration.py [--sims 1000] [--check 20] [--seed 0]
+    python benchmarks/ranking_calibration.py [--sims 1000] [--resamples 2000] [--seed 0] [--check 10]
 
-Each simulated log is a full grid: k variants x rates x seeds x epochs. A run's loss curve is
-a shared rate effect plus a shared (rate, seed) effect, an optional variant-by-rate
-interaction with mean zero, a run effect and epoch noise on a learning curve. No variant is
-better than another, so a calibrated test rejects at 0.05 in about 5% of the logs.
+Every p-value is the one `pernode rank` prints (``pernode_cli.stats.procedures``: exact
+Friedman where enumerable, else a permutation p-value; exact Wilcoxon), computed here on the
+block matrices directly; the first ``--check`` logs of the grid shapes also go through
+``rank_logs`` on a data frame, which must give the same p-value.
 
-Designs: the paper's layout (each variant's 5 best records as blocks, chi-square p of
-Friedman's test) and the configs design (`pernode_cli.stats.configs`: one best-epoch value
-per run, blocks = configurations, seeds averaged or taken as blocks). The first ``--check``
-logs of each shape also go through `rank_configs` on a data frame, which must give the same
-p-values as the array path used for the rest. Prints a Markdown table.
+Shapes:
+- full grids (k variants x 10 rates x seeds x 20 epochs): a rate effect, a shared
+  (rate, seed) effect, an optional variant-by-rate interaction with mean zero, a run effect,
+  epoch noise on a learning curve; seeds averaged (the default), seeds as blocks, and the
+  paper's layout (whose chi-square p is shown only to say why pernode prints none);
+- 3 blocks of k variants: the approximations pernode no longer prints (chi-square,
+  Iman-Davenport) against the printed p-value;
+- one configuration with 5 seeds: seeds as blocks (what `auto` runs there);
+- a variant with twice the epoch-to-epoch noise and the same mean: the best epoch chosen on
+  the compared metric, against chosen on validation and compared on test (the default);
+- 4 data sets with a variant x data set interaction and no overall variant effect: the
+  configurations of all data sets pooled, against data sets as blocks (Demsar 2006).
 """
 
 from __future__ import annotations
@@ -24,30 +32,33 @@ import time
 
 import numpy as np
 import pandas as pd
-from scipy.stats import friedmanchisquare
+from scipy.stats import chi2 as chi2_dist
+from scipy.stats import f as f_dist
+from scipy.stats import rankdata
 
-from pernode_cli.stats.configs import block_statistics, rank_configs, select_epoch
-from pernode_cli.stats.ranking import rank_matrix
+from pernode_cli.stats import procedures as proc
+from pernode_cli.stats.blocks import exact_mean
+from pernode_cli.stats.ranking import rank_logs
 
-# (label, variants, rates, seeds, epochs, interaction sd)
-SHAPES = [
-    ("k=8, 10 rates x 3 seeds x 20 epochs", 8, 10, 3, 20, 0.0),
-    ("k=8, 10 rates x 3 seeds x 20 epochs, variant x rate interaction", 8, 10, 3, 20, 0.5),
-    ("k=8, 10 rates x 1 seed x 20 epochs", 8, 10, 1, 20, 0.0),
-    ("k=3, 10 rates x 3 seeds x 20 epochs", 3, 10, 3, 20, 0.0),
-]
+ALPHA = 0.05
 
 
-def simulate(rng, k, rates, seeds, epochs, interaction):
-    """Loss curves ``(rates, variants, seeds, epochs)`` under the null of no variant effect."""
+def grid(rng, k, rates, seeds, epochs, interaction, noisy=None, test=False):
+    """Loss curves ``(rates, variants, seeds, epochs)`` (and test curves) under the null."""
     rate = rng.normal(0.0, 1.0, (rates, 1, 1, 1))
     shared_seed = rng.normal(0.0, 0.3, (rates, 1, seeds, 1))
     inter = rng.normal(0.0, interaction, (rates, k, 1, 1)) if interaction else 0.0
     run = rng.normal(0.0, 0.5, (rates, k, seeds, 1))
     e = np.arange(1, epochs + 1)
-    curve = 1.0 / e + 0.01 * e  # falls, then overfits a little
-    noise = rng.normal(0.0, 0.1, (rates, k, seeds, epochs))
-    return 2.0 + rate + shared_seed + inter + run + curve + noise
+    curve = 1.0 / e + 0.01 * e
+    sd = np.full((1, k, 1, 1), 0.1)
+    if noisy is not None:
+        sd[0, noisy] = 0.2
+    base = 2.0 + rate + shared_seed + inter + run + curve
+    val = base + sd * rng.normal(size=(rates, k, seeds, epochs))
+    if not test:
+        return val
+    return val, base + sd * rng.normal(size=(rates, k, seeds, epochs))
 
 
 def to_frame(values):
@@ -58,69 +69,126 @@ def to_frame(values):
     })
 
 
-def paper(values, top=5):
-    """Chi-square p and W of the paper's layout over every record of each variant."""
-    _, m = rank_matrix({str(j): values[:, j].ravel() for j in range(values.shape[1])}, top)
-    res = friedmanchisquare(*m.T)
-    return float(res.pvalue), float(res.statistic) / (m.shape[0] * (m.shape[1] - 1))
+def p_of(m, resamples, seed):
+    return proc.friedman(m, maximize=False, resamples=resamples, seed=seed).p
 
 
-def configs(values):
-    """Block statistics with seeds averaged and with seeds as blocks."""
-    best = select_epoch(values, "best")  # (rates, variants, seeds)
-    averaged = block_statistics(best.mean(axis=2))
-    as_blocks = block_statistics(best.transpose(0, 2, 1).reshape(-1, best.shape[1]))
-    return averaged, as_blocks
+def paper_chi2_p(values, top=5):
+    k = values.shape[1]
+    m = np.column_stack([np.sort(values[:, j].ravel())[:top] for j in range(k)])
+    r = rankdata(m, axis=1)
+    n = m.shape[0]
+    chi2 = 12.0 / (n * k * (k + 1)) * (r.sum(axis=0) ** 2).sum() - 3 * n * (k + 1)
+    return chi2_dist.sf(chi2, k - 1)
 
 
-def check(values, averaged, as_blocks):
-    """The data-frame path gives the array path's p-values."""
-    frame = to_frame(values)
-    (a,) = rank_configs(frame, seeds="average")
-    (b,) = rank_configs(frame, seeds="blocks")
-    assert abs(a.p - averaged.p) < 1e-12 and abs(b.p - as_blocks.p) < 1e-12, (a.p, averaged.p, b.p, as_blocks.p)
-    assert a.n_blocks == averaged.n and b.n_blocks == as_blocks.n
+def rate(flags) -> str:
+    return f"{np.mean(flags):.3f}"
 
 
-def run_shape(rng, shape, sims, n_check):
-    _, k, rates, seeds, epochs, interaction = shape
-    p_paper, w_paper, p_avg, f_avg, w_avg, p_blocks = [], [], [], [], [], []
+def grid_rows(rng, sims, resamples, n_check):
+    rows = []
+    for label, k, seeds, interaction in (("k=8, 10 rates x 3 seeds x 20 epochs", 8, 3, 0.0),
+                                         ("same, with a variant x rate interaction", 8, 3, 0.5),
+                                         ("k=3, 10 rates x 3 seeds x 20 epochs", 3, 3, 0.0)):
+        avg, blocks, paper = [], [], []
+        for i in range(sims):
+            v = grid(rng, k, 10, seeds, 20, interaction)
+            last = v[..., -1]  # no separate selection split: each run's last epoch (the default)
+            m_avg = np.array([[exact_mean(last[b, j]) for j in range(k)] for b in range(10)])
+            p_avg = p_of(m_avg, resamples, i)
+            avg.append(p_avg <= ALPHA)
+            blocks.append(p_of(last.transpose(0, 2, 1).reshape(-1, k), resamples, i) <= ALPHA)
+            paper.append(paper_chi2_p(v) <= ALPHA)
+            if i < n_check:
+                (d,) = rank_logs(to_frame(v), design="configs", select="last").datasets
+                assert abs(d.omnibus.p - proc.friedman(m_avg, False).p) < 1e-12
+        rows.append((label, "configs, seeds averaged (printed p)", rate(avg)))
+        rows.append((label, "configs, seeds as blocks (printed p)", rate(blocks)))
+        rows.append((label, "paper layout, chi-square p (not printed: descriptive)", rate(paper)))
+    return rows
+
+
+def small_rows(rng, sims, resamples):
+    rows = []
+    for k in (3, 4, 5, 8):
+        printed, chi, idav = [], [], []
+        for i in range(sims):
+            m = rng.normal(size=(3, k))
+            printed.append(p_of(m, resamples, i) <= ALPHA)
+            r = rankdata(m, axis=1)
+            c2 = 12.0 / (3 * k * (k + 1)) * (r.sum(axis=0) ** 2).sum() - 3 * 3 * (k + 1)
+            chi.append(chi2_dist.sf(c2, k - 1) <= ALPHA)
+            most = 3 * (k - 1)
+            fval = np.inf if most - c2 <= 1e-9 else 2 * c2 / (most - c2)
+            idav.append((0.0 if np.isinf(fval) else f_dist.sf(fval, k - 1, 2 * (k - 1))) <= ALPHA)
+        label = f"3 blocks, k={k}"
+        rows += [(label, "Friedman, printed p", rate(printed)), (label, "chi-square approximation", rate(chi)),
+                 (label, "Iman-Davenport approximation", rate(idav))]
+    return rows
+
+
+def seeds_rows(rng, sims, resamples):
+    printed, paper = [], []
     for i in range(sims):
-        values = simulate(rng, k, rates, seeds, epochs, interaction)
-        p, w = paper(values)
-        averaged, as_blocks = configs(values)
-        if i < n_check:
-            check(values, averaged, as_blocks)
-        p_paper.append(p)
-        w_paper.append(w)
-        p_avg.append(averaged.p)
-        f_avg.append(averaged.iman_davenport_p)
-        w_avg.append(averaged.kendall_w)
-        p_blocks.append(as_blocks.p)
-    rej = lambda ps: float(np.mean(np.asarray(ps) < 0.05))  # noqa: E731
-    return rej(p_paper), rej(p_avg), rej(f_avg), rej(p_blocks), float(np.median(w_paper)), float(np.median(w_avg))
+        v = grid(rng, 4, 1, 5, 20, 0.0)  # one configuration, 5 seeds
+        printed.append(p_of(v[0, :, :, -1].T, resamples, i) <= ALPHA)
+        paper.append(paper_chi2_p(v) <= ALPHA)
+    label = "one configuration, k=4, 5 seeds"
+    return [(label, "configs, seeds as blocks (auto)", rate(printed)),
+            (label, "paper layout, chi-square p (not printed)", rate(paper))]
+
+
+def noisy_rows(rng, sims, resamples):
+    same, separated, first = [], [], []
+    for i in range(sims):
+        val, test = grid(rng, 8, 10, 1, 20, 0.0, noisy=0, test=True)
+        val, test = val[:, :, 0], test[:, :, 0]  # (rates, variants, epochs)
+        best = val.argmin(axis=-1)
+        m_same = val.min(axis=-1)
+        m_sep = np.take_along_axis(test, best[..., None], axis=-1)[..., 0]
+        same.append(p_of(m_same, resamples, i) <= ALPHA)
+        separated.append(p_of(m_sep, resamples, i) <= ALPHA)
+        first.append(rankdata(m_same, axis=1).mean(axis=0).argmin() == 0)
+    label = "k=8, 10 rates, one variant twice as noisy"
+    return [(label, "best epoch on the compared metric", rate(same)),
+            (label, "chosen on val, compared on test (default)", rate(separated)),
+            (label, "noisy variant ranked first (same metric; 1/8 by chance)", rate(first))]
+
+
+def across_rows(rng, sims, resamples):
+    pooled, demsar = [], []
+    for i in range(sims):
+        inter = rng.normal(0, 0.5, (4, 1, 5))
+        values = rng.normal(0, 1, (4, 10, 1)) + inter + rng.normal(0, 0.2, (4, 10, 5))
+        pooled.append(p_of(values.reshape(40, 5), resamples, i) <= ALPHA)
+        per = np.array([[exact_mean(values[d, :, j]) for j in range(5)] for d in range(4)])
+        demsar.append(p_of(per, resamples, i) <= ALPHA)
+    label = "4 data sets x 10 configurations, k=5, interaction only"
+    return [(label, "configurations of all data sets pooled", rate(pooled)),
+            (label, "data sets as blocks (Demsar 2006)", rate(demsar))]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sims", type=int, default=1000, help="simulated logs per shape")
-    ap.add_argument("--check", type=int, default=20, help="logs per shape also run through rank_configs")
+    ap.add_argument("--resamples", type=int, default=2000, help="permutations where the p-value is not exact")
+    ap.add_argument("--check", type=int, default=10, help="grid logs per shape also run through rank_logs")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
-    print(f"{platform.machine()}, {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}; "
-          f"{args.sims} null logs per shape, seed {args.seed}, alpha 0.05\n")
-    print("| shape | sims | paper layout, chi2 p | configs, seeds averaged, chi2 p | configs, seeds averaged, "
-          "Iman-Davenport p | configs, seeds as blocks, chi2 p | median W paper | median W configs |")
-    print("|---|---|---|---|---|---|---|---|")
-    for shape in SHAPES:
-        r = run_shape(rng, shape, args.sims, min(args.check, args.sims))
-        cells = [f"{x:.3f}" for x in r[:4]] + [f"{x:.2f}" for x in r[4:]]
-        print(f"| {shape[0]} | {args.sims} | {' | '.join(cells)} |")
-    print(f"\nRejection rates at 0.05 (a calibrated test: about 0.05, +-{2 * np.sqrt(0.0475 / args.sims):.3f} "
-          f"at two standard errors). {min(args.check, args.sims)} logs per shape checked through rank_configs. "
-          f"{time.perf_counter() - t0:.0f} s.")
+    print(f"{platform.machine()}, {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}; {args.sims} null logs "
+          f"per shape, seed {args.seed}, alpha {ALPHA}, {args.resamples} permutations where not exact\n")
+    print("| logs where no variant differs | procedure | rejected at 0.05 |")
+    print("|---|---|---|")
+    for make in (grid_rows, small_rows, seeds_rows, noisy_rows, across_rows):
+        kwargs = dict(n_check=args.check) if make is grid_rows else {}
+        for label, what, value in make(rng, args.sims, args.resamples, **kwargs):
+            print(f"| {label} | {what} | {value} |", flush=True)
+    band = 2 * np.sqrt(0.05 * 0.95 / args.sims)
+    print(f"\nA calibrated test rejects about 0.05 (+-{band:.3f} at two standard errors, plus the permutation "
+          f"p-value's own Monte Carlo error). {time.perf_counter() - t0:.0f} s.")
 
 
 if __name__ == "__main__":

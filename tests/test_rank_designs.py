@@ -1,5 +1,5 @@
 """`rank --design`: which design ran is named in every output, `auto` picks configs where
-there are enough complete blocks, and each design's numbers are its library's numbers."""
+there are enough complete blocks, and the command's numbers are the library's."""
 
 import csv
 import io
@@ -10,12 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from pernode_cli.cli import app
-from pernode_cli.stats.configs import rank_configs
-from pernode_cli.stats.ranking import AUTO_MIN_BLOCKS, rank_frame, rank_logs
-from tests.test_rank_rows import schema3_rows, write_log
+from pernode_cli.stats.ranking import AUTO_MIN_BLOCKS, rank_logs
+from tests.logs_factory import log_rows, write_log
 
 runner = CliRunner()
-PAIR_KEYS = {"a", "b", "statistic", "p", "p_holm", "median_difference"}
+PAIR_KEYS = {"a", "b", "statistic", "p", "p_holm", "reject", "method", "n_used", "median_difference"}
 
 
 def invoke(*args):
@@ -30,10 +29,10 @@ def as_json(*args):
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory):
-    """digits: 3 rates x 2 seeds (3 blocks); cifar10: one rate (1 block)."""
+    """digits: 3 rates x 2 seeds (3 blocks); cifar10: one rate (1 block, one seed)."""
     folder = tmp_path_factory.mktemp("logs")
-    return (write_log(folder / "digits.csv", schema3_rows(seeds=(0, 1))),
-            write_log(folder / "cifar.csv", schema3_rows(dataset="cifar10", rates=(0.5,), epochs=8, seed=2)))
+    return (write_log(folder / "digits.csv", log_rows(seeds=(0, 1))),
+            write_log(folder / "cifar.csv", log_rows(dataset="cifar10", rates=(0.5,), epochs=8, seed=2)))
 
 
 def test_auto_runs_configs_with_enough_blocks_and_paper_elsewhere(logs):
@@ -41,51 +40,46 @@ def test_auto_runs_configs_with_enough_blocks_and_paper_elsewhere(logs):
     assert AUTO_MIN_BLOCKS == 3
     assert out["digits"]["design"] == "configs" and "3 complete blocks" in out["digits"]["design_reason"]
     assert out["cifar10"]["design"] == "paper" and "1 complete block" in out["cifar10"]["design_reason"]
-    assert "not independent evidence" in out["cifar10"]["note"]
+    assert "no p-value" in out["cifar10"]["conditions"] and out["cifar10"]["omnibus"]["p"] is None
+    assert all(isinstance(d["warnings"], list) for d in out.values())
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown", "latex", "csv"])
-def test_every_format_names_the_design(logs, fmt):
+def test_every_format_names_the_design_and_direction(logs, fmt):
     text = invoke(*logs, "--format", fmt)
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(text)))
         assert {r["design"] for r in rows} == {"configs", "paper"} and len(rows) == 8
+        assert {r["direction"] for r in rows} == {"minimize"}
     else:
-        assert "design configs" in text and "design paper" in text
-        assert "not independent evidence" in " ".join(text.split())
+        assert "design configs" in text and "design paper" in text and "lower is better" in text
+        assert "no p-value is given" in " ".join(text.split())
+        assert "scipy" in text  # the versions behind the numbers
 
 
-def test_paper_design_numbers_are_the_papers(logs):
-    (d,) = as_json(logs[0], "--design", "paper")["datasets"]
-    (r,) = rank_frame(pd.read_csv(logs[0]))
-    assert d["design"] == "paper" and d["design_reason"] == "asked for"
-    assert d["friedman"] == r.friedman.to_dict() and d["variants"] == [v.to_dict() for v in r.variants]
-    assert d["top_rows"] == list(r.top_rows)
-
-
-def test_configs_design_json_carries_every_statistic(logs):
-    (d,) = as_json(logs[0], "--design", "configs")["datasets"]
-    (r,) = rank_configs(pd.read_csv(logs[0]))
-    for key in ("n_blocks", "dropped_blocks", "iman_davenport_f", "iman_davenport_p", "chi2", "p", "kendall_w",
-                "critical_difference", "select", "seeds", "block_columns"):
-        assert d[key] == r.to_dict()[key], key
-    assert d["design"] == "configs" and len(d["pairwise"]) == 6 and set(d["pairwise"][0]) == PAIR_KEYS
-    assert d["pairwise"] == r.to_dict()["pairwise"]
-
-
-def test_configs_options_reach_the_library(logs):
+def test_the_commands_numbers_are_the_librarys(logs):
     frame = pd.read_csv(logs[0])
-    cases = [(["--control", "Dropout"], dict(control="Dropout")), (["--seeds", "blocks"], dict(seeds="blocks")),
-             (["--select", "last"], dict(select="last"))]
-    for args, kwargs in cases:
+    for args, kwargs in ([], {}), (["--control", "Dropout"], dict(control="Dropout")), \
+            (["--seeds", "blocks"], dict(seeds="blocks")), (["--select", "last"], dict(select="last")), \
+            (["--zero-method", "zsplit", "--alpha", "0.1"], dict(zero_method="zsplit", alpha=0.1)):
         (d,) = as_json(logs[0], "--design", "configs", *args)["datasets"]
-        (r,) = rank_configs(frame, **kwargs)
-        assert d["pairwise"] == r.to_dict()["pairwise"] and d["n_blocks"] == r.n_blocks, args
-    both = pd.concat([frame, pd.read_csv(logs[0]).assign(dataset="other")])
-    (d,) = rank_logs(both, design="configs", across_datasets=True).datasets
-    assert d.dataset == "all data sets" and d.ranking.n_blocks == 6
-    (d,) = as_json(logs[0], "--variants", "Dropout, PerNodeGaussian,GaussianDropout")["datasets"]
+        (r,) = rank_logs(frame, design="configs", **kwargs).datasets
+        assert d == json.loads(json.dumps(r.to_dict())), args
+        assert set(d["posthoc"]["pairs"][0]) == PAIR_KEYS
+    (d,) = as_json(logs[0], "--variants", "dropout, PerNodeGaussian,gaussiandropout")["datasets"]
     assert {v["variant"] for v in d["variants"]} == {"Dropout", "PerNodeGaussian", "GaussianDropout"}
+
+
+def test_across_data_sets_in_the_command(tmp_path):
+    frames = [log_rows(dataset=name, seed=i) for i, name in enumerate(("a", "b", "c"))]
+    write_log(tmp_path / "l.csv", [r for f in frames for r in f])
+    out = as_json(tmp_path / "l.csv", "--across-datasets")
+    assert len(out["datasets"]) == 3 and out["across_datasets"]["design"] == "datasets"
+    assert out["across_datasets"]["blocks"]["n"] == 3
+    pooled = as_json(tmp_path / "l.csv", "--pooled-configurations")["across_datasets"]
+    assert pooled["design"] == "pooled" and pooled["blocks"]["n"] == 9
+    both = runner.invoke(app, ["rank", str(tmp_path / "l.csv"), "--across-datasets", "--pooled-configurations"])
+    assert both.exit_code == 2 and len(both.output.strip().splitlines()) == 1
 
 
 def test_table_one_over_seeds(logs):
@@ -100,12 +94,13 @@ def test_table_one_over_seeds(logs):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--design", "paper", "--control", "Dropout"], "--control belongs to the configs design"),
-        (["--design", "paper", "--across-datasets"], "--across-datasets belongs to the configs design"),
+        (["--design", "paper", "--control", "Dropout"], "belong to tests"),
+        (["--design", "paper", "--across-datasets"], "belong to tests"),
         (["--design", "bayes"], "Invalid value for '--design': 'bayes' is not one of 'auto', 'configs', 'paper'"),
         (["--seeds", "pool"], "Invalid value for '--seeds'"),
         (["--variants", "Dropout,Nope"], "--variants names Nope"),
         (["--control", "Dropout", "--variants", "PerNodeGaussian,GaussianDropout,PerNodeBernoulli"], "--variants"),
+        (["--zero-method", "drop"], "Invalid value for '--zero-method'"),
     ],
 )
 def test_bad_design_options(logs, args, message):
@@ -114,6 +109,7 @@ def test_bad_design_options(logs, args, message):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_configs_without_enough_blocks_is_refused(logs):
-    result = runner.invoke(app, ["rank", str(logs[1]), "--design", "configs"])
-    assert result.exit_code == 2 and "1 complete block" in result.output and "--variants" in result.output
+def test_configs_without_enough_blocks_says_why_and_ranks_nothing(logs):
+    (d,) = as_json(logs[1], "--design", "configs")["datasets"]
+    assert d["ranked"] and d["blocks"]["n"] == 1
+    assert any("cannot reach p <= 0.05" in w for w in d["warnings"])

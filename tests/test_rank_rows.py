@@ -11,49 +11,13 @@ from typer.testing import CliRunner
 
 from pernode_cli.cli import app
 from pernode_cli.errors import PernodeError
-from pernode_cli.stats.ranking import rank_frame, rank_logs
+from pernode_cli.stats.ranking import rank_logs
 from pernode_cli.stats.rows import clean_rows, mixed_settings
 from pernode_cli.training.records import TRAIN_COLUMNS
+from tests.logs_factory import VARIANTS, write_log
+from tests.logs_factory import log_rows as schema3_rows
 
 runner = CliRunner()
-VARIANTS = ("Dropout", "GaussianDropout", "PerNodeBernoulli", "PerNodeGaussian")
-
-
-def schema3_rows(dataset="digits", variants=VARIANTS, rates=(0.2, 0.4, 0.6), seeds=(0,), epochs=4, units=64,
-                 batch_size=128, seed=0, effects=None):
-    """Rows a sweep writes (schema 3): every variant x rate x seed, finished, with loss curves."""
-    rng = np.random.default_rng(seed)
-    effects = effects or {v: 0.05 * j for j, v in enumerate(variants)}
-    rows, t = [], 0
-    for v in variants:
-        for rate in rates:
-            for s in seeds:
-                run_effect = rng.normal(0, 0.03)
-                for e in range(1, epochs + 1):
-                    t += 1
-                    val = 0.3 + effects[v] + 0.2 * rate + run_effect + 1.0 / e + 0.01 * e + rng.normal(0, 0.01)
-                    rows.append({
-                        "run_id": f"{v}-{dataset}-{rate}-{units}-{batch_size}-{s}", "dataset": dataset,
-                        "timestamp": f"2026-01-{1 + t // 1000:02d}T00:{(t // 60) % 60:02d}:{t % 60:02d}+00:00",
-                        "variant": v, "rate": rate, "units": units, "batch_size": batch_size, "seed": s,
-                        "epoch": e, "attempt": 1, "val_loss": round(val, 6), "val_acc": round(1 - val / 3, 6),
-                        "train_loss": round(val * 0.8, 6), "train_acc": round(1 - val / 4, 6),
-                        "fit_loss": round(val * 0.9, 6), "fit_acc": 0.5, "val_ece": 0.05, "val_brier": 0.2,
-                        "mc_samples": 0, "mc_passes": "", "epoch_seconds": 1.5, "status": "ok",
-                        "run_end": "epochs" if e == epochs else "", "lr": 0.001, "epochs": epochs, "patience": "",
-                        "max_train_samples": "", "train_samples": 1437, "sampler": "", "backend": "tensorflow",
-                        "backend_version": "2.21.0", "device": "CPU", "machine": "Linux x86_64, 2 CPUs",
-                        "pernode_version": "0.1.0", "schema_version": 3,
-                    })
-    return rows
-
-
-def write_log(path, rows, columns=TRAIN_COLUMNS):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    return path
 
 
 def rank_json(*args):
@@ -86,15 +50,16 @@ def test_only_finished_attempts_are_ranked_and_the_rest_counted(tmp_path):
     log = write_log(tmp_path / "log.csv", interrupted(rows) + running)
     a, b = rank_json(clean, "--design", "paper")["datasets"][0], rank_json(log, "--design", "paper")["datasets"][0]
     assert b["left_out"] == {**a["left_out"], "rows": len(rows) + 5, "unfinished": 5}
-    assert a["variants"] == b["variants"] and a["friedman"] == b["friedman"]
+    assert a["variants"] == b["variants"] and a["omnibus"] == b["omnibus"]
     assert b["top_rows"][0]["V-Loss"] > 0.01
     assert "5 row(s) of unfinished attempts" in runner.invoke(app, ["rank", str(log)]).stdout
 
 
 def test_schema_2_rows_are_all_finished_also_beside_schema_3(tmp_path):
-    rows = schema3_rows()
-    old = [{k: v for k, v in r.items() if k not in ("attempt", "run_end", "train_samples")} for r in rows]
-    old_cols = [c for c in TRAIN_COLUMNS if c not in ("attempt", "run_end", "train_samples")]
+    rows = schema3_rows(test=False)
+    gone = ("attempt", "run_end", "train_samples", "test_loss", "test_acc", "split", "data_fingerprint")
+    old = [{k: v for k, v in r.items() if k not in gone} for r in rows]
+    old_cols = [c for c in TRAIN_COLUMNS if c not in gone]
     write_log(tmp_path / "old.csv", [dict(r, dataset="old") for r in old], old_cols)
     write_log(tmp_path / "new.csv", rows)
     out = rank_json(tmp_path / "*.csv", "--design", "paper")
@@ -134,14 +99,14 @@ def test_conflicting_finished_rows_are_refused_naming_the_run_and_both_files(tmp
 def test_a_bad_data_set_does_not_block_ranking_another(tmp_path):
     good = schema3_rows()
     bad = schema3_rows(dataset="cifar10")
-    bad[3]["val_loss"] = "nan"
-    bad[7]["val_loss"] = "low"
+    bad[3]["test_loss"] = "nan"
+    bad[7]["test_loss"] = "low"
     log = write_log(tmp_path / "log.csv", good + bad)
     out = one_line_error(log)
     assert "'nan'" in out and "cifar10" in out and "np." not in out and "2 such row(s)" in out
     (d,) = rank_json(log, "--dataset", "digits")["datasets"]
     assert d["dataset"] == "digits" and d["left_out"]["rows"] == len(good)
-    conflict = bad[:4] + [dict(bad[3], val_loss=1.0)]  # a finished run's last epoch, twice
+    conflict = bad[:4] + [dict(bad[3], test_loss=1.0)]  # a finished run's last epoch, twice
     write_log(log, good + conflict)
     assert "two different finished rows" in one_line_error(log)
     assert rank_json(log, "--dataset", "digits")["datasets"][0]["left_out"]["ranked"] == len(good)
@@ -160,7 +125,7 @@ def test_empty_variant_data_set_and_status_are_reported_not_ranked(tmp_path):
     last = rows[3]  # a finished run's last row (run_end set)
     extra = [dict(last, run_id="x1", variant="", val_loss=0.0), dict(last, run_id="x2", dataset=""),
              dict(last, run_id="x3", status="", val_loss=0.0), dict(last, run_id="x4", status="nonfinite",
-                                                                        val_loss="nan")]
+                                                                        val_loss="nan", test_loss="nan")]
     log = write_log(tmp_path / "log.csv", rows + extra)
     out = rank_json(log, "--design", "paper")
     (d,) = out["datasets"]
@@ -174,13 +139,13 @@ def test_empty_variant_data_set_and_status_are_reported_not_ranked(tmp_path):
 def test_top_one_is_refused_with_the_reason(tmp_path):
     log = write_log(tmp_path / "log.csv", schema3_rows())
     out = one_line_error(log, "--top", "1", "--design", "paper")
-    assert "--top must be at least 2" in out and "Friedman" in out
-    with pytest.raises(PernodeError, match="at least 2 blocks"):
-        rank_frame(pd.DataFrame(schema3_rows()), top=1)
+    assert "--top must be an integer in [2," in out and "needs 2" in out
+    with pytest.raises(PernodeError, match="needs 2"):
+        rank_logs(pd.DataFrame(schema3_rows()), design="paper", top=1)
 
 
 def test_json_is_strict():
-    rows = schema3_rows()
+    rows = schema3_rows(test=False)
     for r in rows:
         r["val_acc"] = ""  # missing values must be null
     frame = pd.DataFrame(rows).replace("", np.nan)

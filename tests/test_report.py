@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from pernode_cli.cli import app
 from pernode_cli.stats.timing import TIMING_COLUMNS
 from tests.helpers import heavy_modules_after
-from tests.test_rank_rows import schema3_rows, write_log
+from tests.logs_factory import log_rows as schema3_rows
+from tests.logs_factory import write_log
 
 runner = CliRunner()
 RATIOS = {"Dropout": 1.0, "GaussianDropout": 0.93, "PerNodeBernoulli": 1.46, "PerNodeGaussian": 1.12}
@@ -65,13 +66,13 @@ def test_report_numbers_are_ranks_numbers_under_each_design(made):
         got = {d["dataset"]: d[design] for d in report["datasets"]}
         assert got == expected, design
         for d in expected.values():
-            chi2 = d["friedman"]["chi2"] if design == "paper" else d["chi2"]
-            assert f"Friedman chi2 = {chi2:.3f}" in md
+            assert f"Friedman chi2 = {d['omnibus']['chi2']:.3f}" in md
     across = json.loads(runner.invoke(app, ["rank", *map(str, logs), "--design", "configs", "--across-datasets",
-                                            "--format", "json"]).stdout)["datasets"][0]
-    assert report["across_datasets"] == across and across["n_blocks"] == 7
+                                            "--format", "json"]).stdout)["across_datasets"]
+    assert report["across_datasets"] == across and across["blocks"]["n"] == 2 and across["design"] == "datasets"
     assert "Table V layout, paper design" in md and "Table V layout, configs design" in md
-    assert "not independent evidence" in md and "Table I over seeds, digits" in md
+    assert "no p-value is given" in md and "Table I over seeds, digits" in md
+    assert report["versions"]["scipy"] and "lower is better" in md
     assert "Table IV, digits (CPU, tensorflow; timings.csv)" in md and "| [1.42, 1.51]" in md
 
 
@@ -128,11 +129,11 @@ def test_bad_input_is_one_line_and_touches_nothing(tmp_path):
     assert "is a file, not a folder; give another --out" in _run_bad(tmp_path, [log, "--out", taken])
     assert "lacks column(s) mean_s" in _run_bad(tmp_path, [log, "--timings", bad_timings, "--out", out])
     assert "lack column(s) val_nope" in _run_bad(tmp_path, [log, "--out", out, "--metric", "val_nope"])
-    assert "--top must be at least 2" in _run_bad(tmp_path, [log, "--out", out, "--top", "1"])
-    assert "--control 'Nope'" in _run_bad(tmp_path, [log, "--out", out, "--control", "Nope"])
+    assert "--top must be an integer in [2," in _run_bad(tmp_path, [log, "--out", out, "--top", "1"])
+    assert "--control names Nope" in _run_bad(tmp_path, [log, "--out", out, "--control", "Nope"])
     assert "No log matches" in _run_bad(tmp_path, [tmp_path / "none*.csv", "--out", out])
     rows = schema3_rows()
-    rows[3]["val_loss"] = "low"
+    rows[3]["test_loss"] = "low"
     bad_log = write_log(tmp_path / "bad_log.csv", rows)
     assert "holds 'low', not a finite number" in _run_bad(tmp_path, [bad_log, "--out", out])
     assert not out.exists() and taken.read_text() == "keep me" and good_timings.exists()

@@ -25,8 +25,15 @@ from pernode_cli.cli import train as _train  # noqa: E402,F401
 def main() -> None:
     """Console entry point: option-parsing errors become one line and exit code 2 too; a
     standard output that could not be written ends the command with one line and exit 1."""
+    import signal
+
+    from pernode_cli.cli.app import _Terminated
     from pernode_cli.cli.streams import finish, guard_streams
 
+    def terminated(signum, frame):  # until a command installs its own handling (and after)
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, terminated)
     out, _ = guard_streams()
     args = sys.argv[1:] or ["--help"]
     try:
@@ -42,6 +49,9 @@ def main() -> None:
     except KeyboardInterrupt:  # a Ctrl-C outside any command's own handling (option parsing, say)
         error_line("interrupted")
         code = 130
+    except _Terminated:
+        error_line("terminated")
+        code = 143
     problem = finish(out)
     if problem is not None and code == 0:
         if not out.broken_pipe:  # a reader that stopped reading (`| head`) chose to: no line for that

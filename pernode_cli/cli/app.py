@@ -44,6 +44,8 @@ def as_options(message: str, command) -> str:
     for param in command.params if command is not None else []:
         if param.param_type_name == "option":
             options[param.name] = max(param.opts, key=len)
+            for other in getattr(param, "secondary_opts", ()):  # --maximize/--minimize: `minimize` too
+                options.setdefault(other.lstrip("-").replace("-", "_"), other)
         else:
             options[param.name] = param.name.upper()
 

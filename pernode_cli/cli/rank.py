@@ -6,47 +6,74 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from pernode_cli.cli.app import app
+from pernode_cli.cli.app import app, interruptible
 from pernode_cli.report.ranking import FORMATS
 
 DESIGN_HELP = (
-    "auto (default): configs on every data set with at least 3 complete blocks, paper elsewhere; "
-    "configs: blocks are configurations (valid p-values); paper: the paper's layout (descriptive only)."
+    "auto: configs where a data set has at least 3 complete blocks (or one configuration with 3 seeds), "
+    "paper elsewhere; configs: blocks are configurations (tests); paper: the paper's layout (descriptive only)."
 )
+MetricOpt = Annotated[Optional[str], typer.Option(help="Column compared (default: test_loss where every row has it, else val_loss).")]
+MaximizeOpt = Annotated[Optional[bool], typer.Option("--maximize/--minimize", help="Higher (or lower) is better; needed for a column whose direction is not known.", show_default=False)]
+SelectOpt = Annotated[Optional[Literal["best", "last"]], typer.Option(help="Each run's best epoch (by --select-on) or its last (default: best when --select-on is another split, else last).", show_default=False)]
+SelectOnOpt = Annotated[Optional[str], typer.Option(help="Column that picks each run's best epoch (default: val_X for test_X, else the metric).", show_default=False)]
+SeedsOpt = Annotated[Optional[Literal["average", "blocks"]], typer.Option(help="Average a configuration's seeds first, or take each seed as a block (default: average; blocks for a single configuration).", show_default=False)]
+ControlOpt = Annotated[Optional[str], typer.Option(help="Test every variant against this one only (fewer tests, more power).")]
+VariantsOpt = Annotated[Optional[str], typer.Option(help="Rank only these variants (names separated by commas, any case).")]
+PerDatasetOpt = Annotated[Literal["mean", "best"], typer.Option(help="Across data sets: each variant's mean over a data set's configurations, or its best configuration (chosen on --select-on).")]
+AlphaOpt = Annotated[float, typer.Option(help="Level of the tests (which pairs differ, what the sizes can show).")]
+ZeroOpt = Annotated[Literal["wilcox", "pratt", "zsplit"], typer.Option(help="Wilcoxon: zero differences dropped (wilcox), ranked then dropped (pratt) or split between the signs (zsplit, Demsar 2006).")]
+TopOpt = Annotated[int, typer.Option(help="Paper design: records per variant in the Friedman matrix (the paper uses 5).")]
+TableTopOpt = Annotated[int, typer.Option(help="Rows per variant in the Table I style output.")]
 
 
 @app.command()
 def rank(
     logs: Annotated[list[str], typer.Argument(help="CSV logs or globs; merged, each data set ranked separately.")],
     design: Annotated[Literal["auto", "configs", "paper"], typer.Option(help=DESIGN_HELP)] = "auto",
-    top: Annotated[int, typer.Option(help="Paper design: records per variant in the Friedman matrix (the paper uses 5).")] = 5,
-    table_top: Annotated[int, typer.Option(help="Rows per variant in the Table I style output.")] = 3,
-    metric: Annotated[str, typer.Option(help="Column to rank by; columns with 'acc' in the name are maximised.")] = "val_loss",
+    metric: MetricOpt = None,
+    maximize: MaximizeOpt = None,
+    select: SelectOpt = None,
+    select_on: SelectOnOpt = None,
+    seeds: SeedsOpt = None,
+    control: ControlOpt = None,
+    variants: VariantsOpt = None,
     dataset: Annotated[Optional[str], typer.Option(help="Rank only this data set.")] = None,
-    select: Annotated[Literal["best", "last"], typer.Option(help="Configs design: each run's best or last epoch.")] = "best",
-    seeds: Annotated[Literal["average", "blocks"], typer.Option(help="Configs design: average seeds first, or take each seed as a block.")] = "average",
-    control: Annotated[Optional[str], typer.Option(help="Configs design: test every variant against this one only.")] = None,
-    across_datasets: Annotated[
-        bool, typer.Option("--across-datasets", help="Configs design: one ranking over the blocks of every data set.")
-    ] = False,
-    variants: Annotated[Optional[str], typer.Option(help="Rank only these variants (names separated by commas).")] = None,
+    across_datasets: Annotated[bool, typer.Option("--across-datasets", help="Also rank across data sets: the data sets are the blocks (Demsar 2006).")] = False,
+    pooled_configurations: Annotated[bool, typer.Option("--pooled-configurations", help="Also rank the configuration blocks of all data sets pooled (tests these configurations, not across data sets).")] = False,
+    per_dataset: PerDatasetOpt = "mean",
+    alpha: AlphaOpt = 0.05,
+    zero_method: ZeroOpt = "wilcox",
+    top: TopOpt = 5,
+    table_top: TableTopOpt = 3,
     format: Annotated[Literal[FORMATS], typer.Option("--format", help="How to print the ranking.")] = "table",
-    plots: Annotated[Optional[str], typer.Option(help="Folder for the report's figures (SVG and PNG) of each data set.")] = None,
+    plots: Annotated[Optional[str], typer.Option(help="Folder for the report's figures (SVG and PNG), written whole.")] = None,
 ) -> None:
-    """Rank variants from training logs under a named design: Friedman, Kendall's W, mean ranks, Table I."""
+    """Rank variants from training logs under a named design: Friedman, Wilcoxon-Holm, Kendall's W, Table I."""
     from rich.console import Console
 
+    from pernode_cli.errors import PernodeError
     from pernode_cli.logs import read_logs
     from pernode_cli.report.ranking import print_tables, render
     from pernode_cli.stats.ranking import rank_logs
 
-    result = rank_logs(read_logs(logs), design=design, metric=metric, top=top, table_top=table_top, dataset=dataset,
-                       select=select, seeds=seeds, control=control, across_datasets=across_datasets, variants=variants)
+    if across_datasets and pooled_configurations:
+        raise PernodeError("Give one of `across_datasets` and `pooled_configurations`.")
+    if plots is not None:
+        from pernode_cli.report.plots import check_plots_folder
+
+        check_plots_folder(plots)  # refused before any work
+    across = "datasets" if across_datasets else "pooled" if pooled_configurations else None
+    result = rank_logs(read_logs(logs), design=design, metric=metric, maximize=maximize, select=select,
+                       select_on=select_on, seeds=seeds, control=control, variants=variants, dataset=dataset,
+                       across=across, per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, top=top,
+                       table_top=table_top)
     written = []
     if plots:
         from pernode_cli.report.plots import write_plots
 
-        written = write_plots(result, folder=plots)
+        with interruptible(lambda: f"the figures were not written; {plots} is as it was"):
+            written = write_plots(result, folder=plots)
     text = render(result, format)
     if text is None:
         print_tables(result, Console(highlight=False))

@@ -3,37 +3,61 @@ Imports neither TensorFlow nor Keras."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from pernode_cli.cli.app import app
+from pernode_cli.cli.app import app, interruptible
+from pernode_cli.cli.rank import (
+    AlphaOpt,
+    ControlOpt,
+    MaximizeOpt,
+    MetricOpt,
+    PerDatasetOpt,
+    SeedsOpt,
+    SelectOnOpt,
+    SelectOpt,
+    TableTopOpt,
+    TopOpt,
+    VariantsOpt,
+    ZeroOpt,
+)
 
 
 @app.command()
 def report(
     logs: Annotated[list[str], typer.Argument(help="Training logs (CSV) or globs; merged, each data set reported.")],
-    out: Annotated[str, typer.Option(help="Folder for index.html, index.md, report.json and figures/.")],
+    out: Annotated[str, typer.Option(help="Folder for index.html, index.md, report.json and figures/ (written whole: a new or empty folder, or an earlier report).")],
     timings: Annotated[Optional[list[str]], typer.Option(help="Timing logs of pernode timeit (paper Table IV); repeatable.")] = None,
-    metric: Annotated[str, typer.Option(help="Column to rank by; columns with 'acc' in the name are maximised.")] = "val_loss",
-    top: Annotated[int, typer.Option(help="Paper design: records per variant in the Friedman matrix.")] = 5,
-    table_top: Annotated[int, typer.Option(help="Rows per variant in Table I.")] = 3,
-    select: Annotated[Literal["best", "last"], typer.Option(help="Configs design: each run's best or last epoch.")] = "best",
-    seeds: Annotated[Literal["average", "blocks"], typer.Option(help="Configs design: average seeds first, or take each seed as a block.")] = "average",
-    control: Annotated[Optional[str], typer.Option(help="Configs design: test every variant against this one only.")] = None,
-    variants: Annotated[Optional[str], typer.Option(help="Rank only these variants (names separated by commas).")] = None,
+    metric: MetricOpt = None,
+    maximize: MaximizeOpt = None,
+    select: SelectOpt = None,
+    select_on: SelectOnOpt = None,
+    seeds: SeedsOpt = None,
+    control: ControlOpt = None,
+    variants: VariantsOpt = None,
+    per_dataset: PerDatasetOpt = "mean",
+    alpha: AlphaOpt = 0.05,
+    zero_method: ZeroOpt = "wilcox",
+    top: TopOpt = 5,
+    table_top: TableTopOpt = 3,
 ) -> None:
     """Write one self-contained report of a benchmark: both ranking designs, the paper's tables and figures."""
     from rich.console import Console
 
     from pernode_cli.logs import read_logs
     from pernode_cli.report.benchmark import collect_benchmark, read_timings
+    from pernode_cli.report.folder import check_target
     from pernode_cli.report.pages import write_report
 
+    check_target(out, "out", "report")  # refused before any work
     frame = read_logs(logs)
     timing = read_timings(timings) if timings else None
-    bench = collect_benchmark(frame, timings=timing, metric=metric, top=top, table_top=table_top, select=select,
-                              seeds=seeds, control=control, variants=variants)
-    written = write_report(bench, out=out)
+    bench = collect_benchmark(frame, timings=timing, metric=metric, maximize=maximize, select=select,
+                              select_on=select_on, seeds=seeds, control=control, variants=variants,
+                              per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, top=top,
+                              table_top=table_top)
+    with interruptible(lambda: f"the report was not written; {out} is as it was"):
+        written = write_report(bench, out=out)
     figures = sum(1 for p in written if p.suffix == ".svg")
     Console(highlight=False).print(f"wrote {out}/index.html, index.md and report.json with {figures} figures")

@@ -68,6 +68,10 @@ def timeit(
                           epochs=epochs, warmup=warmup, steps_per_epoch=steps_per_epoch, data=data,
                           data_dir=data_dir, sampler=sampler, max_minutes=max_minutes)
     config.validate()  # bad input is refused before the backend's slow start
+    if log:
+        from pernode_cli.logs import LogLock
+
+        LogLock(log).probe()  # an unusable log or a second writer too
     done: dict = {}
 
     def saved() -> str:

@@ -24,7 +24,7 @@ def _digits(data_dir, seed):
 def _cifar10(data_dir, seed):
     from pernode_cli.data.cifar10 import load_cifar10
 
-    return load_cifar10(data_dir)
+    return load_cifar10(data_dir, seed)
 
 
 def _speech_commands(data_dir, seed):
@@ -54,16 +54,17 @@ class DatasetSpec:
 DATASETS: dict[str, DatasetSpec] = {
     s.name: s
     for s in (
-        DatasetSpec("digits", (8, 8, 1), 10, "cnn", False, 1437, _digits),
-        DatasetSpec("cifar10", (32, 32, 3), 10, "cnn", False, 50000, _cifar10),
-        DatasetSpec("speech_commands", (128, 128, 1), 8, "cnn", False, 5600, _speech_commands),
-        DatasetSpec("rcv1", (47236,), 25, "mlp", True, 18519, _rcv1),
+        # version 2: a held-out test split beside validation (train / validation / test)
+        DatasetSpec("digits", (8, 8, 1), 10, "cnn", False, 1077, _digits, "2"),
+        DatasetSpec("cifar10", (32, 32, 3), 10, "cnn", False, 45000, _cifar10, "2"),
+        DatasetSpec("speech_commands", (128, 128, 1), 8, "cnn", False, 5600, _speech_commands, "2"),
+        DatasetSpec("rcv1", (47236,), 25, "mlp", True, 18519, _rcv1, "2"),
     )
 }
 
 
 def is_npz(name: str) -> bool:
-    return name not in DATASETS and (str(name).endswith(".npz") or Path(name).is_file())
+    return name not in DATASETS and (str(name).endswith(".npz") or Path(name).is_file() or Path(name).is_symlink())
 
 
 def check_dataset_name(name: str) -> str:
@@ -71,6 +72,9 @@ def check_dataset_name(name: str) -> str:
     if name in DATASETS:
         return name
     if is_npz(name):
+        from pernode_cli.paths import real_path
+
+        real_path(name, "data file")  # a loop of links is one line
         if not Path(name).is_file():
             raise PernodeError(f"Data file {name} does not exist.")
         return name

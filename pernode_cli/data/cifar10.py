@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pernode_cli.data.common import Dataset, one_hot
+from pernode_cli.data.common import Dataset, one_hot, split, split_text
 from pernode_cli.errors import PernodeError
 
 def _cifar_from_batches(read) -> tuple:
@@ -73,7 +73,8 @@ def read_cifar10(data_dir: str | os.PathLike) -> tuple:
     raise _cifar_layout_error(str(path), "no data_batch_1 or cifar-10-python.tar.gz")
 
 
-def load_cifar10(data_dir=None) -> Dataset:
+def load_cifar10(data_dir=None, seed: int = 0) -> Dataset:
+    """The official 10k test split as test; validation: a seeded stratified 5k of the 50k training images."""
     if data_dir is not None:
         x_train, y_train, x_test, y_test = read_cifar10(data_dir)
     else:
@@ -88,12 +89,10 @@ def load_cifar10(data_dir=None) -> Dataset:
                 "tar.gz or its extracted 'cifar-10-batches-py' folder."
             ) from None
         y_train, y_test = y_train.reshape(-1), y_test.reshape(-1)
-    return Dataset(
-        "cifar10",
-        x_train.astype("float32") / 255.0,
-        one_hot(y_train, 10),
-        x_test.astype("float32") / 255.0,
-        one_hot(y_test, 10),
-        False,
-        "cnn",
-    )
+    labels = np.asarray(y_train).astype("int64")
+    train, val = split(len(labels), 5000 / len(labels) if len(labels) >= 50000 else 0.1, seed, labels)
+    x = x_train.astype("float32") / 255.0
+    y = one_hot(labels, 10)
+    return Dataset("cifar10", x[train], y[train], x[val], y[val], False, "cnn",
+                   x_test.astype("float32") / 255.0, one_hot(np.asarray(y_test).astype("int64"), 10),
+                   split_text(len(train), len(val), len(y_test), "official test split, stratified validation", seed))

@@ -18,6 +18,9 @@ class Dataset:
     y_val: np.ndarray
     multilabel: bool
     backbone: str  # "cnn" or "mlp"
+    x_test: object = None  # the held-out test split (None where the data have none)
+    y_test: np.ndarray = None
+    split: str = ""  # how the splits were made, as the log records it
 
     @property
     def input_shape(self) -> tuple:
@@ -42,3 +45,25 @@ def split(n: int, val_fraction: float, seed: int, labels=None):
     stratify = labels if labels is not None and np.bincount(labels).min() >= 2 else None
     train, val = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=stratify)
     return np.sort(train), np.sort(val)
+
+
+def split3(n: int, val_fraction: float, test_fraction: float, seed: int, labels=None):
+    """Seeded train/validation/test indices (each sorted), stratified by ``labels`` where every
+    class has enough members: the test split first, then validation from the rest."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+
+    def cut(pool, fraction, lab):
+        strat = lab if lab is not None and np.bincount(lab).min() >= 2 else None
+        return train_test_split(pool, test_size=fraction, random_state=seed, stratify=strat)
+
+    rest, test = cut(idx, test_fraction, labels)
+    train, val = cut(rest, val_fraction / (1.0 - test_fraction), None if labels is None else labels[rest])
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def split_text(train: int, val: int, test: int, how: str, seed) -> str:
+    """The ``split`` column: sizes of the three splits and how they were drawn."""
+    seeded = "" if seed is None else f", seed {seed}"
+    return f"train {train} / val {val} / test {test}, {how}{seeded}"

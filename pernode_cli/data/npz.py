@@ -13,6 +13,7 @@ from pernode_cli.sizing import check_image_size
 MAX_CLASSES = 100_000
 
 NPZ_KEYS = ("x_train", "y_train", "x_val", "y_val")
+TEST_KEYS = ("x_test", "y_test")  # optional: a held-out test split
 
 
 def _npz_targets(y: np.ndarray, name: str):
@@ -42,20 +43,28 @@ def load_npz(path) -> Dataset:
                     f"{path} lacks {', '.join(missing)}; an .npz data set needs arrays "
                     "x_train, y_train, x_val, y_val."
                 )
-            arrays = {k: f[k] for k in NPZ_KEYS}
+            present = [k for k in TEST_KEYS if k in f.files]
+            if len(present) == 1:
+                raise PernodeError(f"{path} has {present[0]} without {'y_test' if present[0] == 'x_test' else 'x_test'}; "
+                                   "a test split needs both arrays.")
+            arrays = {k: f[k] for k in NPZ_KEYS + (TEST_KEYS if present else ())}
     except PernodeError:
         raise
     except Exception as exc:
         raise PernodeError(f"Cannot read {path} as an .npz file ({type(exc).__name__}: {exc}).") from None
     xt, yt, xv, yv = (arrays[k] for k in NPZ_KEYS)
-    for name, x in (("x_train", xt), ("x_val", xv)):
+    xs, ys = arrays.get("x_test"), arrays.get("y_test")
+    for name, x in (("x_train", xt), ("x_val", xv)) + ((("x_test", xs),) if xs is not None else ()):
         if not np.issubdtype(x.dtype, np.number) or x.ndim < 2 or x.ndim > 4:
             raise PernodeError(
                 f"{name} must be numeric with shape (n, features), (n, h, w) or (n, h, w, c); "
                 f"got {x.dtype} {x.shape}."
             )
-    if xt.shape[1:] != xv.shape[1:]:
-        raise PernodeError(f"x_train and x_val sample shapes differ: {xt.shape[1:]} vs {xv.shape[1:]}.")
+    if xt.shape[1:] != xv.shape[1:] or (xs is not None and xs.shape[1:] != xt.shape[1:]):
+        other = xv.shape[1:] if xt.shape[1:] != xv.shape[1:] else xs.shape[1:]
+        raise PernodeError(f"x_train and the other splits' sample shapes differ: {xt.shape[1:]} vs {other}.")
+    if xs is not None and (len(xs) != len(ys) or len(xs) == 0):
+        raise PernodeError(f"x_test and y_test must be non-empty and of one length; got {len(xs)} and {len(ys)}.")
     if len(xt) != len(yt) or len(xv) != len(yv):
         raise PernodeError(
             f"x and y lengths differ: x_train {len(xt)} vs y_train {len(yt)}, "
@@ -63,30 +72,38 @@ def load_npz(path) -> Dataset:
         )
     if len(xt) == 0 or len(xv) == 0:
         raise PernodeError("x_train and x_val must not be empty.")
-    yt, yv, multilabel = _targets(yt, yv, path)
+    targets, multilabel = _targets(path, y_train=yt, y_val=yv, **({} if ys is None else {"y_test": ys}))
+    yt, yv = targets[:2]
+    ys = targets[2] if ys is not None else None
     xt, xv = xt.astype("float32"), xv.astype("float32")
-    if not (np.isfinite(xt).all() and np.isfinite(xv).all()):
-        raise PernodeError(f"{path} holds NaN or infinite values in x_train or x_val.")
+    xs = None if xs is None else xs.astype("float32")
+    if not all(np.isfinite(x).all() for x in (xt, xv) + ((xs,) if xs is not None else ())):
+        raise PernodeError(f"{path} holds NaN or infinite values in x_train, x_val or x_test.")
     if xt.ndim == 3:  # (n, h, w): add a channel axis for the CNN
         xt, xv = xt[..., None], xv[..., None]
+        xs = None if xs is None else xs[..., None]
     backbone = "mlp" if xt.ndim == 2 else "cnn"
     check_image_size(xt.shape[1:], str(path))
-    return Dataset(path.stem, xt, yt, xv, yv, multilabel, backbone)
+    how = f"train {len(xt)} / val {len(xv)}" + (f" / test {len(xs)}" if xs is not None else " / no test split") + \
+        ", as given in the file"
+    return Dataset(path.stem, xt, yt, xv, yv, multilabel, backbone, xs, ys, how)
 
 
-def _targets(yt, yv, path: Path):
-    """Both splits' targets as one-hot or multi-hot rows of one width, and whether multi-label."""
-    yt, ml_t = _npz_targets(yt, "y_train")
-    yv, ml_v = _npz_targets(yv, "y_val")
-    if yt.ndim == 1:
-        if yv.ndim != 1:
-            raise PernodeError("y_train and y_val must both be labels or both be 2-D.")
-        n = int(max(yt.max(), yv.max())) + 1
+def _targets(path: Path, **splits):
+    """Every split's targets (``y_train=..., y_val=..., [y_test=...]``) as one-hot or multi-hot
+    rows of one width, and whether the task is multi-label."""
+    parsed = {name: _npz_targets(y, name) for name, y in splits.items()}
+    dims = {name: y.ndim for name, (y, _) in parsed.items()}
+    if len(set(dims.values())) > 1:
+        raise PernodeError(f"{', '.join(parsed)} must all be labels or all be 2-D; got {dims}.")
+    if next(iter(dims.values())) == 1:
+        n = int(max(y.max() for y, _ in parsed.values())) + 1
         if n > MAX_CLASSES:
             raise PernodeError(
                 f"{path}: class labels reach {n - 1}; labels must be 0..K-1 with K at most {MAX_CLASSES:,}."
             )
-        return one_hot(yt, n), one_hot(yv, n), False
-    if yv.ndim != 2 or yt.shape[1] != yv.shape[1]:
-        raise PernodeError(f"y_train and y_val widths differ: {yt.shape} vs {yv.shape}.")
-    return yt, yv, bool(ml_t or ml_v)
+        return [one_hot(y, n) for y, _ in parsed.values()], False
+    widths = {name: y.shape[1] for name, (y, _) in parsed.items()}
+    if len(set(widths.values())) > 1:
+        raise PernodeError(f"The target widths differ: {widths}.")
+    return [y for y, _ in parsed.values()], any(m for _, m in parsed.values())

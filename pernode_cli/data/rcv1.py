@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pernode_cli.data.common import Dataset, split
+from pernode_cli.data.common import Dataset, split3, split_text
 from pernode_cli.errors import PernodeError
 
 def load_rcv1(data_dir=None, seed: int = 0, top: int = 25) -> Dataset:
@@ -29,5 +29,6 @@ def load_rcv1(data_dir=None, seed: int = 0, top: int = 25) -> Dataset:
     counts = np.asarray(targets.sum(axis=0)).ravel()
     keep = np.sort(np.argsort(-counts, kind="stable")[:top])
     y = targets[:, keep].toarray().astype("float32")
-    train, val = split(x.shape[0], 0.2, seed)
-    return Dataset("rcv1", x[train], y[train], x[val], y[val], True, "mlp")
+    train, val, test = split3(x.shape[0], 0.1, 0.1, seed)
+    return Dataset("rcv1", x[train], y[train], x[val], y[val], True, "mlp", x[test], y[test],
+                   split_text(len(train), len(val), len(test), "random", seed))

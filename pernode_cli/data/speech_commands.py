@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pernode_cli.data.common import Dataset, one_hot, split
+from pernode_cli.data.common import Dataset, one_hot, split3, split_text
 from pernode_cli.errors import PernodeError
 
 SPEECH_URL = "http://storage.googleapis.com/download.tensorflow.org/data/mini_speech_commands.zip"
@@ -140,9 +140,10 @@ def load_speech_commands(data_dir=None, seed: int = 0) -> Dataset:
         extracted = [p for p in data_dir.rglob("mini_speech_commands") if p.is_dir() and "__MACOSX" not in str(p)]
         data_dir = extracted[0] if extracted else data_dir
     x, labels, words = speech_spectrograms(data_dir)
-    train, val = split(len(x), 0.3, seed, labels)
+    train, val, test = split3(len(x), 0.15, 0.15, seed, labels)
     # Standardise with the training split's statistics only.
     mean, std = float(x[train].mean()), float(x[train].std()) or 1.0
     x = ((x - mean) / std)[..., None]
     y = one_hot(labels, len(words))
-    return Dataset("speech_commands", x[train], y[train], x[val], y[val], False, "cnn")
+    return Dataset("speech_commands", x[train], y[train], x[val], y[val], False, "cnn", x[test], y[test],
+                   split_text(len(train), len(val), len(test), "stratified", seed))

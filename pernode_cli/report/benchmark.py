@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pernode_cli.errors import PernodeError
-from pernode_cli.stats.ranking import DatasetRanking, RankOptions, rank_logs
-from pernode_cli.stats.rows import cell_text, clean_rows
+from pernode_cli.stats.ranking import Ranking, rank_logs
+from pernode_cli.stats.rows import cell_text
 
 TIMING_NEEDS = ("dataset", "variant", "mean_s", "std_s", "n", "ratio_to_dropout", "ratio_ci_low", "ratio_ci_high")
 TIMING_NUMBERS = ("mean_s", "std_s", "n", "ratio_to_dropout", "ratio_ci_low", "ratio_ci_high")
@@ -22,17 +22,18 @@ TIMING_NUMBERS = ("mean_s", "std_s", "n", "ratio_to_dropout", "ratio_ci_low", "r
 
 @dataclass(frozen=True, kw_only=True)
 class DatasetSection:
+    """One data set under both designs: ``configs`` and ``paper`` records (each says why it
+    could not rank, where it could not), and the cleaned rows behind them."""
+
     dataset: str
-    paper: Optional[DatasetRanking] = None
-    paper_error: str = ""  # why the paper's layout could not rank it
-    configs: Optional[DatasetRanking] = None
-    configs_error: str = ""
-    rows: Any = field(default=None, repr=False, compare=False)  # the cleaned rows (None if unreadable)
+    configs: Ranking
+    paper: Ranking
+    rows: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TimingGroup:
-    """One `timeit` run's table (paper Table IV): rows of variant, mean_s, std_s, n and ratios."""
+    """One `timeit` run's table (paper Table IV): rows of variant, mean_s, std_s, n, ratios, warnings."""
 
     dataset: str
     device: str
@@ -44,61 +45,33 @@ class TimingGroup:
 @dataclass(frozen=True, kw_only=True)
 class Benchmark:
     provenance: tuple  # (label, value) pairs
-    options: RankOptions
+    options: dict  # the resolved ranking options (metric, direction, selection, ...)
     sections: tuple  # DatasetSection, by data set name
-    across: Optional[DatasetRanking] = None
-    across_error: str = ""
+    across: Optional[Ranking] = None  # data sets as blocks (None with fewer than 2 data sets)
     timings: tuple = ()  # TimingGroup
-
-
-def _attempt(fn, **kwargs):
-    """``(result, '')``, or ``(None, message)`` when the library refuses this one ranking."""
-    try:
-        return fn(**kwargs), ""
-    except PernodeError as exc:
-        return None, str(exc)
-
-
-def _section(frame, name: str, o: RankOptions) -> DatasetSection:
-    common = dict(metric=o.metric, top=o.top, table_top=o.table_top, dataset=name, select=o.select, seeds=o.seeds,
-                  variants=o.variants)
-    paper, paper_error = _attempt(rank_logs, frame=frame, design="paper", **common)
-    configs, configs_error = _attempt(rank_logs, frame=frame, design="configs", control=o.control, **common)
-    rows = (paper or configs).rows if (paper or configs) else None
-    return DatasetSection(dataset=name, paper=paper.datasets[0] if paper else None, paper_error=paper_error,
-                          configs=configs.datasets[0] if configs else None, configs_error=configs_error, rows=rows)
-
-
-def _dataset_names(frame) -> list:
-    names = frame["dataset"].astype(object).where(frame["dataset"].notna(), "").astype(str).str.strip()
-    found = sorted(set(names) - {""})
-    if not found:
-        raise PernodeError("The log(s) hold no rows with a data set; give logs written by pernode train or sweep.")
-    return found
+    versions: dict = field(default_factory=dict)
 
 
 def collect_benchmark(frame, timings=None, **options) -> Benchmark:
-    """Rank every data set of ``frame`` under both designs; ``options`` as ``RankOptions``
-    (``design`` and ``dataset`` excepted). Bad options and rows that no ranking may read
-    (conflicting copies, a metric that is not a number) are refused before any ranking; a
-    design that cannot rank a data set (too few blocks, variants or records) is reported."""
-    o = RankOptions(design="auto", **options).check()
-    clean_rows(frame, o.metric, variants=o.variants)  # bad rows (conflicts, bad values) are bad input
-    names = _dataset_names(frame)
-    if o.control is not None and o.control not in set(frame["variant"].astype(str).str.strip()):
-        raise PernodeError(f"`control` {o.control!r} is not a variant of the log(s).")
-    sections = tuple(_section(frame, name, o) for name in names)
-    ranked = [s.dataset for s in sections if s.configs is not None]
-    across, across_error = None, (
-        f"the ranking across data sets needs at least 2 data sets ranked under the configs design; "
-        f"{len(ranked)} {'is' if len(ranked) == 1 else 'are'}{': ' + ', '.join(ranked) if ranked else ''}.")
-    if len(ranked) >= 2:
-        result, across_error = _attempt(rank_logs, frame=frame, design="configs", metric=o.metric, top=o.top,
-                                        table_top=o.table_top, select=o.select, seeds=o.seeds, control=o.control,
-                                        variants=o.variants, across_datasets=True)
-        across = result.datasets[0] if result else None
-    return Benchmark(provenance=provenance(frame, sections), options=o, sections=sections, across=across,
-                     across_error=across_error, timings=timing_groups(timings) if timings is not None else ())
+    """Rank every data set of ``frame`` under both designs, and across data sets when there
+    are several; ``options`` as ``RankOptions`` (``design``, ``dataset`` and ``across``
+    excepted). Bad options and rows that no ranking may read (conflicting copies, a metric
+    that is not a number) are refused; a design that cannot rank a data set says why."""
+    for name in ("design", "dataset", "across"):
+        if name in options:
+            raise PernodeError(f"`{name}` is chosen by the report itself (it shows every design).")
+    configs = rank_logs(frame, design="configs", **options)
+    paper = rank_logs(frame, design="paper", **{k: v for k, v in options.items() if k != "control"})
+    by_name = {d.dataset: d for d in paper.datasets}
+    rows = configs.rows
+    sections = tuple(DatasetSection(dataset=d.dataset, configs=d, paper=by_name[d.dataset],
+                                    rows=rows[rows["dataset"] == d.dataset]) for d in configs.datasets)
+    across = None
+    if len(sections) >= 2:
+        across = rank_logs(frame, design="configs", across="datasets", **options).across
+    return Benchmark(provenance=provenance(frame, sections), options=configs.options, sections=sections,
+                     across=across, timings=timing_groups(timings) if timings is not None else (),
+                     versions=configs.versions)
 
 
 def _distinct(frame, *columns) -> str:
@@ -119,9 +92,9 @@ def provenance(frame, sections) -> tuple:
     rows = pd.concat(ranked, ignore_index=True) if ranked else frame.iloc[:0]
     runs = []
     for s in sections:
-        x = (s.paper or s.configs).left_out if (s.paper or s.configs) else None
+        x = s.configs.left_out
         n = s.rows["run_id"].nunique() if s.rows is not None and "run_id" in s.rows.columns else "?"
-        runs.append(f"{s.dataset}: {n} runs, {x.ranked if x else 0} of {x.rows if x else '?'} rows ranked")
+        runs.append(f"{s.dataset}: {n} runs, {x.ranked if x else 0} of {x.rows if x else '?'} rows read")
     stamps = pd.to_datetime(rows["timestamp"], errors="coerce", utc=True) if "timestamp" in rows.columns else None
     dates = "not logged"
     if stamps is not None and stamps.notna().any():
@@ -133,6 +106,7 @@ def provenance(frame, sections) -> tuple:
         ("backend", _distinct(rows, "backend", "backend_version")),
         ("device", _distinct(rows, "device")),
         ("machine", _distinct(rows, "machine")),
+        ("data", _distinct(rows, "dataset", "data_fingerprint")),
         ("data sets", ", ".join(s.dataset for s in sections)),
         ("runs", "; ".join(runs)),
         ("dates of the ranked rows", dates),

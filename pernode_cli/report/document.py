@@ -120,6 +120,7 @@ def to_latex(blocks) -> str:
 
 
 def print_rich(blocks, console) -> None:
+    from rich import box
     from rich.table import Table as RichTable
 
     for b in blocks:
@@ -128,17 +129,22 @@ def print_rich(blocks, console) -> None:
         elif isinstance(b, Text):
             console.print(_escape(b.text), soft_wrap=True, style="yellow" if b.kind == "caution" else None)
         elif isinstance(b, Table) and b.rows:
-            t = RichTable(title=_escape(b.title) or None)
+            # No cell is ever cut (PerNodeBernoulli and PerNodeBernoulli_Fixed must stay apart at
+            # 80 columns, and a number with an ellipsis is no number): each column is at least as
+            # wide as its widest cell, headers wrap instead, and the light box leaves room for it.
+            t = RichTable(title=_escape(b.title) or None, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
             first = next(iter(b.rows[0]))
-            # The first column (variant names) is never cut: names like PerNodeBernoulli and
-            # PerNodeBernoulli_Fixed must stay apart at 80 columns; the others wrap instead.
-            names = max(len(cell(r.get(first))) for r in b.rows)
             for col in b.rows[0]:
-                t.add_column(_escape(col), justify="left" if col == first else "right", no_wrap=col == first,
-                             min_width=names if col == first else None)
+                widest = max(len(cell(r.get(col), 4)) for r in b.rows)
+                t.add_column(_escape(col), justify="left" if col == first or not _numeric_column(b.rows, col)
+                             else "right", overflow="fold", min_width=widest)
             for row in b.rows:
                 t.add_row(*(_escape(cell(v, 4)) for v in row.values()))
             console.print(t)
+
+
+def _numeric_column(rows, col) -> bool:
+    return any(_is_number(r.get(col)) for r in rows)
 
 
 def _escape(text: str) -> str:

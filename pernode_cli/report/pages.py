@@ -11,16 +11,19 @@ from pathlib import Path
 from pernode_cli.report import plots
 from pernode_cli.report.folder import check_target, replace_folder
 from pernode_cli.report.document import Figure, Heading, Table, Text, to_html, to_markdown
-from pernode_cli.report.ranking import dataset_json, ranking_blocks, table_blocks
+from pernode_cli.report.ranking import ranking_blocks, table_blocks
+from pernode_cli.stats.direction import direction_text
 from pernode_cli.stats.timing import few_rounds_note
 
 HOW_TO_READ = (
-    "Every ranking names its design. Configs design: a block is one configuration (every setting but the "
-    "variant), each variant contributes one value per block (its best or last epoch), and only blocks that "
-    "every variant ran are used; the blocks are separate runs, so its p-values hold their level (Demsar 2006; "
-    "Garcia and Herrera 2008; Benavoli, Corani and Mangili 2016). Paper design: the procedure of the paper "
-    "(section V-B), whose blocks are each variant's best records; they are order statistics of one sample, "
-    "so its p-value and W describe those records and are not evidence that the variants differ."
+    "Every ranking names its design, the metric and its direction, and how each run's epoch was chosen. Configs "
+    "design: a block is one configuration (every setting but the variant), each variant contributes one value per "
+    "block, and only blocks that every variant ran are used; Friedman's test gets an exact or permutation p-value, "
+    "and which pairs differ is read from Wilcoxon signed-rank tests with Holm's correction (Demsar 2006; Garcia and "
+    "Herrera 2008; Benavoli, Corani and Mangili 2016). Each ranking states the conditions under which its p-values "
+    "hold their level and warns where one fails. Paper design: the procedure of the paper (section V-B), whose "
+    "blocks are each variant's best records, order statistics of one sample: its chi-square and W describe those "
+    "records; it gives no p-value."
 )
 REFERENCES = (
     "J. Demsar (2006), Statistical comparisons of classifiers over multiple data sets, JMLR 7, 1-30.",
@@ -29,30 +32,30 @@ REFERENCES = (
     "A. Benavoli, G. Corani and F. Mangili (2016), Should we really use post-hoc tests based on mean-ranks?, "
     "JMLR 17, 1-10.",
 )
+TITLES = {"configs": "Ranking, configs design (configuration blocks)", "paper": "Ranking, paper design (descriptive)"}
 
 
 def _figure(f: plots.FigureFile) -> Figure:
     return Figure(stem=f.stem, caption=f.caption, alt=f.alt)
 
 
-def _design_blocks(d, error: str, design: str, figures: list, plt) -> list:
-    title = {"configs": "Ranking, configs design (configuration blocks)", "paper": "Ranking, paper design"}[design]
-    if d is None:
-        return [Heading(3, title), Text(f"Not available: {error}", "caution")]
-    cd = plots.cd_figure(d, plt)
-    figures.append(cd)
-    return [Heading(3, title), *ranking_blocks(d), _figure(cd)]
+def _design_blocks(d, figures: list, plt) -> list:
+    blocks = [Heading(3, TITLES[d.design] if d.design in TITLES else f"Ranking, {d.design} design"), *ranking_blocks(d)]
+    if d.variants:
+        cd = plots.cd_figure(d, plt)
+        figures.append(cd)
+        blocks.append(_figure(cd))
+    return blocks
 
 
 def section_blocks(s, figures: list, plt) -> list:
     """One data set: Table I, both designs, the paper's figures and the learning curves."""
-    blocks = [Heading(2, f"Data set: {s.dataset}")]
-    d = s.configs or s.paper
-    if d is not None:
-        blocks += table_blocks(d)
-    blocks += _design_blocks(s.configs, s.configs_error, "configs", figures, plt)
-    blocks += _design_blocks(s.paper, s.paper_error, "paper", figures, plt)
-    if d is not None and s.rows is not None:
+    d = s.configs
+    blocks = [Heading(2, f"Data set: {s.dataset}"), Text(f"Metric {d.metric} ({direction_text(d.maximize)}).")]
+    blocks += table_blocks(d)
+    blocks += _design_blocks(s.configs, figures, plt)
+    blocks += _design_blocks(s.paper, figures, plt)
+    if s.rows is not None and len(s.rows):
         made = plots.dataset_figures(d, s.rows, plt, cd=False)
         figures += made
         blocks += [Heading(3, "Figures")] + [_figure(f) for f in made]
@@ -64,20 +67,19 @@ def table_v(sections, design: str) -> Table:
     rows = []
     for s in sections:
         d = getattr(s, design)
-        if d is None:
+        if not d.ranked:
             continue
-        r = d.ranking
-        if design == "paper":
-            f = r.friedman
-            row = {"Data set": s.dataset, "blocks": f.n_blocks, "chi2": f.chi2, "p": f.p, "W": f.kendall_w}
-            row.update({v.variant: v.pooled_mean_rank for v in r.variants})
-        else:
-            row = {"Data set": s.dataset, "blocks": r.n_blocks, "chi2": r.chi2, "p": r.p,
-                   "Iman-Davenport p": r.iman_davenport_p, "W": r.kendall_w}
-            row.update({v.variant: v.mean_rank for v in r.variants})
+        o = d.omnibus
+        row = {"Data set": s.dataset, "blocks": d.blocks.n, "chi2": o.chi2}
+        if o.p is not None:
+            row["p"] = o.p
+            row["p method"] = o.method
+        row["W"] = o.kendall_w
+        row.update({v.variant: v.pooled_mean_rank if v.pooled_mean_rank is not None else v.mean_rank
+                    for v in d.variants})
         rows.append(row)
     columns = _table_v_columns(rows)
-    what = ("paper design, the paper's pooled mean ranks" if design == "paper"
+    what = ("paper design (descriptive), the paper's pooled mean ranks" if design == "paper"
             else "configs design, within-block mean ranks")
     return Table(tuple({c: row.get(c) for c in columns} for row in rows),
                  f"Table V layout, {what} (1 = best): Friedman chi2, p and Kendall's W per data set")
@@ -86,7 +88,7 @@ def table_v(sections, design: str) -> Table:
 def _table_v_columns(rows) -> list:
     """The statistics first, then the variants by their mean rank over the data sets."""
     keys = list(dict.fromkeys(k for row in rows for k in row))
-    stats = [k for k in keys if k in ("Data set", "blocks", "chi2", "p", "Iman-Davenport p", "W")]
+    stats = [k for k in keys if k in ("Data set", "blocks", "chi2", "p", "p method", "W")]
     mean = {v: sum(row[v] for row in rows if v in row) / sum(v in row for row in rows) for v in keys if v not in stats}
     return stats + sorted(mean, key=lambda v: (mean[v], v))
 
@@ -96,12 +98,17 @@ def across_blocks(bench, figures: list, plt) -> list:
     for design in ("configs", "paper"):
         t = table_v(bench.sections, design)
         blocks.append(t if t.rows else Text(f"No data set could be ranked under the {design} design.", "caution"))
-    blocks.append(Heading(3, "Ranking across data sets (configs design, blocks from every data set)"))
+    blocks.append(Heading(3, "Ranking across data sets (data sets as blocks, Demsar 2006)"))
     if bench.across is None:
-        return blocks + [Text(f"Not available: {bench.across_error}", "note")]
-    cd = plots.cd_figure(bench.across, plt)
-    figures.append(cd)
-    return blocks + ranking_blocks(bench.across) + [_figure(cd)]
+        n = len(bench.sections)
+        return blocks + [Text(f"Not available: a ranking across data sets needs at least 2 data sets; the logs hold "
+                              f"{n}.", "note")]
+    blocks += ranking_blocks(bench.across)
+    if bench.across.variants:
+        cd = plots.cd_figure(bench.across, plt)
+        figures.append(cd)
+        blocks.append(_figure(cd))
+    return blocks
 
 
 def timing_blocks(bench, figures: list, plt) -> list:
@@ -153,26 +160,31 @@ def report_blocks(bench, plt) -> tuple[list, list]:
         blocks += section_blocks(s, figures, plt)
     blocks += across_blocks(bench, figures, plt)
     blocks += timing_blocks(bench, figures, plt)
+    v = bench.versions
     blocks += [Heading(2, "References")] + [Text(r) for r in REFERENCES]
+    blocks.append(Text(f"Computed by pernode {v.get('pernode')} with scipy {v.get('scipy')}, numpy {v.get('numpy')}, "
+                       f"pandas {v.get('pandas')}."))
     return blocks, figures
 
 
-def _options_line(o) -> str:
-    return (f"Ranked by {o.metric}; paper design: top {o.top} records per variant; configs design: each run's "
-            f"{o.select} epoch, seeds {'averaged first' if o.seeds == 'average' else 'as separate blocks'}"
-            + (f", pairwise tests against {o.control}" if o.control else ", all pairwise tests")
-            + f"; Table I: {o.table_top} rows per variant.")
+def _options_line(o: dict) -> str:
+    select = (f"its last epoch" if o["select"] == "last" else
+              f"its best epoch by {o['select_on']}")
+    return (f"Ranked by {o['metric']} ({o['direction']}); each run gives {select}; configs design: seeds "
+            f"{'averaged first' if o['seeds'] in (None, 'average') else 'as separate blocks'}"
+            + (f", pairwise tests against {o['control']}" if o["control"] else ", all pairwise tests")
+            + f" at alpha {o['alpha']:g} (zeros: {o['zero_method']}); paper design: top {o['top']} records per "
+              f"variant; Table I: {o['table_top']} rows per variant.")
 
 
 def report_json(bench) -> dict:
-    def entry(d, error):
-        return dataset_json(d) if d is not None else {"error": error}
-
     return {
         "provenance": dict(bench.provenance),
-        "datasets": [{"dataset": s.dataset, "configs": entry(s.configs, s.configs_error),
-                      "paper": entry(s.paper, s.paper_error)} for s in bench.sections],
-        "across_datasets": entry(bench.across, bench.across_error),
+        "versions": dict(bench.versions),
+        "options": dict(bench.options),
+        "datasets": [{"dataset": s.dataset, "configs": s.configs.to_dict(), "paper": s.paper.to_dict()}
+                     for s in bench.sections],
+        "across_datasets": None if bench.across is None else bench.across.to_dict(),
         "timings": [{"dataset": g.dataset, "device": g.device, "backend": g.backend, "source": g.source,
                      "rows": list(g.rows)} for g in bench.timings],
     }

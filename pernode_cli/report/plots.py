@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pernode_cli.report.folder import check_target, replace_folder
-from pernode_cli.stats.ranking import higher_is_better, selected_rows
+from pernode_cli.stats.direction import direction_text
+from pernode_cli.stats.tables import best_records
 
 DPI = 200
 MARKERS = ("o", "s", "^")
@@ -54,14 +55,14 @@ def render(fig, plt, stem: str, caption: str, alt: str) -> FigureFile:
     return FigureFile(stem=stem, caption=caption, alt=alt, svg=svg.getvalue(), png=png.getvalue())
 
 
-def _direction(metric: str) -> str:
-    return "higher is better" if higher_is_better(metric) else "lower is better"
+def _direction(d) -> str:
+    return direction_text(d.maximize)
 
 
 def best3_dots(d, rows, plt):
     """Paper Fig. 2 as a dot plot: each variant's three best records, variants in ranking order."""
-    order = [v.variant for v in d.ranking.variants]
-    best = selected_rows(rows, d.metric, 3, higher_is_better(d.metric))
+    order = _order(d, rows)
+    best = best_records(rows, d.metric, 3, d.maximize)
     fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.42 * len(order)), layout="constrained")
     for y, variant in enumerate(order):
         vals = best.loc[best["variant"] == variant, d.metric].to_list()
@@ -72,12 +73,19 @@ def best3_dots(d, rows, plt):
             ax.scatter(v, y, marker=MARKERS[i], color=f"C{i}", s=36, zorder=2, label=label)
     ax.set_yticks(range(len(order)), order)
     ax.invert_yaxis()
-    ax.set_xlabel(f"{d.metric} ({_direction(d.metric)})")
+    ax.set_xlabel(f"{d.metric} ({_direction(d)})")
     ax.grid(axis="x", color="0.9")
     ax.set_title(f"{d.dataset}: each variant's three best {d.metric} records\n"
-                 f"variants in the order of the {d.design} design's ranking, best first")
+                 + (f"variants in the order of the {d.design} design's ranking, best first" if d.variants else
+                    "variants by name (not ranked)"))
     ax.legend(loc="best", fontsize=8)
     return fig
+
+
+def _order(d, rows) -> list:
+    """Variants in ranking order; by name where the record ranks none."""
+    ranked = [v.variant for v in d.variants]
+    return ranked or sorted(str(v) for v in rows["variant"].unique())
 
 
 def _panels(plt, k: int, colorbar: bool = False, width=2.9, height=2.3, **kw):
@@ -103,7 +111,7 @@ def loss_scatter(d, rows, plt):
         return None
     import matplotlib as mpl
 
-    order = [v.variant for v in d.ranking.variants]
+    order = _order(d, rows)
     rates = rows["rate"].astype(float) if "rate" in rows.columns else None
     single = rates is None or rates.nunique() <= 1
     norm = None if single else mpl.colors.Normalize(rates.min(), rates.max())
@@ -129,14 +137,14 @@ def loss_scatter(d, rows, plt):
     return fig
 
 
-def _best_runs(rows, metric: str):
+def _best_runs(rows, metric: str, maximize: bool):
     """Each variant's run with the best value of ``metric`` (its rows, by epoch)."""
     key = "run_id" if "run_id" in rows.columns else None
     if key is None:
         cols = [c for c in ("rate", "units", "batch_size", "seed") if c in rows.columns]
         rows = rows.assign(_run=rows[cols].astype(str).agg("/".join, axis=1) if cols else "run")
         key = "_run"
-    best = selected_rows(rows, metric, 1, higher_is_better(metric))
+    best = best_records(rows, metric, 1, maximize)
     return {r["variant"]: rows[rows[key] == r[key]].sort_values("epoch") for _, r in best.iterrows()}
 
 
@@ -146,15 +154,15 @@ def learning_curves(d, rows, plt):
         return None
     from matplotlib.ticker import MaxNLocator
 
-    runs = _best_runs(rows, d.metric)
-    order = [v.variant for v in d.ranking.variants if v.variant in runs]
+    runs = _best_runs(rows, d.metric, d.maximize)
+    order = [v for v in _order(d, rows) if v in runs]
     fig, axes = _panels(plt, len(order), sharex=True, sharey=True)
     for ax, variant in zip(axes, order):
         run = runs[variant]
         ax.plot(run["epoch"], run["val_loss"], color="C0", lw=1.6, label="validation loss")
         if "train_loss" in run.columns and run["train_loss"].notna().any():
             ax.plot(run["epoch"], run["train_loss"], color="C1", lw=1.4, ls="--", label="epoch-end training loss")
-        at = selected_rows(run, d.metric, 1, higher_is_better(d.metric))
+        at = best_records(run, d.metric, 1, d.maximize)
         ax.scatter(at["epoch"], at["val_loss"], color="C0", s=25, zorder=3, label=f"best epoch by {d.metric}")
         rate = f", rate {run['rate'].iloc[0]:g}" if "rate" in run.columns else ""
         ax.set_title(f"{variant}{rate}", fontsize=9)
@@ -167,23 +175,27 @@ def learning_curves(d, rows, plt):
     return fig
 
 
-def _cliques(ranks, cd: float):
-    """Maximal runs of consecutive variants (by mean rank) spanning less than ``cd``."""
+def _cliques(ranks, same) -> list:
+    """Maximal runs of consecutive variants (by mean rank) of which no two differ (``same(a, b)``)."""
     out, k = [], len(ranks)
     for i in range(k):
-        j = max(j for j in range(i, k) if ranks[j][1] - ranks[i][1] < cd)
+        j = i
+        while j + 1 < k and all(same(ranks[a][0], ranks[j + 1][0]) for a in range(i, j + 1)):
+            j += 1
         if j > i and not any(a <= i and j <= b for a, b in out):
             out.append((i, j))
     return out
 
 
-def cd_diagram(ranks, cd: float, title: str, plt):
+def cd_diagram(ranks, cd, title: str, plt, same=None, cd_label: str = "CD"):
     """The usual critical-difference diagram: the axis of mean ranks on top, the better half of
-    the variants joined to it from the left, the rest from the right, thick bars linking
-    variants whose mean ranks differ by less than ``cd``. ``ranks``: (name, mean rank)."""
+    the variants joined to it from the left, the rest from the right, and thick bars joining
+    variants that the reported tests do not tell apart (``same(a, b)``; no bars without tests).
+    ``ranks``: (name, mean rank); ``cd``: the Nemenyi critical difference drawn as a scale bar
+    (None: none)."""
     ranks = sorted(ranks, key=lambda x: (x[1], x[0]))
     k, half = len(ranks), math.ceil(len(ranks) / 2)
-    cliques = _cliques(ranks, cd)
+    cliques = _cliques(ranks, same) if same is not None else []
     top, step = 1.25, 0.27  # inches above the axis, between label rows
     depth = 0.25 + 0.12 * len(cliques) + step * (max(half, k - half) + 0.4)
     longest = max(len(f"{name} ({r:.2f})") for name, r in ranks)
@@ -193,26 +205,28 @@ def cd_diagram(ranks, cd: float, title: str, plt):
     margin = (width - axis) / 2
     fig = plt.figure(figsize=(width, top + depth))
     ax = fig.add_axes([0, 0, 1, 1])
-    scale = (k - 1) / axis  # rank units per inch
-    ax.set_xlim(1 - margin * scale, k + margin * scale)
+    span = max(k - 1, 1)
+    scale = span / axis  # rank units per inch
+    ax.set_xlim(1 - margin * scale, max(k, 2) + margin * scale)
     ax.set_ylim(-depth, top)
     ax.axis("off")
-    ax.plot([1, k], [0, 0], color="black", lw=1.2)
-    for x in range(1, k + 1):
+    ax.plot([1, max(k, 2)], [0, 0], color="black", lw=1.2)
+    for x in range(1, max(k, 2) + 1):
         ax.plot([x, x], [0, 0.08], color="black", lw=1)
         ax.text(x, 0.13, str(x), ha="center", va="bottom", fontsize=9)
-    end = min(1 + cd, k + 0.6 * margin * scale)  # a CD wider than the figure is cut, and says so
-    ax.plot([1, end], [0.55, 0.55], color="black", lw=2)
-    for x in (1, end) if end == 1 + cd else (1,):
-        ax.plot([x, x], [0.5, 0.6], color="black", lw=1.5)
-    cut = "" if end == 1 + cd else ", wider than the figure"
-    ax.text((1 + end) / 2, 0.62, f"CD = {cd:.2f}{cut}", ha="center", va="bottom", fontsize=9)
-    ax.text((1 + k) / 2, top - 0.05, title, ha="center", va="top", fontsize=10)
+    if cd is not None and math.isfinite(cd):
+        end = min(1 + cd, max(k, 2) + 0.6 * margin * scale)  # a CD wider than the figure is cut, and says so
+        ax.plot([1, end], [0.55, 0.55], color="0.35", lw=2)
+        for x in (1, end) if end == 1 + cd else (1,):
+            ax.plot([x, x], [0.5, 0.6], color="0.35", lw=1.5)
+        cut = "" if end == 1 + cd else ", wider than the figure"
+        ax.text((1 + end) / 2, 0.62, f"{cd_label} = {cd:.2f}{cut}", ha="center", va="bottom", fontsize=8)
+    ax.text((1 + max(k, 2)) / 2, top - 0.05, title, ha="center", va="top", fontsize=10)
     below = 0.2 + 0.12 * len(cliques)
     for i, (name, r) in enumerate(ranks):
         left = i < half
         y = -(below + step * ((i if left else k - 1 - i) + 0.5))
-        end = 1 - 0.15 * scale if left else k + 0.15 * scale
+        end = 1 - 0.15 * scale if left else max(k, 2) + 0.15 * scale
         ax.plot([r, r, end], [0, y, y], color="0.25", lw=0.9)
         ax.text(end + (-0.05 if left else 0.05) * scale, y, f"{name} ({r:.2f})", ha="right" if left else "left",
                 va="center", fontsize=9)
@@ -222,17 +236,34 @@ def cd_diagram(ranks, cd: float, title: str, plt):
     return fig
 
 
+def _same(posthoc):
+    """Whether the reported post-hoc tests leave two variants undistinguished: a pair not
+    rejected; against a control only pairs with the control are tested (others: not joined)."""
+    rejected = {(t.a, t.b): t.reject for t in posthoc.pairs}
+
+    def same(a, b):
+        if (a, b) in rejected:
+            return not rejected[(a, b)]
+        if (b, a) in rejected:
+            return not rejected[(b, a)]
+        return False
+
+    return same
+
+
 def ranking_cd(d, plt):
-    """The CD diagram of one ranking, in the units of its design."""
-    r = d.ranking
-    ranks = [(v.variant, v.mean_rank) for v in r.variants]
-    if d.design == "paper":
-        cd, what = r.friedman.critical_difference, f"paper design: {r.friedman.n_blocks} dependent blocks, descriptive only"
+    """The CD diagram of one ranking: bars join what the Wilcoxon-Holm table does not tell apart."""
+    ranks = [(v.variant, v.mean_rank) for v in d.variants]
+    b = d.blocks
+    if d.posthoc is None:
+        what, same = f"{d.design} design: {b.n} dependent blocks, descriptive (no test, no bars)", None
     else:
-        cd, what = r.critical_difference, f"configs design: {r.n_blocks} configuration blocks"
-    title = (f"{d.dataset}, {what}\nmean rank by {d.metric} (1 = best); "
-             "thick bars join variants within the critical difference")
-    return cd_diagram(ranks, cd, title, plt)
+        what = f"{d.design} design: {b.n} {b.kind}"
+        same = _same(d.posthoc)
+    title = (f"{d.dataset}, {what}\nmean rank by {d.metric} (1 = best); thick bars join variants that the "
+             f"Wilcoxon-Holm tests do not tell apart (alpha {d.alpha:g})" if same is not None else
+             f"{d.dataset}, {what}\nmean rank by {d.metric} (1 = best)")
+    return cd_diagram(ranks, d.nemenyi_cd, title, plt, same, cd_label="Nemenyi CD (reference only)")
 
 
 CAPTIONS = {
@@ -243,28 +274,32 @@ CAPTIONS = {
                 "worse than they fit."),
     "curves": ("Learning curves of each variant's best run (by {metric}): validation loss (solid) and "
                "epoch-end training loss (dashed) per epoch; the dot marks the best epoch."),
+    "cd_descriptive": ("Mean-rank diagram, {design} design (descriptive): mean ranks (1 = best) on the axis; no test "
+                       "is made, so no bars join variants; the grey bar is Nemenyi's critical difference, for "
+                       "reference."),
     "cd": ("Critical-difference diagram, {design} design: mean ranks (1 = best) on the axis; thick bars join "
-           "variants whose mean ranks differ by less than the Nemenyi critical difference (alpha 0.05)."),
+           "variants that the Wilcoxon signed-rank tests with Holm's correction do not tell apart (the table's "
+           "test; the text's conclusions use it); the grey bar is Nemenyi's critical difference, for reference."),
 }
 
 
 def dataset_figures(d, rows, plt, cd: bool = True) -> list[FigureFile]:
     """The report's figures of one data set's ranking, from its cleaned rows."""
     base, out = safe_name(d.dataset), []
-    fmt = dict(metric=d.metric, direction=_direction(d.metric), design=d.design)
+    fmt = dict(metric=d.metric, direction=_direction(d), design=d.design)
     makers = [("best3", best3_dots), ("scatter", loss_scatter), ("curves", learning_curves)]
     for name, make in makers if len(rows) else []:
         fig = make(d, rows, plt)
         if fig is not None:
             cap = CAPTIONS[name].format(**fmt)
             out.append(render(fig, plt, f"{base}_{name}", cap, f"{d.dataset}: {cap}"))
-    if cd:
+    if cd and d.variants:
         out.append(cd_figure(d, plt))
     return out
 
 
 def cd_figure(d, plt) -> FigureFile:
-    cap = CAPTIONS["cd"].format(design=d.design)
+    cap = CAPTIONS["cd" if d.posthoc is not None else "cd_descriptive"].format(design=d.design)
     return render(ranking_cd(d, plt), plt, f"{safe_name(d.dataset)}_cd_{d.design}", cap, f"{d.dataset}: {cap}")
 
 
@@ -287,6 +322,8 @@ def write_plots(result, folder) -> list[Path]:
     for d in result.datasets:
         rows = result.rows[result.rows["dataset"] == d.dataset] if d.top_rows else result.rows.iloc[:0]
         figures += dataset_figures(d, rows, plt)
+    if result.across is not None and result.across.variants:
+        figures.append(cd_figure(result.across, plt))
     return replace_folder(folder, figure_files(figures), "plots", "figures")
 
 

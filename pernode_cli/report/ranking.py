@@ -1,9 +1,7 @@
-"""Rendering of ranking results: Rich tables, CSV, JSON, Markdown, LaTeX. No statistics here.
-
-Every output names the design that ran (``paper`` or ``configs``) and why, says what the
-paper's layout can and cannot show, how many rows were read and left out, and whether the
-ranked rows mix training lengths, widths, batch sizes or sample counts.
-"""
+"""Rendering of ranking records (``stats.ranking.Ranking``): document blocks for Rich,
+Markdown, LaTeX and HTML, plus CSV and JSON. No statistics here, and no branching on the
+design: a record's fields say what there is to show (a p-value or none, a post-hoc family
+or none, pooled mean ranks or none)."""
 
 from __future__ import annotations
 
@@ -12,96 +10,106 @@ import io
 import json
 
 from pernode_cli.report.document import Heading, Table, Text, print_rich, to_latex, to_markdown
-from pernode_cli.stats.configs import POOLED
-from pernode_cli.stats.ranking import DatasetRanking, RankResult, metric_label
+from pernode_cli.stats.direction import direction_text
+from pernode_cli.stats.ranking import Ranking, RankResult
 from pernode_cli.stats.rows import left_out_text
+from pernode_cli.stats.tables import metric_label
 
 FORMATS = ("table", "csv", "json", "markdown", "latex")
-
-PAPER_NOTE = (
-    "Design paper (the paper's layout): the blocks are each variant's 1st..{top}-th best records, order "
-    "statistics of one sample and strongly dependent, so p and W describe these selected records, not "
-    "independent evidence that the variants differ. The configs design tests that."
-)
-SEEDS_TEXT = {"average": "seeds averaged first", "blocks": "each seed its own block"}
-DESIGN_NAMES = {"paper": "the paper's layout", "configs": "configuration blocks"}
+DESIGN_NAMES = {"paper": "the paper's layout, descriptive", "configs": "configuration blocks",
+                "datasets": "data sets as blocks", "pooled": "configuration blocks of all data sets pooled"}
+METHODS = {"exact": "exact (every rank pattern enumerated)", "iman-davenport": "Iman-Davenport F approximation",
+           "descriptive": "descriptive: no p-value"}
 
 
-def design_note(d: DatasetRanking) -> str:
-    r = d.ranking
+def _method(o) -> str:
+    if o.method == "permutation":
+        return f"permutation ({o.n_resamples:,} within-block permutations)"
+    return METHODS.get(o.method, o.method)
+
+
+def _num(x, fmt="{:.3g}") -> str:
+    return "n/a" if x is None else fmt.format(x)
+
+
+def heading(d: Ranking, level: int = 2) -> Heading:
+    why = f"; {d.design_reason}" if d.design_reason else ""
+    return Heading(level, f"Data set: {d.dataset}, {d.metric} ({direction_text(d.maximize)}), design {d.design} "
+                          f"({DESIGN_NAMES.get(d.design, d.design)}{why})")
+
+
+def selection_line(d: Ranking) -> str:
     if d.design == "paper":
-        return PAPER_NOTE.format(top=r.top)
-    pooled = "data set, " if r.dataset == POOLED else ""
-    columns = pooled + (", ".join(r.block_columns) or "none")
-    return (
-        f"Design configs: a block is one configuration ({columns}; {SEEDS_TEXT[r.seeds]}), and each variant "
-        f"gives its {r.select} epoch's {r.metric} in it. {r.n_blocks} complete blocks; {r.dropped_blocks} "
-        "dropped for lacking a variant. The blocks are separate runs, so the p-values hold their level."
-    )
+        return f"Records: each variant's {d.blocks.n if d.blocks else '?'} best epoch rows by {d.metric}."
+    how = (f"its last epoch's {d.metric}" if d.select == "last" else
+           f"{d.metric} at its best epoch by {d.select_on}" if d.select_on != d.metric else
+           f"its best epoch's {d.metric}")
+    return f"Each run gives {how}."
 
 
-def stats_line(d: DatasetRanking) -> str:
-    r = d.ranking
-    if d.design == "paper":
-        f = r.friedman
-        return (
-            f"Friedman chi2 = {f.chi2:.3f} (df = {f.k - 1}), p = {f.p:.3g}, permutation p = {f.p_permutation:.3g}; "
-            f"Kendall's W = {f.kendall_w:.3f}; n = {f.n_blocks} blocks, k = {f.k} variants; "
-            f"Nemenyi CD (alpha 0.05) = {f.critical_difference:.2f} mean-rank units"
-        )
-    fv = "inf" if r.iman_davenport_f == float("inf") else f"{r.iman_davenport_f:.3f}"
-    return (
-        f"Friedman chi2 = {r.chi2:.3f} (df = {r.k - 1}), p = {r.p:.3g}; Iman-Davenport F = {fv} "
-        f"(df = {r.k - 1}, {(r.k - 1) * (r.n_blocks - 1)}), p = {r.iman_davenport_p:.3g}; Kendall's W = "
-        f"{r.kendall_w:.3f}; n = {r.n_blocks} blocks, k = {r.k} variants; Nemenyi CD (alpha 0.05) = "
-        f"{r.critical_difference:.2f} mean-rank units"
-    )
+def stats_line(d: Ranking) -> str:
+    o, b = d.omnibus, d.blocks
+    f = "inf" if o.iman_davenport_f is None and o.p is not None else _num(o.iman_davenport_f, "{:.3f}")
+    parts = [f"Friedman chi2 = {o.chi2:.3f} (df = {o.df})"]
+    if o.p is not None:
+        parts.append(f"Iman-Davenport F = {f}")
+    parts.append(f"Kendall's W = {o.kendall_w:.3f}")
+    p = f"p = {o.p:.3g}, {_method(o)}" if o.p is not None else _method(o)
+    return (f"{'; '.join(parts)}; {p}; n = {b.n} blocks ({b.kind}), k = {b.k} variants"
+            + ("" if d.nemenyi_cd is None else f"; Nemenyi CD (alpha {d.alpha:g}, for reference) = {d.nemenyi_cd:.2f}"))
 
 
-def rows_line(d: DatasetRanking) -> str:
+def blocks_line(d: Ranking) -> str:
+    b = d.blocks
+    if b.kind == "rank positions":
+        return f"Blocks: the 1st..{b.n}-th best records of each variant (order statistics, not independent)."
+    cols = ", ".join(b.columns) or "none"
+    seeds = {"average": "; seeds averaged first", "blocks": "; each seed its own block"}.get(b.seeds or "", "")
+    per = {"mean": "; each variant's mean over the data set's configurations",
+           "best": "; each variant's best configuration (on the selection split)"}.get(b.per_dataset or "", "")
+    return (f"Blocks: {b.n} {b.kind} ({cols}{seeds}{per}); {b.dropped} dropped for lacking a ranked variant.")
+
+
+def rows_line(d: Ranking) -> str:
     x = d.left_out
+    if x is None:
+        return ""
     if not x.left_out:
         return f"Rows: {x.ranked} read, each once, all from finished attempts with status ok."
     return f"Rows: {x.ranked} of {x.rows} read were ranked; left out: {left_out_text(x)}."
 
 
-def mixed_line(d: DatasetRanking) -> str | None:
-    """One line when the ranked rows mix a setting; None when they do not."""
-    if not d.mixed_settings:
-        return None
-    parts = []
-    for setting, by_variant in d.mixed_settings.items():
-        if all(len(v) == 1 for v in by_variant.values()):  # each variant one value, not the same
-            parts.append(f"{setting} ({', '.join(f'{k} {_values(v)}' for k, v in by_variant.items())})")
-        else:
-            values = sorted({x for v in by_variant.values() for x in v}, key=lambda x: (x is None, x or 0))
-            parts.append(f"{setting} ({_values(values)})")
-    return "Mixed settings: the ranked rows mix " + "; ".join(parts) + "."
+def ranking_table(d: Ranking) -> Table:
+    label = metric_label(d.metric)
+    rows = []
+    for v in d.variants:
+        row = {"Variant": v.variant}
+        if v.pooled_mean_rank is not None:
+            row["Pooled mean rank"] = v.pooled_mean_rank
+        row["Mean rank (block)" if v.pooled_mean_rank is not None else "Mean rank"] = v.mean_rank
+        if v.median is not None:
+            row[f"Median {label}"] = v.median
+        if v.best is not None:
+            row[f"Best {label}"] = v.best
+        rows.append(row)
+    return Table(tuple(rows), f"{d.dataset}: variants by {d.metric}, {DESIGN_NAMES.get(d.design, d.design)} "
+                              f"({d.blocks.n} blocks), 1 = best")
 
 
-def _values(values) -> str:
-    return ", ".join("none" if v is None else str(v) for v in values)
+def pairwise_table(d: Ranking) -> Table:
+    h = d.posthoc
+    against = f"against {h.control}" if h.control else "all pairs"
+    methods = sorted({t.method for t in h.pairs})
+    rows = tuple({"A": t.a, "B": t.b, "T+": t.statistic, "p": t.p, "p (Holm)": t.p_holm,
+                  "differ": t.reject, "Median A - B": t.median_difference,
+                  **({"p method": t.method} if len(methods) > 1 else {})} for t in h.pairs)
+    how = f"{methods[0]} p-values, " if len(methods) == 1 else ""
+    return Table(rows, f"{d.dataset}: two-sided Wilcoxon signed-rank tests over the blocks, {against}, {how}Holm-"
+                       f"corrected; differ: p (Holm) <= {h.alpha:g} (zeros: {h.zero_method}; T+ = sum of the ranks "
+                       "of positive A - B)")
 
 
-def ranking_table(d: DatasetRanking) -> Table:
-    r, label = d.ranking, metric_label(d.metric)
-    if d.design == "paper":
-        rows = tuple({"Variant": v.variant, "Pooled mean rank": v.pooled_mean_rank, "Mean rank (block)": v.mean_rank,
-                      f"Best {label}": v.best} for v in r.variants)
-        return Table(rows, f"{d.dataset}: variants by {d.metric}, paper's layout (top {r.top} records each)")
-    rows = tuple({"Variant": v.variant, "Mean rank": v.mean_rank, f"Median {label}": v.median} for v in r.variants)
-    return Table(rows, f"{d.dataset}: variants by {d.metric}, configs design ({r.n_blocks} blocks)")
-
-
-def pairwise_table(d: DatasetRanking) -> Table:
-    r = d.ranking
-    against = f"against {r.control}" if r.control else "all pairs"
-    rows = tuple({"A": t.a, "B": t.b, "Wilcoxon W": t.statistic, "p": t.p, "p (Holm)": t.p_holm,
-                  "Median A - B": t.median_difference} for t in r.pairwise)
-    return Table(rows, f"{d.dataset}: Wilcoxon signed-rank tests over the blocks, {against}, Holm-corrected")
-
-
-def seed_rows(d: DatasetRanking) -> tuple:
+def seed_rows(d: Ranking) -> tuple:
     """Table I over seeds with only the settings that vary, and the interval as one cell."""
     if not d.seed_table:
         return ()
@@ -115,33 +123,36 @@ def seed_rows(d: DatasetRanking) -> tuple:
     return tuple(out)
 
 
-def heading(d: DatasetRanking, level: int = 2) -> Heading:
-    return Heading(level, f"Data set: {d.dataset}, metric {d.metric}, design {d.design} "
-                          f"({DESIGN_NAMES[d.design]}; {d.design_reason})")
-
-
-def ranking_blocks(d: DatasetRanking) -> list:
+def ranking_blocks(d: Ranking) -> list:
     """The ranking, its statistics, what its design can show, and what was read."""
-    blocks = [ranking_table(d), Text(stats_line(d)), Text(design_note(d), "caution" if d.design == "paper" else "note")]
-    if d.design == "configs" and d.ranking.pairwise:
-        blocks.append(pairwise_table(d))
-    mixed = mixed_line(d)
-    return blocks + [Text(rows_line(d))] + ([Text(mixed, "caution")] if mixed else [])
+    blocks = []
+    if not d.ranked:
+        blocks.append(Text(f"Not ranked under the {d.design} design: {d.reason}.", "caution"))
+    else:
+        blocks += [ranking_table(d), Text(stats_line(d)), Text(blocks_line(d)), Text(selection_line(d))]
+        if d.posthoc is not None and d.posthoc.pairs:
+            blocks.append(pairwise_table(d))
+    if d.conditions and d.ranked:
+        blocks.append(Text(d.conditions, "note"))
+    blocks += [Text(w, "caution") for w in d.warnings]
+    line = rows_line(d)
+    return blocks + ([Text(line)] if line else [])
 
 
-def table_blocks(d: DatasetRanking) -> list:
+def table_blocks(d: Ranking) -> list:
     """Table I (each variant's best records) and, with several seeds, Table I over seeds."""
     blocks = []
     if d.top_rows:
         n = max(sum(1 for r in d.top_rows if r.get("Variant") == v) for v in {r.get("Variant") for r in d.top_rows})
-        blocks.append(Table(d.top_rows, f"Table I, {d.dataset}: each variant's best {n} record(s) by {d.metric}"))
+        blocks.append(Table(d.top_rows, f"Table I, {d.dataset}: each variant's best {n} record(s) by {d.metric} "
+                                        f"({direction_text(d.maximize)})"))
     if d.seed_table:
-        blocks.append(Table(seed_rows(d), f"Table I over seeds, {d.dataset}: mean and 95% t-interval of the "
-                                          f"{d.select} epoch's {d.metric} over seeds, best configurations first"))
+        blocks.append(Table(seed_rows(d), f"Table I over seeds, {d.dataset}: mean and 95% t-interval over seeds of "
+                                          f"each run's value ({selection_line(d)[:-1].lower()}), best first"))
     return blocks
 
 
-def dataset_blocks(d: DatasetRanking, level: int = 2) -> list:
+def dataset_blocks(d: Ranking, level: int = 2) -> list:
     """Everything `rank` prints for one data set, as document blocks."""
     return [heading(d, level), *ranking_blocks(d), *table_blocks(d)]
 
@@ -150,43 +161,40 @@ def result_blocks(result: RankResult) -> list:
     blocks = []
     for d in result.datasets:
         blocks += dataset_blocks(d)
+    if result.across is not None:
+        blocks += dataset_blocks(result.across)
     for x in result.not_ranked:
         blocks.append(Text(f"Not ranked: data set {x.dataset} has no finished rows with status ok "
                            f"({left_out_text(x)}).", "caution"))
     if result.rows_without_dataset:
         blocks.append(Text(f"Left out: {result.rows_without_dataset} row(s) with an empty data set.", "caution"))
+    v = result.versions
+    blocks.append(Text(f"Computed by pernode {v.get('pernode')} with scipy {v.get('scipy')}, numpy {v.get('numpy')}, "
+                       f"pandas {v.get('pandas')}."))
     return blocks
 
 
-def dataset_json(d: DatasetRanking) -> dict:
-    """One data set's JSON object: the record's fields and the design's note."""
-    return {**d.to_dict(), "note": design_note(d), "mixed_settings_note": mixed_line(d)}
-
-
 def to_json(result: RankResult) -> str:
-    out = result.to_dict()
-    out["datasets"] = [dataset_json(d) for d in result.datasets]
-    return json.dumps(out, indent=2, allow_nan=False)
+    return json.dumps(result.to_dict(), indent=2, allow_nan=False)
 
 
-def ranking_rows(d: DatasetRanking) -> list[dict]:
+def ranking_rows(d: Ranking) -> list[dict]:
     """CSV rows, one per variant, with the data set's statistics repeated."""
-    r = d.ranking
-    if d.design == "paper":
-        f = r.friedman
-        stats = dict(metric=d.metric, design=d.design, top=r.top, chi2=f.chi2, p=f.p, p_permutation=f.p_permutation,
-                     kendall_w=f.kendall_w, n_blocks=f.n_blocks, k=f.k, critical_difference=f.critical_difference)
-        return [{"dataset": d.dataset, "variant": v.variant, "pooled_mean_rank": v.pooled_mean_rank,
-                 "mean_rank": v.mean_rank, "best": v.best, **stats} for v in r.variants]
-    stats = dict(metric=d.metric, design=d.design, select=r.select, seeds=r.seeds, chi2=r.chi2, p=r.p,
-                 iman_davenport_f=r.iman_davenport_f, iman_davenport_p=r.iman_davenport_p, kendall_w=r.kendall_w,
-                 n_blocks=r.n_blocks, dropped_blocks=r.dropped_blocks, k=r.k, critical_difference=r.critical_difference)
-    return [{"dataset": d.dataset, "variant": v.variant, "mean_rank": v.mean_rank, "median": v.median, **stats}
-            for v in r.variants]
+    o, b = d.omnibus, d.blocks
+    stats = dict(dataset=d.dataset, metric=d.metric, direction=d.direction, design=d.design, select=d.select,
+                 select_on=d.select_on, ranked=d.ranked)
+    if o is not None:
+        stats.update(chi2=o.chi2, df=o.df, iman_davenport_f=o.iman_davenport_f, kendall_w=o.kendall_w, p=o.p,
+                     p_method=o.method, n_blocks=b.n, k=b.k, nemenyi_cd=d.nemenyi_cd)
+    if not d.variants:
+        return [dict(stats, variant="", reason=d.reason)]
+    return [dict(stats, variant=v.variant, mean_rank=v.mean_rank, median=v.median,
+                 pooled_mean_rank=v.pooled_mean_rank, best=v.best) for v in d.variants]
 
 
 def to_csv(result: RankResult) -> str:
-    rows = [row for d in result.datasets for row in ranking_rows(d)]
+    records = list(result.datasets) + ([result.across] if result.across is not None else [])
+    rows = [row for d in records for row in ranking_rows(d)]
     fields = list(dict.fromkeys(k for row in rows for k in row))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", restval="")

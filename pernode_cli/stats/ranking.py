@@ -1,262 +1,152 @@
-"""The paper's ranking statistics: pure functions over plain arrays and data frames, no I/O.
+"""Rankings of variants: one immutable result record per data set, whatever the design.
 
-Procedure (paper section V-B): for each variant take its ``top`` records with the best
-metric (duplicate rates allowed). ``M[i, j]`` is the i-th best value of variant ``j``:
-blocks are rank positions, treatments are variants. Friedman's chi-square over that
-``n x k`` matrix, Kendall's ``W = chi2 / (n (k - 1))`` (tie-corrected as the chi-square is),
-the paper's pooled mean ranks (over all ``n k`` records) and Friedman's within-block mean
-ranks, the Nemenyi critical difference and a permutation p-value.
+``rank_logs(frame, **options)`` cleans the rows (``stats.rows``), resolves the metric's
+direction (``stats.direction``: known names, or ``maximize`` given), separates the epoch's
+selection from the compared metric (``select_on``), builds block matrices
+(``stats.blocks``), runs the procedures (``stats.procedures``) and returns a ``RankResult``
+of ``Ranking`` records. Every record has the same fields under every design:
 
-The blocks are the 1st..n-th best records of one variant: order statistics of one sample,
-strongly dependent, while Friedman's test assumes independent blocks. So the p-values and
-W describe the selected records, not independent evidence; ``pernode_cli.stats.configs``
-holds the design whose p-values hold their level, and ``rank_logs`` (below) runs either.
+- ``configs``: a block is one configuration (the data set and every setting but the variant),
+  seeds averaged first, or each seed a block where that is valid (one configuration);
+  Friedman's test (exact or permutation p-value), Wilcoxon signed-rank tests with Holm's
+  correction (all pairs or against a control), Nemenyi's critical difference for reference.
+- ``datasets`` (across data sets, Demsar 2006): one value per variant per data set, the data
+  sets as blocks; ``pooled``: the configuration blocks of all data sets in one matrix, which
+  tests whether the variants differ on these configurations, not across data sets.
+- ``paper``: the paper's layout, descriptive only (chi-square and W, no p-value).
+
+No display labels here: the renderers (``report``) lay the record out.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import numpy as np
 
+from pernode_cli.checks import LIMITS
 from pernode_cli.errors import PernodeError
+from pernode_cli.stats import blocks as blk
+from pernode_cli.stats import procedures as proc
+from pernode_cli.stats.direction import direction_word, known_direction, resolve_direction, selection_column
+from pernode_cli.stats.paper import MIN_TOP, paper_statistics, top_values
 from pernode_cli.stats.rows import (
     REASONS,
     LeftOut,
     Record,
     clean_rows,
     left_out_text,
+    match_names,
     mixed_settings,
+    mixed_text,
     plain,
+    require_columns,
     variant_list,
 )
+from pernode_cli.stats.tables import best_records, seed_table, top_rows
 
-TABLE_COLUMNS = {  # output name -> log column
-    "Variant": "variant",
-    "DR": "rate",
-    "Ep": "epoch",
-    "V-Acc": "val_acc",
-    "V-Loss": "val_loss",
-    "T-Loss": "train_loss",
-    "T-Acc": "train_acc",
-}
-
-
-def metric_label(metric: str) -> str:
-    """The column that holds ``metric`` in Table I style rows."""
-    return next((out for out, src in TABLE_COLUMNS.items() if src == metric), metric)
-
-
-def higher_is_better(metric: str) -> bool:
-    """Accuracy-like columns are maximised; losses, errors and ECE are minimised."""
-    return "acc" in metric.lower()
-
-
-def friedman_statistic(matrix: np.ndarray) -> float:
-    """Tie-corrected Friedman chi-square of an ``(..., n, k)`` array (blocks x treatments)."""
-    from scipy.stats import rankdata
-
-    m = np.asarray(matrix, dtype="float64")
-    n, k = m.shape[-2], m.shape[-1]
-    ranks = rankdata(m, axis=-1)
-    r_sum = ranks.sum(axis=-2)
-    chi2 = 12.0 / (n * k * (k + 1)) * (r_sum**2).sum(axis=-1) - 3.0 * n * (k + 1)
-    # Tie correction, as scipy.stats.friedmanchisquare applies it: sum of t^3 - t over tie
-    # groups of each block. A value tied with d others contributes d (d + 2), and the t
-    # members of a group together t (t - 1) (t + 1) = t^3 - t.
-    d = (m[..., :, None] == m[..., None, :]).sum(axis=-1) - 1
-    ties = (d * (d + 2)).sum(axis=-1)
-    correction = 1.0 - ties.sum(axis=-1) / (n * (k**3 - k))
-    return chi2 / correction
+DESIGNS = ("auto", "configs", "paper")
+ACROSS = ("datasets", "pooled")
+# ``auto`` runs the configs design on a data set with at least this many complete blocks.
+AUTO_MIN_BLOCKS = 3
+ACROSS_NAME = "all data sets"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Friedman(Record):
+class Omnibus(Record):
+    """Friedman's test over the blocks (``p`` None: the paper's layout, descriptive only)."""
+
+    test: str = "friedman"
     chi2: float
-    p: float
-    p_permutation: float
+    df: int
+    iman_davenport_f: Optional[float]  # None when every block ranks the variants alike
     kendall_w: float
-    n_blocks: int
-    k: int
-    critical_difference: float
+    p: Optional[float]
+    method: str  # exact | permutation | iman-davenport | descriptive
+    n_resamples: Optional[int] = None
+    min_attainable_p: Optional[float] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairTest(Record):
+    """Two-sided Wilcoxon signed-rank test of ``a`` against ``b`` over the blocks."""
+
+    a: str
+    b: str
+    statistic: float  # T+: sum of the ranks of the positive differences a - b
+    p: float
+    p_holm: float  # Holm step-down adjusted over the family
+    reject: bool  # p_holm <= alpha
+    method: str  # exact | normal
+    n_used: int  # differences with a sign
+    median_difference: float  # a minus b, metric units
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostHoc(Record):
+    test: str = "wilcoxon signed-rank"
+    correction: str = "holm"
+    zero_method: str
+    alpha: float
+    family: str  # all pairs | against control
+    control: Optional[str]
+    pairs: tuple  # PairTest
+    min_attainable_p_holm: float  # the smallest adjusted p this many blocks can give
+    blocks_needed: Optional[int]  # fewest blocks at which a pair could be declared different (None: enough)
 
 
 @dataclass(frozen=True, kw_only=True)
 class VariantRank(Record):
     variant: str
-    pooled_mean_rank: float
-    mean_rank: float
-    best: float
+    mean_rank: float  # within-block, 1 = best
+    median: Optional[float] = None  # median block value (metric units)
+    pooled_mean_rank: Optional[float] = None  # the paper's layout: ranks over all n k records
+    best: Optional[float] = None  # the paper's layout: the variant's best record
+
+
+@dataclass(frozen=True, kw_only=True)
+class Blocks(Record):
+    kind: str  # configurations | data sets | pooled configurations | rank positions
+    n: int
+    k: int
+    columns: tuple  # the settings that tell blocks apart
+    seeds: Optional[str] = None  # average | blocks (configuration blocks)
+    dropped: int = 0  # blocks lacking a ranked variant
+    unequal_seeds: int = 0
+    per_dataset: Optional[str] = None  # data-set blocks: mean | best
 
 
 @dataclass(frozen=True, kw_only=True)
 class Ranking(Record):
-    """The paper's layout on one data set. Its p-values and W describe the selected records:
-    the blocks are order statistics of one sample, not independent evidence."""
+    """One data set (or all data sets) ranked under one design."""
 
     dataset: str
     metric: str
-    top: int
-    friedman: Friedman
-    variants: tuple  # VariantRank, best first
-    top_rows: tuple = ()  # Table I rows (dicts)
-    design: str = "paper"
+    direction: str  # maximize | minimize
+    select: str  # best | last: which epoch of each run
+    select_on: str  # the column that picks the best epoch
+    design: str  # configs | paper | datasets | pooled
+    design_reason: str
+    ranked: bool
+    reason: str = ""  # why it could not be ranked
+    alpha: float = 0.05
+    blocks: Optional[Blocks] = None
+    omnibus: Optional[Omnibus] = None
+    variants: tuple = ()
+    posthoc: Optional[PostHoc] = None
+    nemenyi_cd: Optional[float] = None  # for reference: conclusions come from ``posthoc``
+    conditions: str = ""
+    warnings: tuple = ()
+    top_rows: tuple = ()
+    seed_table: tuple = ()
+    left_out: Optional[LeftOut] = None
+    mixed_settings: dict = field(default_factory=dict)
 
-
-def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
-    """Nemenyi critical difference in within-block mean-rank units."""
-    from scipy.stats import studentized_range
-
-    q = studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
-    return float(q * math.sqrt(k * (k + 1) / (6.0 * n)))
-
-
-def friedman_test(matrix: np.ndarray, n_resamples: int = 2000, seed: int = 0) -> Friedman:
-    """Friedman test on an ``(n, k)`` matrix: blocks in rows, treatments in columns."""
-    from scipy.stats import friedmanchisquare, permutation_test
-
-    m = np.asarray(matrix, dtype="float64")
-    n, k = m.shape
-    if np.all(m == m[:, :1]):  # every block one big tie: nothing to rank
-        chi2, p = 0.0, 1.0
-    else:
-        res = friedmanchisquare(*m.T)
-        chi2, p = float(res.statistic), float(res.pvalue)
-
-    def stat(*columns, axis=-1):
-        # columns: k arrays of shape (..., n); stack treatments last.
-        return friedman_statistic(np.stack(columns, axis=-1))
-
-    if chi2 == 0.0:
-        p_perm = 1.0
-    else:
-        perm = permutation_test(
-            tuple(m.T),
-            stat,
-            permutation_type="samples",
-            vectorized=True,
-            n_resamples=n_resamples,
-            alternative="greater",
-            rng=np.random.default_rng(seed),
-        )
-        p_perm = float(perm.pvalue)
-    return Friedman(
-        chi2=chi2,
-        p=p,
-        p_permutation=p_perm,
-        kendall_w=chi2 / (n * (k - 1)),
-        n_blocks=n,
-        k=k,
-        critical_difference=nemenyi_cd(k, n),
-    )
-
-
-def rank_matrix(values_by_variant: dict[str, np.ndarray], top: int, maximize: bool = False):
-    """The ``(top, k)`` matrix of the ``top`` best values of each variant, best first."""
-    variants = list(values_by_variant)
-    cols = []
-    for v in variants:
-        vals = np.sort(np.asarray(values_by_variant[v], dtype="float64"))
-        cols.append((vals[::-1] if maximize else vals)[:top])
-    return variants, np.column_stack(cols)
-
-
-def rank_variants(values_by_variant: dict[str, np.ndarray], top: int, maximize: bool = False):
-    """Friedman statistics and both mean ranks; variants sorted best first."""
-    from scipy.stats import rankdata
-
-    variants, m = rank_matrix(values_by_variant, top, maximize)
-    score = -m if maximize else m  # rank 1 = best
-    pooled = rankdata(score.ravel()).reshape(score.shape).mean(axis=0)
-    within = rankdata(score, axis=1).mean(axis=0)
-    friedman = friedman_test(score)
-    ranks = [
-        VariantRank(variant=v, pooled_mean_rank=float(pooled[j]), mean_rank=float(within[j]), best=float(m[0, j]))
-        for j, v in enumerate(variants)
-    ]
-    ranks.sort(key=lambda r: (r.pooled_mean_rank, r.mean_rank, r.variant))
-    return friedman, ranks
-
-
-MIN_TOP = 2  # Friedman's test needs at least two blocks (rank positions)
-
-
-def check_top(top: int, table_top: int) -> None:
-    if top < MIN_TOP:
-        raise PernodeError(
-            f"`top` must be at least {MIN_TOP}: the paper's layout takes each variant's `top` best records as "
-            f"the blocks of Friedman's test, which needs at least {MIN_TOP} blocks (got {top})."
-        )
-    if table_top < 1:
-        raise PernodeError(f"`table_top` must be at least 1 (got {table_top}).")
-
-
-def selected_rows(group, metric: str, top: int, maximize: bool):
-    """The rows behind the paper's matrix: each variant's ``top`` best records."""
-    ordered = group.sort_values(metric, ascending=not maximize, kind="mergesort")
-    return ordered.groupby("variant", sort=False).head(top)
-
-
-def rank_paper(group, name: str, metric: str, top: int, table_top: int) -> Ranking:
-    """The paper's layout on the cleaned rows of one data set."""
-    counts = group["variant"].value_counts()
-    if len(counts) < 3:
-        raise PernodeError(
-            f"Data set {name!r} has {len(counts)} variant(s) ({', '.join(sorted(counts.index.astype(str)))}); "
-            "the Friedman test needs at least 3."
-        )
-    short = counts[counts < top].sort_index()
-    if len(short):
-        worst = int(short.min())
-        fix = (f"set `top` to {worst} or fewer" if worst >= MIN_TOP
-               else f"the paper's layout needs at least {MIN_TOP} records of every variant")
-        raise PernodeError(
-            f"Data set {name!r}: variant(s) {', '.join(f'{v} ({c})' for v, c in short.items())} have fewer "
-            f"than {top} records (`top`); {fix}."
-        )
-    maximize = higher_is_better(metric)
-    values = {str(v): g[metric].to_numpy() for v, g in group.groupby("variant", sort=True)}
-    friedman, ranks = rank_variants(values, top, maximize)
-    return Ranking(dataset=name, metric=metric, top=top, friedman=friedman, variants=tuple(ranks),
-                   top_rows=top_rows(group, metric, table_top, maximize))
-
-
-def rank_frame(frame, metric: str = "val_loss", top: int = 5, table_top: int = 3, dataset=None) -> list[Ranking]:
-    """The paper's layout on every data set of a merged log frame, each ranked separately.
-
-    Rows are cleaned first (``pernode_cli.stats.rows.clean_rows``): finished attempts only,
-    each row once, status ok.
-    """
-    check_top(top, table_top)
-    clean = clean_rows(frame, metric, dataset)
-    groups = clean.groups()
-    if not groups:
-        raise PernodeError("The log(s) hold no finished rows with status ok to rank.")
-    return [rank_paper(group, name, metric, top, table_top) for name, group in groups]
-
-
-def top_rows(group, metric: str, table_top: int, maximize: bool) -> tuple:
-    """Table I style: the best ``table_top`` records of each variant, sorted by the metric."""
-    best = selected_rows(group, metric, table_top, maximize)
-    cols = {out: src for out, src in TABLE_COLUMNS.items() if src in best.columns}
-    rows = []
-    for _, r in best.iterrows():
-        row = {out: plain(r[src]) for out, src in cols.items()}
-        if metric not in TABLE_COLUMNS.values():
-            row[metric] = plain(r[metric])
-        rows.append(row)
-    return tuple(rows)
-
-
-# --- either design: what `pernode rank` and `pernode report` call -----------------------------
-
-DESIGNS = ("auto", "configs", "paper")
-# ``auto`` runs the configs design on a data set with at least this many complete blocks: the
-# fewest at which Friedman's chi-square can reach p < 0.05 whatever the number of variants
-# (k = 3 needs 3 blocks that all rank alike; 2 blocks cannot, for k < 9).
-AUTO_MIN_BLOCKS = 3
+    @property
+    def maximize(self) -> bool:
+        return self.direction == "maximize"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -264,147 +154,409 @@ class RankOptions:
     """The keywords of ``rank_logs``; ``check`` refuses a bad value, naming it."""
 
     design: str = "auto"
-    metric: str = "val_loss"
+    metric: Optional[str] = None  # default: test_loss where every row has it, else val_loss
+    maximize: Optional[bool] = None  # default: the metric's known direction
+    select: Optional[str] = None  # default: best when select_on is another column, else last
+    select_on: Optional[str] = None  # default: the validation counterpart of a test metric
+    seeds: Optional[str] = None  # default: average (blocks where one configuration has several seeds)
+    control: Optional[str] = None
+    variants: Any = None
+    dataset: Optional[str] = None
+    across: Optional[str] = None  # datasets | pooled
+    per_dataset: str = "mean"
+    alpha: float = 0.05
+    zero_method: str = "wilcox"
     top: int = 5
     table_top: int = 3
-    dataset: Optional[str] = None
-    select: str = "best"
-    seeds: str = "average"
-    control: Optional[str] = None
-    across_datasets: bool = False
-    variants: Any = None  # names (or "A,B,C") to rank; None for every variant in the logs
 
     def check(self) -> "RankOptions":
-        from pernode_cli.stats import configs
+        def choice(name, allowed, optional=True):
+            value = getattr(self, name)
+            if (value is None and optional) or value in allowed:
+                return
+            raise PernodeError(f"`{name}` must be one of {', '.join(allowed)}; got {value!r}.")
 
-        if self.design not in DESIGNS:
-            raise PernodeError(f"`design` must be one of {', '.join(DESIGNS)}, not {self.design!r}.")
-        configs._check_choice("select", self.select, configs.SELECTS)
-        configs._check_choice("seeds", self.seeds, configs.SEED_MODES)
-        named = variant_list(self.variants)
-        if self.control is not None and named is not None and str(self.control) not in named:
-            raise PernodeError(f"`control` {self.control!r} is not one of the variants named in `variants`.")
-        if self.design == "configs":
-            if self.table_top < 1:
-                raise PernodeError(f"`table_top` must be at least 1 (got {self.table_top}).")
-        else:  # the paper's layout may run
-            check_top(self.top, self.table_top)
-        if self.design == "paper":
-            for name in ("control", "across_datasets"):
-                if getattr(self, name):
-                    raise PernodeError(f"`{name}` belongs to the configs design; the paper's layout does not use it.")
+        choice("design", DESIGNS, optional=False)
+        choice("select", blk.SELECTS)
+        choice("seeds", blk.SEED_MODES)
+        choice("across", ACROSS)
+        choice("per_dataset", blk.PER_DATASET, optional=False)
+        choice("zero_method", proc.ZERO_METHODS, optional=False)
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
+            raise PernodeError(f"`alpha` must be a number in (0, 1); got {self.alpha!r}.")
+        for name, low in (("top", MIN_TOP), ("table_top", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= LIMITS[name]:
+                why = (" (the paper's layout takes each variant's `top` best records as its blocks, and needs 2)"
+                       if name == "top" else "")
+                raise PernodeError(f"`{name}` must be an integer in [{low}, {LIMITS[name]:,}]{why}; got {value!r}.")
+        if self.design == "paper" and (self.control is not None or self.across is not None):
+            raise PernodeError("`control` and `across_datasets` belong to tests; the paper's layout is descriptive "
+                               "and uses neither.")
         return self
 
 
 @dataclass(frozen=True, kw_only=True)
-class DatasetRanking(Record):
-    """One data set ranked under one design, with what was read to get there."""
-
-    dataset: str
-    metric: str
-    design: str  # paper | configs: the design that ran
-    design_reason: str  # why that design ran
-    ranking: Any  # Ranking (paper) or configs.ConfigsRanking (configs)
-    top_rows: tuple  # Table I: each variant's best records
-    seed_table: tuple  # Table I over seeds: mean and 95% interval per configuration; () with one seed each
-    left_out: LeftOut
-    mixed_settings: dict  # {setting: {variant: [values]}} where the ranked rows mix a setting
-    select: str = "best"  # the epoch of each run that the seed table (and the configs design) takes
-
-    def to_dict(self) -> dict:
-        out = {"dataset": self.dataset, "metric": self.metric, "design": self.design,
-               "design_reason": self.design_reason}
-        stats = self.ranking.to_dict()
-        out.update({k: v for k, v in stats.items() if k not in out and k != "top_rows"})
-        out.update(top_rows=plain(self.top_rows), seed_table=plain(self.seed_table),
-                   left_out=self.left_out.to_dict(), mixed_settings=plain(self.mixed_settings))
-        return out
-
-
-@dataclass(frozen=True, kw_only=True)
 class RankResult(Record):
-    datasets: tuple  # DatasetRanking, by data set name
+    datasets: tuple  # Ranking, by data set name
+    across: Optional[Ranking] = None
     not_ranked: tuple = ()  # LeftOut of data sets whose every row was left out
     rows_without_dataset: int = 0
+    versions: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
     rows: Any = field(default=None, repr=False, compare=False)  # the cleaned rows that were read
 
     def to_dict(self) -> dict:
-        return {"datasets": [d.to_dict() for d in self.datasets],
+        return {"versions": plain(self.versions), "options": plain(self.options),
+                "datasets": [d.to_dict() for d in self.datasets],
+                "across_datasets": None if self.across is None else self.across.to_dict(),
                 "not_ranked": [x.to_dict() for x in self.not_ranked],
                 "rows_without_dataset": self.rows_without_dataset}
 
 
-def _choose(group, name: str, o: RankOptions) -> tuple[str, str]:
-    from pernode_cli.stats.configs import count_complete_blocks
+def versions() -> dict:
+    """What computed the numbers (recorded in every output: p-values depend on them)."""
+    import pandas
+    import scipy
 
-    if o.design != "auto":
-        return o.design, "asked for"
-    n = count_complete_blocks(group, o.metric, o.seeds, cleaned=True).get(name, 0)
-    if n >= AUTO_MIN_BLOCKS:
-        return "configs", (f"chosen automatically: {n} complete blocks (configurations that every variant ran), "
-                           f"at least {AUTO_MIN_BLOCKS} needed")
-    return "paper", (f"chosen automatically: {n} complete block(s), fewer than the {AUTO_MIN_BLOCKS} the configs "
-                     "design needs, so the paper's layout describes the best records instead")
+    from pernode_cli import __version__
+
+    return {"pernode": __version__, "numpy": np.__version__, "scipy": scipy.__version__, "pandas": pandas.__version__}
 
 
-def seed_table(group, metric: str, select: str, table_top: int) -> tuple:
-    """Each variant's best ``table_top`` configurations over seeds, when some ran with several."""
-    from pernode_cli.stats.configs import seed_summary
-
-    summary = seed_summary(group, metric, select=select, cleaned=True)
-    if summary.empty or max(int(n) for n in summary["n_seeds"]) <= 1:
-        return ()
-    best = summary.drop(columns=["dataset"]).groupby("variant", sort=False).head(table_top)
-    return tuple(plain(row) for row in best.to_dict("records"))
+# --- the settings a ranking resolves from the rows ------------------------------------------
 
 
-def _rank_one(group, name: str, left: LeftOut, o: RankOptions) -> DatasetRanking:
-    from pernode_cli.stats.configs import rank_configs
+@dataclass(frozen=True)
+class Resolved:
+    metric: str
+    maximize: bool
+    select: str
+    select_on: str
+    select_maximize: bool
+    default_note: str  # how defaults were filled, in words ("" when all given)
 
-    design, reason = _choose(group, name, o)
-    maximize = higher_is_better(o.metric)
-    if design == "paper":
-        ranking = rank_paper(group, name, o.metric, o.top, o.table_top)
-        used, rows = selected_rows(group, o.metric, o.top, maximize), ranking.top_rows
-        if o.control:
-            reason += "; `control` is not used by the paper's layout"
+
+def _has_values(frame, column: str) -> bool:
+    """Every row has a cell in ``column`` (a bad cell counts: it is then named, not skipped)."""
+    return column in frame.columns and len(frame) > 0 and not bool(frame[column].isna().any())
+
+
+def resolve(frame, o: RankOptions) -> Resolved:
+    """The metric (and its direction), the selection column and the epoch rule."""
+    notes = []
+    metric = o.metric
+    if metric is None:
+        metric = "test_loss" if _has_values(frame, "test_loss") else "val_loss"
+        if metric == "val_loss" and "test_loss" in frame.columns:
+            notes.append("not every row has a test metric, so val_loss is compared")
+    require_columns(frame, metric)  # a missing column is named before anything else
+    maximize = resolve_direction(metric, o.maximize)
+    select_on = o.select_on or selection_column(metric, frame.columns)
+    if o.select_on is not None and o.select_on not in frame.columns:
+        raise PernodeError(f"`select_on` column {o.select_on} is not in the log(s); give a column they hold.")
+    known = known_direction(select_on)
+    select_maximize = maximize if select_on == metric or known is None else known
+    select = o.select or ("best" if select_on != metric else "last")
+    if o.select is None and select == "last":
+        notes.append("the logs have no separate selection split, so each run's last epoch is compared")
+    return Resolved(metric, maximize, select, select_on, select_maximize, "; ".join(notes))
+
+
+# --- the pieces of a record ------------------------------------------------------------------
+
+
+def _omnibus(m: np.ndarray, maximize: bool):
+    f = proc.friedman(m, maximize)
+    n, k = m.shape
+    return Omnibus(chi2=f.chi2, df=k - 1, iman_davenport_f=f.iman_davenport_f, kendall_w=f.kendall_w, p=f.p,
+                   method=f.method, n_resamples=f.n_resamples, min_attainable_p=f.min_attainable_p), f.mean_ranks
+
+
+def _posthoc(m: np.ndarray, variants, order, control, alpha: float, zero_method: str) -> PostHoc:
+    column = {v: j for j, v in enumerate(variants)}
+    if control is None:
+        pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
     else:
-        (ranking,) = rank_configs(group, o.metric, select=o.select, seeds=o.seeds, control=o.control, cleaned=True)
-        used, rows = group, top_rows(group, o.metric, o.table_top, maximize)
-    return DatasetRanking(dataset=name, metric=o.metric, design=design, design_reason=reason, ranking=ranking,
-                          top_rows=rows, seed_table=seed_table(group, o.metric, o.select, o.table_top),
-                          left_out=left, mixed_settings=mixed_settings(used), select=o.select)
+        pairs = [(v, control) for v in order if v != control]
+    raw = []
+    for a, b in pairs:
+        d = m[:, column[a]] - m[:, column[b]]
+        t = proc.signed_rank(d, zero_method)
+        raw.append((a, b, t, float(np.median(np.sort(d)))))
+    adjusted = proc.holm([t.p for _, _, t, _ in raw])
+    tests = tuple(PairTest(a=a, b=b, statistic=t.statistic, p=t.p, p_holm=ph, reject=bool(ph <= alpha),
+                           method=t.method, n_used=t.n_used, median_difference=md)
+                  for (a, b, t, md), ph in zip(raw, adjusted))
+    n, family = m.shape[0], len(pairs)
+    floor = min(1.0, family * proc.min_signed_rank_p(n)) if family else 1.0
+    return PostHoc(zero_method=zero_method, alpha=alpha, family="against control" if control else "all pairs",
+                   control=control, pairs=tests, min_attainable_p_holm=floor,
+                   blocks_needed=proc.blocks_needed_for_family(family, alpha) if floor > alpha else None)
 
 
-def _rank_pooled(clean, o: RankOptions) -> DatasetRanking:
-    from pernode_cli.stats.configs import POOLED, rank_configs
+def _tested(m: blk.BlockMatrix, maximize: bool, control, o: RankOptions):
+    """Omnibus, variants (best mean rank first), post-hoc family, Nemenyi CD and the warnings
+    that the numbers themselves call for."""
+    omnibus, ranks = _omnibus(m.values, maximize)
+    variants = sorted((VariantRank(variant=v, mean_rank=r, median=float(np.median(np.sort(m.values[:, j]))))
+                       for j, (v, r) in enumerate(zip(m.variants, ranks))), key=lambda x: (x.mean_rank, x.variant))
+    order = [x.variant for x in variants]
+    posthoc = _posthoc(m.values, m.variants, order, control, o.alpha, o.zero_method)
+    warnings = []
+    if omnibus.min_attainable_p is not None and omnibus.min_attainable_p > o.alpha:
+        need = proc.friedman_blocks_needed(m.k, o.alpha)
+        warnings.append(
+            f"With {m.n} block(s) of {m.k} variants the exact Friedman test cannot reach p <= {o.alpha:g} (its "
+            f"smallest p here is {omnibus.min_attainable_p:.3g}): no difference can be shown. It needs at least "
+            f"{need} blocks.")
+    if posthoc.blocks_needed is not None and posthoc.pairs:
+        k1 = m.k - 1
+        control_need = proc.blocks_needed_for_family(k1, o.alpha)
+        warnings.append(
+            f"With {m.n} block(s) the smallest two-sided signed-rank p is {proc.min_signed_rank_p(m.n):.3g}, and Holm "
+            f"over {len(posthoc.pairs)} test(s) needs p <= {o.alpha / len(posthoc.pairs):.3g} at its first step: no "
+            f"pair can be declared different at alpha {o.alpha:g}. That needs at least {posthoc.blocks_needed} "
+            f"blocks" + ("" if control is not None else
+                         f"; comparing against one control ({k1} tests) needs {control_need}")
+            + ", or rank fewer variants.")
+    cd = proc.nemenyi_cd(m.k, m.n, o.alpha) if m.k >= 2 and m.n >= 1 else None
+    return omnibus, tuple(variants), posthoc, cd, warnings
 
-    (ranking,) = rank_configs(clean.frame, o.metric, select=o.select, seeds=o.seeds, control=o.control,
-                              across_datasets=True, cleaned=True)
+
+def _design_warnings(m: blk.BlockMatrix, r: Resolved, configurations: int) -> list:
+    out = []
+    if r.select == "best" and r.select_on == r.metric:
+        out.append(
+            f"Each run's epoch is chosen on {r.metric}, the metric compared: that favours variants whose "
+            "epoch-to-epoch noise is larger (in simulation a variant twice as noisy with the same mean was "
+            "declared different in 14-19% of null logs). Log a test split and compare test_loss, or compare "
+            "each run's last epoch (`select` last).")
+    if m.seeds == "blocks" and configurations > 1:
+        out.append(
+            f"Seeds are blocks although the rows hold {configurations} configurations: seeds of one configuration "
+            "share its settings and any variant-by-setting interaction, so these p-values can exceed their level "
+            "(36% rejections at 0.05 in simulation). Average the seeds instead (`seeds` average).")
+    if m.unequal_seeds:
+        out.append(f"{m.unequal_seeds} block(s) average different numbers of seeds (or repeats) for different "
+                   "variants, so their values are not equally precise.")
+    return out
+
+
+CONDITIONS = {
+    "configs": ("The p-values hold their level when the blocks are independent (separate runs with independent "
+                "seeds), each run's epoch is chosen on another split than the one compared (or the last epoch is "
+                "compared), and the ranked rows do not mix settings. Which pairs differ is read from the "
+                "Wilcoxon-Holm tests, which control the family-wise error over the tests made; the Nemenyi "
+                "critical difference (mean-rank based) is shown for reference only."),
+    "datasets": ("Demsar's design: one value per variant per data set, the data sets as blocks. The p-values hold "
+                 "their level when the data sets are independent and each value was chosen without looking at the "
+                 "compared split. Which pairs differ is read from the Wilcoxon-Holm tests; the Nemenyi critical "
+                 "difference is for reference only."),
+    "pooled": ("Pooled configuration blocks of several data sets: blocks of one data set share its effects, so this "
+               "tests whether the variants differ on these data sets' configurations, not whether they differ "
+               "across data sets (under a variant-by-data-set interaction alone it rejected 94% of simulated "
+               "logs). Use the data-set design for a claim across data sets."),
+    "paper": ("The paper's layout is descriptive: its blocks are each variant's best records, order statistics of "
+              "one sample, so its chi-square and W describe those records and no p-value is given (on logs where "
+              "no variant differs it would reject almost always). Use the configs design for any claim that one "
+              "variant beats another."),
+}
+
+
+def _varying(m: blk.BlockMatrix) -> tuple:
+    """The settings whose values differ between blocks (the others are constant)."""
+    return tuple(c for i, c in enumerate(m.columns) if len({repr(key[i]) for key in m.keys}) > 1)
+
+
+def _blocks_record(m: blk.BlockMatrix, per_dataset=None) -> Blocks:
+    return Blocks(kind=m.kind, n=m.n, k=m.k, columns=_varying(m), seeds=m.seeds if m.kind != "data sets" else None,
+                  dropped=m.dropped, unequal_seeds=m.unequal_seeds, per_dataset=per_dataset)
+
+
+def _not_ranked(name: str, r: Resolved, design: str, reason: str, o: RankOptions, **extra) -> Ranking:
+    return Ranking(dataset=name, metric=r.metric, direction=direction_word(r.maximize), select=r.select,
+                   select_on=r.select_on, design=design, design_reason=extra.pop("design_reason", ""), ranked=False,
+                   reason=reason, alpha=o.alpha, conditions=CONDITIONS.get(design, ""), **extra)
+
+
+def _configurations(group) -> int:
+    """Configurations (settings other than the variant and seed) in a data set's rows."""
+    cols = [c for c in blk.config_columns(group) if c != "seed"]
+    if not cols:
+        return 1
+    return int(len(group[cols].astype(str).drop_duplicates()))
+
+
+def _configs_ranking(name, m: blk.BlockMatrix, r: Resolved, o: RankOptions, control, reason: str,
+                     configurations: int, **common) -> Ranking:
+    if m.n == 0:
+        return _not_ranked(name, r, "configs", (
+            f"no complete block: no configuration was run by every one of the {m.k} variants ({m.dropped} "
+            "incomplete); run every variant at the same settings, or rank fewer variants"), o,
+            design_reason=reason, blocks=_blocks_record(m), **common)
+    omnibus, variants, posthoc, cd, warnings = _tested(m, r.maximize, control, o)
+    warnings = _design_warnings(m, r, configurations) + warnings
+    return Ranking(dataset=name, metric=r.metric, direction=direction_word(r.maximize), select=r.select,
+                   select_on=r.select_on, design="configs", design_reason=reason, ranked=True, alpha=o.alpha,
+                   blocks=_blocks_record(m), omnibus=omnibus, variants=variants, posthoc=posthoc, nemenyi_cd=cd,
+                   conditions=CONDITIONS["configs"], warnings=tuple(warnings + list(common.pop("warnings", ()))),
+                   **common)
+
+
+def _paper_ranking(name, group, variants, r: Resolved, o: RankOptions, reason: str, **common) -> Ranking:
+    counts = {v: int((group["variant"] == v).sum()) for v in variants}
+    short = {v: c for v, c in counts.items() if c < o.top}
+    if short:
+        worst = min(short.values())
+        fix = (f"set `top` to {worst} or fewer" if worst >= MIN_TOP else
+               f"the paper's layout needs at least {MIN_TOP} records of every variant")
+        return _not_ranked(name, r, "paper", (
+            f"variant(s) {', '.join(f'{v} ({c})' for v, c in sorted(short.items()))} have fewer than {o.top} records "
+            f"(`top`); {fix}"), o, design_reason=reason, **common)
+    m = top_values(group, r.metric, o.top, r.maximize, variants)
+    s = paper_statistics(m, r.maximize)
+    n, k = m.shape
+    ranked = sorted((VariantRank(variant=v, mean_rank=float(s["mean_ranks"][j]),
+                                 pooled_mean_rank=float(s["pooled_mean_ranks"][j]), best=float(s["best"][j]))
+                     for j, v in enumerate(variants)), key=lambda x: (x.pooled_mean_rank, x.mean_rank, x.variant))
+    omnibus = Omnibus(chi2=float(s["chi2"]), df=k - 1, iman_davenport_f=None, kendall_w=float(s["kendall_w"]),
+                      p=None, method="descriptive")
+    return Ranking(dataset=name, metric=r.metric, direction=direction_word(r.maximize), select=r.select,
+                   select_on=r.select_on, design="paper", design_reason=reason, ranked=True, alpha=o.alpha,
+                   blocks=Blocks(kind="rank positions", n=n, k=k, columns=(), seeds=None),
+                   omnibus=omnibus, variants=tuple(ranked), nemenyi_cd=float(s["critical_difference"]),
+                   conditions=CONDITIONS["paper"], **common)
+
+
+def _choose(o: RankOptions, averaged: blk.BlockMatrix, as_blocks: blk.BlockMatrix, configurations: int):
+    """``(design, matrix, reason)``: the design that runs on this data set and why."""
+    if o.seeds is not None:  # asked for
+        m = averaged if o.seeds == "average" else as_blocks
+        if o.design == "configs" or (o.design == "auto" and m.n >= AUTO_MIN_BLOCKS):
+            return "configs", m, "asked for" if o.design == "configs" else (
+                f"chosen automatically: {m.n} complete blocks, at least {AUTO_MIN_BLOCKS} needed")
+    elif averaged.n >= AUTO_MIN_BLOCKS or (o.design == "configs" and configurations > 1):
+        return "configs", averaged, ("asked for" if o.design == "configs" else
+                                     f"chosen automatically: {averaged.n} complete blocks (configurations every "
+                                     f"variant ran, seeds averaged), at least {AUTO_MIN_BLOCKS} needed")
+    elif configurations == 1 and as_blocks.n >= (1 if o.design == "configs" else AUTO_MIN_BLOCKS):
+        return "configs", as_blocks, (
+            f"{'asked for' if o.design == 'configs' else 'chosen automatically'}: one configuration, so its "
+            f"{as_blocks.n} seeds are the blocks (independent runs with no other setting to interact with)")
+    if o.design == "configs":
+        return "configs", averaged, "asked for"
+    return "paper", None, (
+        f"chosen automatically: {averaged.n} complete block(s) of configurations (fewer than {AUTO_MIN_BLOCKS}) "
+        "and no single configuration with enough seeds, so the paper's layout describes the best records instead")
+
+
+def _rank_dataset(group, name: str, left: LeftOut, r: Resolved, o: RankOptions, control) -> Ranking:
+    present = sorted(str(v) for v in group["variant"].unique())
+    variants = sorted(o.variants) if o.variants is not None else present
+    common = dict(top_rows=top_rows(group, r.metric, o.table_top, r.maximize), left_out=left,
+                  seed_table=seed_table(group, r.metric, r.select, r.select_on, r.maximize, r.select_maximize,
+                                        o.table_top),
+                  mixed_settings=mixed_settings(group))
+    mixed = mixed_text(common["mixed_settings"])
+    common["warnings"] = (mixed,) if mixed else ()
+    if len(variants) < 2:
+        design = "paper" if o.design == "paper" else "configs"
+        return _not_ranked(name, r, design, (
+            f"one variant ({', '.join(variants)}): a ranking needs at least 2 variants run at the same settings; "
+            "log more variants"), o, design_reason="" if o.design == "auto" else "asked for", **common)
+    if control is not None and control not in variants:
+        return _not_ranked(name, r, "configs", f"`control` {control} has no rows in this data set", o, **common)
+    averaged = blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize, "average", variants)[name]
+    as_blocks = blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize, "blocks", variants)[name]
+    configurations = _configurations(group)
+    if o.design == "paper":
+        design, m, reason = "paper", None, "asked for"
+    else:
+        design, m, reason = _choose(o, averaged, as_blocks, configurations)
+    if design == "paper":
+        paper = _paper_ranking(name, group, variants, r, o, reason, **common)
+        if control is not None and paper.ranked:
+            paper = replace(paper, design_reason=paper.design_reason + "; `control` is not used by the paper's layout")
+        return paper
+    return _configs_ranking(name, m, r, o, control, reason, configurations, **common)
+
+
+def _rank_across(clean, r: Resolved, o: RankOptions, control) -> Ranking:
+    groups = dict(clean.groups())
+    matrices = {}
+    for name, group in groups.items():
+        matrices.update(blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize,
+                                           o.seeds or "average", o.variants))
     totals = {k: sum(getattr(x, k) for x in clean.left_out) for k in ("rows", "ranked", *REASONS)}
-    return DatasetRanking(dataset=POOLED, metric=o.metric, design="configs",
-                          design_reason="asked for: blocks are the configurations of every data set",
-                          ranking=ranking, top_rows=(), seed_table=(), left_out=LeftOut(dataset=POOLED, **totals),
-                          mixed_settings=mixed_settings(clean.frame), select=o.select)
+    left = LeftOut(dataset=ACROSS_NAME, **totals)
+    design = "datasets" if o.across == "datasets" else "pooled"
+    if o.across == "datasets":
+        m = blk.dataset_blocks(matrices, o.per_dataset, r.select_maximize, o.variants)
+        reason = (f"asked for: the data sets are the blocks, each variant's value per data set is the "
+                  f"{'mean over its configurations' if o.per_dataset == 'mean' else 'best configuration, chosen on ' + r.select_on}")
+    else:
+        m = blk.pooled_blocks(matrices, o.variants)
+        reason = "asked for: the configuration blocks of every data set in one matrix"
+    mixed = mixed_settings(clean.frame)
+    base = dict(left_out=left, mixed_settings=mixed, design_reason=reason)
+    if len(groups) < 2:
+        return _not_ranked(ACROSS_NAME, r, design, f"a ranking across data sets needs at least 2 data sets; the "
+                           f"rows hold {len(groups)}", o, **base)
+    if m.k < 2 or m.n == 0:
+        return _not_ranked(ACROSS_NAME, r, design, (
+            f"{m.n} data set(s) with a value for every one of {m.k} variant(s) that all data sets ran "
+            f"({m.dropped} dropped); run the same variants on every data set"), o,
+            blocks=_blocks_record(m, o.per_dataset if design == "datasets" else None), **base)
+    if control is not None and control not in m.variants:
+        return _not_ranked(ACROSS_NAME, r, design, f"`control` {control} was not run on every data set", o, **base)
+    omnibus, variants, posthoc, cd, warnings = _tested(m, r.maximize, control, o)
+    design_warnings = _design_warnings(m, r, 2) if design == "pooled" else (
+        [w for w in _design_warnings(m, r, 1)])
+    if design == "pooled":
+        design_warnings.append(CONDITIONS["pooled"])
+    text = mixed_text(mixed)
+    return Ranking(dataset=ACROSS_NAME, metric=r.metric, direction=direction_word(r.maximize), select=r.select,
+                   select_on=r.select_on, design=design, design_reason=reason, ranked=True, alpha=o.alpha,
+                   blocks=_blocks_record(m, o.per_dataset if design == "datasets" else None), omnibus=omnibus,
+                   variants=variants, posthoc=posthoc, nemenyi_cd=cd, conditions=CONDITIONS[design],
+                   warnings=tuple(design_warnings + warnings + ([text] if text else [])), left_out=left,
+                   mixed_settings=mixed)
 
 
 def rank_logs(frame, **options) -> RankResult:
-    """Rank a merged log frame under ``design`` (``RankOptions`` lists the keywords).
-
-    ``auto`` runs the configs design on every data set with at least ``AUTO_MIN_BLOCKS``
-    complete blocks and the paper's layout on the others; each result says which ran and why.
-    """
+    """Rank a merged log frame (``RankOptions`` lists the keywords): one ``Ranking`` per data
+    set, and one across data sets when ``across`` is given. A data set that cannot be ranked
+    (one variant, no complete block) gets a record that says why; it never stops the others."""
     o = RankOptions(**options).check()
-    clean = clean_rows(frame, o.metric, o.dataset, o.variants)
+    r = resolve(frame, o)
+    clean = clean_rows(frame, r.metric, o.dataset, o.variants)
     groups = clean.groups()
     if not groups:
         raise PernodeError(f"The log(s) hold no finished rows with status ok to rank ({_all_left_out(clean)}).")
-    if o.across_datasets:
-        results = (_rank_pooled(clean, o),)
+    present = sorted(set(clean.frame["variant"]))
+    names = None if o.variants is None else match_names(variant_list(o.variants), present, "variants")
+    if o.control is not None and names is not None and str(o.control).lower() not in {n.lower() for n in names}:
+        raise PernodeError(f"`control` {o.control!r} is not one of the variants named in `variants`.")
+    control = None if o.control is None else match_names([o.control], present, "control")[0]
+    o = replace(o, variants=names)
+    if o.across is not None:
+        datasets = tuple(_rank_dataset(g, n, clean.of(n), r, o, control) for n, g in groups)
+        across = _rank_across(clean, r, o, control)
     else:
-        results = tuple(_rank_one(group, name, clean.of(name), o) for name, group in groups)
-    return RankResult(datasets=results, not_ranked=tuple(x for x in clean.left_out if x.ranked == 0),
-                      rows_without_dataset=clean.no_dataset, rows=clean.frame)
+        datasets, across = tuple(_rank_dataset(g, n, clean.of(n), r, o, control) for n, g in groups), None
+    if r.default_note:
+        datasets = tuple(replace(d, warnings=(f"Defaults: {r.default_note}.",) + d.warnings) for d in datasets)
+    return RankResult(datasets=datasets, across=across, not_ranked=tuple(x for x in clean.left_out if x.ranked == 0),
+                      rows_without_dataset=clean.no_dataset, versions=versions(),
+                      options=_echo(o, r), rows=clean.frame)
+
+
+def _echo(o: RankOptions, r: Resolved) -> dict:
+    return {"design": o.design, "metric": r.metric, "direction": direction_word(r.maximize), "select": r.select,
+            "select_on": r.select_on, "seeds": o.seeds, "control": o.control, "variants": o.variants,
+            "dataset": o.dataset, "across": o.across, "per_dataset": o.per_dataset, "alpha": o.alpha,
+            "zero_method": o.zero_method, "top": o.top, "table_top": o.table_top}
 
 
 def _all_left_out(clean) -> str:
@@ -412,3 +564,13 @@ def _all_left_out(clean) -> str:
     if clean.no_dataset:
         parts.append(f"{clean.no_dataset} row(s) with an empty data set")
     return "; ".join(parts) or "no rows"
+
+
+def best_records_of(d: Ranking, rows, n: int = 3):
+    """The rows behind Table I / Fig. 2: each variant's ``n`` best records by the metric."""
+    return best_records(rows, d.metric, n, d.maximize)
+
+
+__all__ = ["ACROSS", "DESIGNS", "Blocks", "Omnibus", "PairTest", "PostHoc", "RankOptions", "RankResult", "Ranking",
+           "VariantRank", "best_records_of", "rank_logs", "resolve", "versions"]
+_ = math

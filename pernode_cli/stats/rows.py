@@ -146,6 +146,39 @@ def variant_list(variants) -> Optional[tuple]:
     return names
 
 
+def _alias(name: str) -> str:
+    """``PerNodeBernoulli_F`` is written ``PerNodeBernoulli_Fixed`` in logs."""
+    return name + "ixed" if name.lower().endswith("_f") else name
+
+
+def match_names(requested, present, what: str = "variants", where: str = "") -> tuple:
+    """Each requested variant name as the rows spell it: exact, else case-insensitive (and the
+    ``_F`` short form of ``_Fixed``), as every command matches names. An absent name is refused."""
+    present = sorted(set(present) - {""})
+    folded = {}
+    for name in present:
+        folded.setdefault(name.lower(), []).append(name)
+    out, absent = [], []
+    for name in requested:
+        if name in present:
+            out.append(name)
+            continue
+        hits = folded.get(name.lower()) or folded.get(_alias(name).lower())
+        if hits and len(hits) == 1:
+            out.append(hits[0])
+        elif hits:
+            raise PernodeError(f"`{what}` name {name!r} matches {', '.join(hits)}, which differ only in case; "
+                               "give the name exactly as the log holds it.")
+        else:
+            absent.append(name)
+    if absent:
+        raise PernodeError(
+            f"`{what}` names {', '.join(absent)}, which the log(s) do not hold{where}; they hold "
+            f"{', '.join(present) or 'no named variant'}."
+        )
+    return tuple(dict.fromkeys(out))
+
+
 def _select(frame, dataset: Optional[str], variants: Optional[tuple]):
     names = _text(frame["dataset"])
     no_dataset = int((names == "").sum())
@@ -159,14 +192,8 @@ def _select(frame, dataset: Optional[str], variants: Optional[tuple]):
                 f"{', '.join(present) or 'no named data set'}."
             )
     if variants is not None:
-        absent = [v for v in variants if v not in set(frame["variant"])]
-        if absent:
-            raise PernodeError(
-                f"`variants` names {', '.join(absent)}, which the log(s) do not hold"
-                f"{'' if dataset is None else f' for data set {dataset}'}; they hold "
-                f"{', '.join(sorted(set(frame['variant']) - {''})) or 'no named variant'}."
-            )
-        frame = frame[frame["variant"].isin(variants)]
+        where = "" if dataset is None else f" for data set {dataset}"
+        frame = frame[frame["variant"].isin(match_names(variants, set(frame["variant"]), "variants", where))]
     return frame, no_dataset
 
 
@@ -278,6 +305,24 @@ def _integral(value):
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
         return int(value)
     return value
+
+
+def _values(values) -> str:
+    return ", ".join("none" if v is None else str(v) for v in values)
+
+
+def mixed_text(mixed: dict) -> Optional[str]:
+    """``mixed_settings`` in words ("The ranked rows mix ..."), or None when nothing is mixed."""
+    if not mixed:
+        return None
+    parts = []
+    for setting, by_variant in mixed.items():
+        if all(len(v) == 1 for v in by_variant.values()):  # each variant one value, not the same
+            parts.append(f"{setting} ({', '.join(f'{k} {_values(v)}' for k, v in by_variant.items())})")
+        else:
+            values = sorted({x for v in by_variant.values() for x in v}, key=lambda x: (x is None, str(x)))
+            parts.append(f"{setting} ({_values(values)})")
+    return "Mixed settings: the ranked rows mix " + "; ".join(parts) + "."
 
 
 def mixed_settings(rows) -> dict:

@@ -28,6 +28,8 @@ class EpochRow:
     attempt: int = 1  # 1 + the earlier attempts of this run in the log (an interrupted one stays)
     val_loss: float = math.nan
     val_acc: float = math.nan
+    test_loss: Optional[float] = None  # the held-out test split (empty where the data have none)
+    test_acc: Optional[float] = None
     train_loss: float = math.nan  # epoch-end: the updated model in inference mode
     train_acc: float = math.nan
     fit_loss: float = math.nan  # Keras' running value during the epoch
@@ -47,6 +49,7 @@ class EpochRow:
     patience: Optional[int] = None
     max_train_samples: Optional[int] = None
     train_samples: Optional[int] = None  # training samples used (a seeded stratified subset when cut)
+    split: str = ""  # how train / validation / test were split (sizes, stratification, seed)
     sampler: str = ""
     backend: str = ""
     backend_version: str = ""

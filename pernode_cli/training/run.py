@@ -96,7 +96,8 @@ def prepare_data(config: TrainConfig, dataset: Optional[Dataset] = None) -> Data
         labels = None  # too few of a class to stratify: a plain seeded draw
     keep, _ = train_test_split(np.arange(total), train_size=n, random_state=config.seed, stratify=labels)
     keep = np.sort(keep)
-    return replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
+    return replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep],
+                   split=f"{data.split}; training cut to {n} (seeded{', stratified' if labels is not None else ''})")
 
 
 def compiled_model(config: TrainConfig, data: Dataset):
@@ -130,6 +131,7 @@ def run_stamp(config: TrainConfig, data: Dataset, run_id: str, model, attempt: i
     settings["attempt"] = attempt
     return dict(settings, run_id=run_id, dataset=data.name, data_fingerprint=fingerprint, sampler=module_sampler(model),
                 realised_rate=module_realised_rate(model, config.rate), train_samples=int(data.x_train.shape[0]),
+                split=data.split,
                 **environment_stamp())
 
 
@@ -148,6 +150,8 @@ def train_run(config: TrainConfig, log: CsvLog, on_epoch: OnEpoch = None, datase
     train_x, train_y = keras_inputs(data.x_train, data.y_train, bs, True, config.seed)
     splits = {"train": keras_inputs(data.x_train, data.y_train, bs, False, config.seed),
               "val": keras_inputs(data.x_val, data.y_val, bs, False, config.seed)}
+    if data.x_test is not None:  # compared on test, the epoch chosen on validation (`rank`)
+        splits["test"] = keras_inputs(data.x_test, data.y_test, bs, False, config.seed)
     val_x, val_y = splits["val"]
     calibration = Calibration(model, val_x, data.y_val, data.multilabel, config.variant, config.mc_samples,
                               fit_batch_size(val_y, bs))

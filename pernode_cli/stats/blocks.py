@@ -1,0 +1,230 @@
+"""Block matrices: from cleaned log rows to one value per (block, variant).
+
+Every number here is the same for the same rows in any order and any split into files:
+
+- a run's value is a value of the CSV (the metric at the epoch chosen on ``select_on``:
+  its best, ties to the earliest epoch; or the last epoch), never a sum;
+- averages (repeats of a configuration, seeds, configurations of a data set) are exact:
+  the decimal values the CSV holds are summed exactly and the mean rounded once, so two
+  averages that are equal on the CSV's values are equal here, whatever the row order;
+- blocks and variants are put in a canonical order (blocks by their settings, variants by
+  name) before any seeded computation (permutation p-values, bootstraps) sees them.
+
+Designs built here: configuration blocks (a block is the data set and every setting but the
+variant; seeds averaged first or each its own block), data-set blocks (Demsar 2006: one
+value per variant per data set, the data sets as blocks), and pooled configuration blocks of
+several data sets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from typing import Optional
+
+import numpy as np
+
+# Settings that, with the data set, define a configuration. ``mc_samples`` is left out (it
+# changes the Monte Carlo evaluation only); ``data_fingerprint`` keeps runs on different
+# data of one data set name in different blocks.
+CONFIG_COLUMNS = ("rate", "units", "batch_size", "seed", "epochs", "lr", "patience", "max_train_samples",
+                  "data_fingerprint")
+SELECTS = ("best", "last")
+SEED_MODES = ("average", "blocks")
+PER_DATASET = ("mean", "best")
+
+
+def exact_mean(values) -> float:
+    """The mean of ``values`` computed exactly on their shortest decimal forms (what the CSV
+    holds) and rounded once: independent of order, and equal for equal decimal means."""
+    values = list(values)
+    if not values:
+        return math.nan
+    with localcontext() as ctx:
+        ctx.prec = 80
+        total = sum((Decimal(repr(float(v))) for v in values), Decimal(0))
+        return float(total / len(values))
+
+
+def sort_key(value):
+    """A total order over settings values: numbers numerically, then text, missing last."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return (2, 0.0, "")
+    if isinstance(value, (bool, np.bool_)):
+        return (0, float(value), "")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+def _cell(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return value  # kept float: 128.0 and 128 are one setting either way (sort_key, equality)
+    return value
+
+
+def config_columns(rows) -> list:
+    return [c for c in CONFIG_COLUMNS if c in rows.columns]
+
+
+def run_values(rows, metric: str, select: str, select_on: str, select_maximize: bool,
+               columns: Optional[list] = None):
+    """One row per run: ``dataset``, ``variant``, the config ``columns``, ``value`` (the metric
+    at the chosen epoch), ``chooser`` (``select_on`` there) and ``runs`` (repeats averaged).
+
+    A run is a run id (or, in tables without one, a configuration); its epoch is the last
+    (``select="last"``) or the best by ``select_on`` (ties: the earliest epoch)."""
+    import pandas as pd
+
+    columns = config_columns(rows) if columns is None else list(columns)
+    keys = ["dataset", "variant", *columns]
+    run_keys = keys + (["run_id"] if "run_id" in rows.columns else [])
+    frame = rows.reset_index(drop=True)
+    epoch = (pd.to_numeric(frame["epoch"], errors="coerce").to_numpy(dtype="float64", na_value=np.inf)
+             if "epoch" in frame.columns else np.zeros(len(frame)))
+    chooser = pd.to_numeric(frame[select_on], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    if select == "last":
+        first = -epoch  # the latest epoch first
+    else:
+        first = np.where(np.isnan(chooser), np.inf, -chooser if select_maximize else chooser)
+    group = frame.groupby(run_keys, dropna=False, sort=False).ngroup().to_numpy()
+    order = np.lexsort((epoch, first, group))  # within a run: best first, then earliest epoch
+    chosen = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    picked = frame.iloc[chosen][keys].copy()
+    picked["value"] = frame[metric].to_numpy(dtype="float64")[chosen]
+    picked["chooser"] = chooser[chosen]
+    # Repeated runs of one configuration (same settings, another run id) count once: their mean.
+    grouped = picked.groupby(keys, dropna=False, sort=False)
+    out = grouped.agg(value=("value", exact_mean), chooser=("chooser", exact_mean), runs=("value", "size"))
+    return out.reset_index()
+
+
+@dataclass(frozen=True)
+class BlockMatrix:
+    """``values[i, j]``: variant ``variants[j]`` in block ``keys[i]`` (complete blocks only)."""
+
+    values: np.ndarray
+    chooser: np.ndarray  # the selection metric's value in each cell (for choosing configurations)
+    variants: tuple
+    keys: tuple  # one tuple of settings per block, in ``columns`` order
+    columns: tuple  # names of the settings that tell blocks apart
+    dropped: int = 0  # blocks where some ranked variant has no value
+    unequal_seeds: int = 0  # blocks whose variants averaged different numbers of seeds
+    strata: tuple = ()  # the data set of each block
+    seeds: str = "average"
+    kind: str = "configurations"  # configurations | data sets | pooled configurations
+    cells: Optional[np.ndarray] = field(default=None, repr=False)  # runs averaged per cell
+
+    @property
+    def n(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def k(self) -> int:
+        return int(self.values.shape[1])
+
+
+def _seed_averaged(values, columns: list):
+    keys = ["dataset", "variant", *[c for c in columns if c != "seed"]]
+    grouped = values.groupby(keys, dropna=False, sort=False)
+    out = grouped.agg(value=("value", exact_mean), chooser=("chooser", exact_mean), runs=("value", "size"))
+    return out.reset_index(), [c for c in columns if c != "seed"]
+
+
+def block_matrices(rows, metric: str, select: str, select_on: str, select_maximize: bool, seeds: str = "average",
+                   variants: Optional[list] = None, columns: Optional[list] = None) -> dict:
+    """``{data set: BlockMatrix}`` of configuration blocks, each data set apart.
+
+    ``variants``: the variants to rank (default: every variant of the data set's rows)."""
+    columns = config_columns(rows) if columns is None else list(columns)
+    values = run_values(rows, metric, select, select_on, select_maximize, columns)
+    if seeds == "average" and "seed" in columns:
+        values, columns = _seed_averaged(values, columns)
+    out = {}
+    for name, group in sorted(values.groupby("dataset", sort=False), key=lambda g: str(g[0])):
+        ranked = sorted(str(v) for v in group["variant"].unique()) if variants is None else sorted(variants)
+        out[str(name)] = _matrix(group, ranked, columns, seeds, str(name))
+    return out
+
+
+def _matrix(group, ranked: list, columns: list, seeds: str, name: str) -> BlockMatrix:
+    cells: dict = {}
+    for row in group.itertuples(index=False):
+        key = tuple(_cell(getattr(row, c)) for c in columns) if columns else ()
+        cells.setdefault(key, {})[str(row.variant)] = (row.value, row.chooser, row.runs)
+    keys = sorted(cells, key=lambda key: tuple(sort_key(v) for v in key))
+    complete = [key for key in keys if all(v in cells[key] for v in ranked)]
+    touched = [key for key in keys if any(v in cells[key] for v in ranked)]
+    shape = (len(complete), len(ranked))
+    vals, chooser, runs = np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.int64)
+    for i, key in enumerate(complete):
+        for j, v in enumerate(ranked):
+            vals[i, j], chooser[i, j], runs[i, j] = cells[key][v]
+    unequal = int(np.sum(np.any(runs != runs[:, :1], axis=1))) if len(complete) else 0
+    return BlockMatrix(values=vals, chooser=chooser, variants=tuple(ranked), keys=tuple(complete),
+                       columns=tuple(columns), dropped=len(touched) - len(complete), unequal_seeds=unequal,
+                       strata=(name,) * len(complete), seeds=seeds, cells=runs)
+
+
+def dataset_blocks(matrices: dict, per_dataset: str, select_maximize: bool, variants: Optional[list] = None) -> BlockMatrix:
+    """Demsar's design: one value per variant per data set, the data sets as blocks.
+
+    ``per_dataset="mean"``: the exact mean of the variant's values over the data set's
+    complete configuration blocks; ``"best"``: its value in the configuration that is best on
+    the selection metric (``chooser``; ties: the first in canonical order). Data sets that
+    lack a ranked variant are dropped and counted."""
+    names = sorted(matrices)
+    ranked = sorted(variants) if variants is not None else sorted(
+        set.intersection(*(set(matrices[n].variants) for n in names)) if names else set())
+    rows, chooser, keys, dropped = [], [], [], 0
+    for name in names:
+        m = matrices[name]
+        if m.n == 0 or any(v not in m.variants for v in ranked):
+            dropped += 1
+            continue
+        cols = [m.variants.index(v) for v in ranked]
+        if per_dataset == "mean":
+            rows.append([exact_mean(m.values[:, j]) for j in cols])
+            chooser.append([exact_mean(m.chooser[:, j]) for j in cols])
+        else:
+            pick = [int(np.argmax(m.chooser[:, j]) if select_maximize else np.argmin(m.chooser[:, j])) for j in cols]
+            rows.append([m.values[i, j] for i, j in zip(pick, cols)])
+            chooser.append([m.chooser[i, j] for i, j in zip(pick, cols)])
+        keys.append((name,))
+    shape = (len(rows), len(ranked))
+    return BlockMatrix(values=np.array(rows, dtype="float64").reshape(shape),
+                       chooser=np.array(chooser, dtype="float64").reshape(shape), variants=tuple(ranked),
+                       keys=tuple(keys), columns=("dataset",), dropped=dropped,
+                       strata=tuple(k[0] for k in keys), kind="data sets")
+
+
+def pooled_blocks(matrices: dict, variants: Optional[list] = None) -> BlockMatrix:
+    """The configuration blocks of every data set in one matrix (variants every data set ran)."""
+    names = sorted(matrices)
+    ranked = sorted(variants) if variants is not None else sorted(
+        set.intersection(*(set(matrices[n].variants) for n in names)) if names else set())
+    values, chooser, keys, strata, dropped, unequal = [], [], [], [], 0, 0
+    for name in names:
+        m = matrices[name]
+        if any(v not in m.variants for v in ranked):
+            dropped += m.n
+            continue
+        cols = [m.variants.index(v) for v in ranked]
+        values.append(m.values[:, cols])
+        chooser.append(m.chooser[:, cols])
+        keys += [(name, *key) for key in m.keys]
+        strata += [name] * m.n
+        dropped += m.dropped
+        unequal += m.unequal_seeds
+    k = len(ranked)
+    columns = ("dataset", *(matrices[names[0]].columns if names else ()))
+    return BlockMatrix(values=np.vstack(values) if values else np.empty((0, k)),
+                       chooser=np.vstack(chooser) if chooser else np.empty((0, k)), variants=tuple(ranked),
+                       keys=tuple(keys), columns=columns, dropped=dropped, unequal_seeds=unequal,
+                       strata=tuple(strata), seeds=matrices[names[0]].seeds if names else "average",
+                       kind="pooled configurations")
