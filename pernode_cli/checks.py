@@ -31,6 +31,72 @@ LIMITS = {
 }
 
 
+SEED_LIMIT = 2**32  # Keras seeds (and numpy's legacy seeding) are 32-bit
+
+
+def _rate(v):
+    return is_number(v) and 0 <= v < 1
+
+
+def _bounded(name):
+    return lambda v: is_int(v) and v <= LIMITS.get(name, math.inf)
+
+
+# Setting kinds (``schema.setting(kind=...)``): (phrase for an option, phrase for a config
+# value, test, conversion). One table serves `train`, `timeit` and sweep configs.
+KINDS = {
+    "dataset": ("a data set name or .npz path", "a non-empty string", lambda v: isinstance(v, str) and bool(v), str),
+    "variant": ("a variant name", "a non-empty string", lambda v: isinstance(v, str) and bool(v), str),
+    "path": ("a path", "a non-empty string", lambda v: isinstance(v, str) and bool(v), str),
+    "rate": ("in [0, 1)", "a rate in [0, 1)", _rate, float),
+    "size": ("a positive integer", "a positive integer", lambda v: is_int(v) and v > 0, int),
+    "count": ("a positive integer", "a positive integer", lambda v: is_int(v) and v > 0, int),
+    "optional_count": ("a positive integer", "a positive integer", lambda v: is_int(v) and v > 0, int),
+    "count0": ("0 (off) or a positive integer", "a non-negative integer", lambda v: is_int(v) and v >= 0, int),
+    "patience": ("0 (off) or positive", "a non-negative integer", lambda v: is_int(v) and v >= 0, int),
+    "positive": ("a positive number", "a finite positive number",
+                 lambda v: is_number(v) and math.isfinite(v) and v > 0, float),
+    "seed": ("a non-negative integer below 2^32", "an integer in [0, 2^32)",
+             lambda v: is_int(v) and 0 <= v < SEED_LIMIT, int),
+}
+OPTIONAL_KINDS = ("path", "optional_count", "patience")
+
+
+def check_setting(name: str, kind: str, value):
+    """A run setting's value, checked by its kind and bounded by ``LIMITS``; raises
+    ``PernodeError`` naming the setting in backticks."""
+    if value is None and kind in OPTIONAL_KINDS:
+        return None
+    cli, _, ok, convert = KINDS[kind]
+    if kind == "seed" and is_int(value) and value >= SEED_LIMIT:
+        raise PernodeError(f"`{name}` must be below 2^32 (Keras seeds are 32-bit); got {value}.")
+    if not ok(value):
+        raise PernodeError(f"`{name}` must be {cli}; got {value}.")
+    value = convert(value)
+    return check_at_most(name, value) if name in LIMITS else value
+
+
+def config_value(kind: str, value, where: str, limit: str | None = None, listed: bool = False):
+    """A sweep config's value (a list of them where ``listed``), checked by kind, bounded by
+    ``LIMITS[limit]``; raises ``PernodeError`` naming the key and its line (``where``)."""
+    _, phrase, ok, convert = KINDS[kind]
+    expected = f"a list of {phrase.replace('a ', '', 1).replace('an ', '', 1)}s" if listed else phrase
+    if kind == "seed" and listed:
+        expected = "a list of integers in [0, 2^32)"
+    if kind == "rate" and listed:
+        expected = "a list of rates in [0, 1)"
+    values = value if listed else [value]
+    if listed and (not isinstance(value, list) or not value):
+        raise PernodeError(f"{where}: expected a non-empty list, got {value!r}.")
+    if not all(ok(v) for v in values):
+        raise PernodeError(f"{where}: expected {expected}, got {value!r}.")
+    bound = LIMITS.get(limit) if limit else None
+    if bound is not None and any(v > bound for v in values):
+        raise PernodeError(f"{where}: every value must be at most {bound:,}; got {value!r}.")
+    out = [convert(v) for v in values]
+    return list(dict.fromkeys(out)) if listed else out[0]
+
+
 def check_at_most(name: str, value, limit_key: str | None = None):
     """``value`` if it is at most its limit (``LIMITS[limit_key or name]``); raises otherwise."""
     limit = LIMITS[limit_key or name]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pernode_cli.errors import PernodeError, RunFailed
 from pernode_cli.paths import describe, real_path
-from pernode_cli.training.records import TRAIN_COLUMNS
+from pernode_cli.schema import TRAIN_COLUMNS
 
 notices = logging.getLogger("pernode")  # one-line notices the command line prints
 
@@ -104,6 +104,11 @@ def atomic_write(path: Path, text: str) -> None:
 
 def lock_path(log: Path) -> Path:
     return log.with_name(log.name + ".lock")
+
+
+def sweep_state_path(log: Path) -> Path:
+    """A sweep's state file beside its log (``LOG.sweep.json``)."""
+    return log.with_name(log.name + ".sweep.json")
 
 
 class LogLock:
@@ -343,6 +348,7 @@ class RunInLog:
     end: str = ""  # run_end of a finished attempt ("" while none finished)
     rows: int = 0
     data: set = field(default_factory=set)  # data fingerprints its rows carry
+    sources: set = field(default_factory=set)  # where its variant, data set and backbone came from
 
 
 def _whole_text(path: Path, columns) -> tuple[str, bool]:
@@ -399,6 +405,8 @@ def runs_in_log(path, columns=TRAIN_COLUMNS) -> dict[str, RunInLog]:
                 run.end = row["run_end"]
             if row.get("data_fingerprint"):
                 run.data.add(row["data_fingerprint"])
+            if row.get("sources"):
+                run.sources.add(row["sources"])
     except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
         raise PernodeError(f"Cannot read log {path} ({exc}).") from None
     out.pop("", None)

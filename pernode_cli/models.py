@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
+from pernode_cli.backbones import get_backbone
 from pernode_cli.layers import PerNodeDense
 from pernode_cli.variants import get_variant
 
@@ -22,22 +24,6 @@ def model_strategy_adder(variant: str, units: int, rate: float, seed=None, sampl
     return spec.build(spec, units, rate, seed, sampler)
 
 
-def _cnn(h):
-    for filters in (32, 64):
-        h = layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
-        h = layers.MaxPooling2D(2)(h)
-    return layers.Flatten()(h)
-
-
-def _mlp(h):
-    h = layers.Dense(1024, activation="relu")(h)
-    return layers.Dense(256, activation="relu")(h)
-
-
-# backbone -> (layers before the module, width of the Dense layer after it)
-BACKBONES = {"cnn": (_cnn, 64), "mlp": (_mlp, 128)}
-
-
 def build_model(
     input_shape: tuple,
     n_outputs: int,
@@ -49,22 +35,32 @@ def build_model(
     seed=None,
     sampler=None,
 ) -> keras.Model:
-    """The paper's backbones with the module in its slot.
+    """A registered backbone (``pernode_cli.backbones``) with the variant's module in its slot.
 
     ``cnn``: conv-pool x2 (32, 64 filters, 3x3 same, ReLU), flatten, module, Dense 64 ReLU,
     softmax (or sigmoid for multi-label). ``mlp``: Dense 1024, Dense 256, module, Dense 128,
-    sigmoid (or softmax for single-label) outputs.
+    sigmoid (or softmax for single-label) outputs. A plugin's backbone: its features, the
+    module, Dense(head_units) ReLU, the output layer. The module's layers are kept as
+    ``model.module_layers`` (their trainable parameters: ``module_params``).
     """
-    if backbone not in BACKBONES:
-        raise ValueError(f"Unknown backbone {backbone!r}; expected one of {sorted(BACKBONES)}.")
-    before, after_width = BACKBONES[backbone]
+    entry = get_backbone(backbone)
     inputs = keras.Input(shape=input_shape)
-    h = before(inputs)
-    for layer in model_strategy_adder(variant, units, rate, seed=seed, sampler=sampler):
+    h = entry.features(inputs)
+    module = model_strategy_adder(variant, units, rate, seed=seed, sampler=sampler)
+    for layer in module:
         h = layer(h)
-    h = layers.Dense(after_width, activation="relu")(h)
+    h = layers.Dense(entry.head_units, activation="relu")(h)
     outputs = layers.Dense(n_outputs, activation="sigmoid" if multilabel else "softmax")(h)
-    return keras.Model(inputs, outputs, name=f"{backbone}_{get_variant(variant).name}")
+    model = keras.Model(inputs, outputs, name=f"{backbone}_{get_variant(variant).name}")
+    model.module_layers = list(module)
+    return model
+
+
+def module_params(model: keras.Model) -> int:
+    """Trainable parameters of the regularization module (the paper's fairness rule: equal for
+    every variant at the same width)."""
+    layers_ = getattr(model, "module_layers", [])
+    return int(sum(sum(int(np.prod(w.shape)) for w in layer.trainable_weights) for layer in layers_))
 
 
 def module_realised_rate(model: keras.Model, rate: float) -> float:

@@ -57,6 +57,12 @@ def _mask_ensemble(rate, seed):
     return MaskEnsemble(rate, n=4, seed=seed)
 
 
+def _wan_dropconnect_module(variant, units, rate, seed, sampler):
+    from pernode_cli.layers import WanDropConnectDense
+
+    return [WanDropConnectDense(units, rate, activation="relu", seed=seed)]
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -64,6 +70,8 @@ class Variant:
     stir: Optional[str] = None  # PerNode variants: the stir of their PerNodeDense
     mask: Optional[str] = None  # PerNode variants: "dynamic" or "fixed"
     deterministic: bool = False  # the same prediction on every noisy pass
+    description: str = ""
+    source: str = ""  # "" for pernode's own (see ``variant_source``)
 
     @property
     def pernode(self) -> bool:
@@ -74,49 +82,117 @@ class Variant:
         return self.pernode and self.mask == "dynamic"
 
 
+STIR_WORDS = {"bernoulli": "Bernoulli(q)/q", "gaussian": "N(1, rate/(1-rate))",
+              "partial_gaussian": "with probability rate N(1, 1/(1-rate)), else 1"}
+
+
 def _pernode(name, stir, mask):
-    return Variant(name, _pernode_module, stir=stir, mask=mask, deterministic=mask == "fixed")
+    how = ("a fresh mask per sample at every training step, a plain Dense layer at inference" if mask == "dynamic"
+           else "one mask drawn at build, kept in training and at inference")
+    return Variant(name, _pernode_module, stir=stir, mask=mask, deterministic=mask == "fixed",
+                   description=f"PerNodeDense: per-sample, per-connection {STIR_WORDS[stir]} noise inside the Dense "
+                               f"layer; {how}")
 
 
 REGISTRY: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("Dropout", _regularizer_then_dense(_dropout)),
-        Variant("GaussianDropout", _regularizer_then_dense(_gaussian_dropout)),
-        Variant("DropConnect", _dropconnect_module),
-        Variant("MaskEnsemble", _regularizer_then_dense(_mask_ensemble)),
+        Variant("Dropout", _regularizer_then_dense(_dropout),
+                description="keras Dropout(rate), then Dense(units, relu)"),
+        Variant("GaussianDropout", _regularizer_then_dense(_gaussian_dropout),
+                description="keras GaussianDropout(rate), then Dense(units, relu)"),
+        Variant("DropConnect", _dropconnect_module,
+                description="DropConnectDense: one Bernoulli mask on the kernel per training call, shared by the "
+                            "whole batch (as most public implementations do); the plain kernel at inference"),
+        Variant("DropConnectWan", _wan_dropconnect_module,
+                description="Wan et al. (2013) DropConnect: a Bernoulli mask per example in training, and at "
+                            "inference the mean activation over samples of the moment-matched Gaussian "
+                            "pre-activation"),
+        Variant("MaskEnsemble", _regularizer_then_dense(_mask_ensemble),
+                description="Masksembles: n = 4 fixed binary feature masks, the batch split into n groups; then "
+                            "Dense(units, relu)"),
         _pernode("PerNodeBernoulli", "bernoulli", "dynamic"),
         _pernode("PerNodeGaussian", "gaussian", "dynamic"),
         _pernode("PerNodePartialGaussian", "partial_gaussian", "dynamic"),
         _pernode("PerNodeBernoulli_Fixed", "bernoulli", "fixed"),
         _pernode("PerNodeGaussian_Fixed", "gaussian", "fixed"),
         _pernode("PerNodePartialGaussian_Fixed", "partial_gaussian", "fixed"),
-        Variant("Dense", _regularizer_then_dense(None), deterministic=True),  # the control
+        Variant("Dense", _regularizer_then_dense(None), deterministic=True,
+                description="no regularizer: Dense(units, relu), the control"),
     )
 }
-VARIANTS = tuple(REGISTRY)
-_LOOKUP = {v.lower(): v for v in VARIANTS}
+BUILTIN = tuple(REGISTRY)
+VARIANTS = BUILTIN  # pernode's own variants (plugins add theirs to REGISTRY)
+
+
+def names() -> tuple:
+    """Every registered variant, pernode's first, then plugins' in the order registered."""
+    return tuple(REGISTRY)
 
 
 def canonical_variant(name: str) -> str:
     """Case-insensitive lookup; ``_F`` is accepted for ``_Fixed``."""
     key = str(name).strip().lower()
-    if key.endswith("_f"):
+    lookup = {v.lower(): v for v in REGISTRY}
+    if key not in lookup and key.endswith("_f"):
         key += "ixed"
-    if key not in _LOOKUP:
-        raise PernodeError(f"Unknown variant {name!r}. Valid variants: {', '.join(VARIANTS)}.")
-    return _LOOKUP[key]
+    if key not in lookup:
+        raise PernodeError(f"Unknown variant {name!r}. Valid variants: {', '.join(REGISTRY)}.")
+    return lookup[key]
 
 
 def get_variant(name: str) -> Variant:
     return REGISTRY[canonical_variant(name)]
 
 
+def variant_source(v: Variant) -> str:
+    from pernode_cli import __version__
+
+    return v.source or f"pernode {__version__}"
+
+
 def parse_variants(text: str) -> list[str]:
     """``"all"`` or a comma-separated list of variant names, canonical and de-duplicated."""
     if str(text).strip().lower() == "all":
-        return list(VARIANTS)
-    names = [canonical_variant(v) for v in str(text).split(",") if v.strip()]
-    if not names:
+        return list(REGISTRY)
+    names_ = [canonical_variant(v) for v in str(text).split(",") if v.strip()]
+    if not names_:
         raise PernodeError("`variants` must be 'all' or a comma-separated list of variants.")
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(names_))
+
+
+def register_variant(name, fn=None, *, description="", deterministic=False, replace=False):
+    """Register a variant (a regularization module) under ``name``; usable as a decorator.
+
+    Args:
+        name: the variant's name in commands, configs and logs; unique (case-insensitive)
+            unless ``replace``.
+        fn: ``fn(units, rate, seed)`` returning the module: a list of Keras layers placed in the
+            backbone's slot (the paper's fairness rule: a Dense layer of ``units`` is part of it).
+        description: one line shown by ``pernode list variants``.
+        deterministic: True when the module's prediction is the same on every noisy pass
+            (Monte Carlo inference then runs one pass).
+        replace: allow replacing a registered variant of that name.
+
+    Returns ``fn`` (so it decorates), after registering it.
+    """
+    from pernode_cli.registry import check_bool, check_callable, check_description, check_name, check_replace, existing
+    from pernode_cli.sources import source_of
+
+    check_name(name)
+    check_description(description)
+    check_bool("deterministic", deterministic)
+    check_replace(replace)
+
+    def register(function):
+        check_callable("fn", function, "a callable fn(units, rate, seed) -> list of Keras layers")
+        existing(REGISTRY, name, "variant", replace)
+
+        def build(variant, units, rate, seed, sampler):
+            return list(function(units, rate, seed))
+
+        REGISTRY[name] = Variant(name, build, deterministic=deterministic, description=description,
+                                 source=source_of(function))
+        return function
+
+    return register if fn is None else register(fn)

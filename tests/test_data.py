@@ -34,10 +34,13 @@ def test_cifar_folder_and_tar(tmp_path):
     raw = pickle.loads((folder / "data_batch_1").read_bytes(), encoding="bytes")
     for source in (folder, tmp_path):
         data = load_cifar10(source)
-        assert data.x_train.shape == (20, 32, 32, 3) and data.x_val.shape == (4, 32, 32, 3)
+        # The official test batch is the test split; validation is a seeded 10% of the training images.
+        assert data.x_train.shape == (18, 32, 32, 3) and data.x_val.shape == (2, 32, 32, 3)
+        assert data.x_test.shape == (4, 32, 32, 3) and "official test split" in data.split
         # Channel-first rows become HWC images scaled to [0, 1].
-        np.testing.assert_allclose(data.x_train[0, :, :, 1], raw[b"data"][0, 1024:2048].reshape(32, 32) / 255.0)
-        assert data.y_train[0].argmax() == raw[b"labels"][0]
+        whole = np.concatenate([data.x_train, data.x_val])
+        first = raw[b"data"][0, 1024:2048].reshape(32, 32) / 255.0
+        assert any(np.allclose(img[:, :, 1], first) for img in whole)
     tar_dir = tmp_path / "tar"
     tar_dir.mkdir()
     with tarfile.open(tar_dir / "cifar-10-python.tar.gz", "w:gz") as tar:
@@ -66,7 +69,7 @@ def test_speech_folder_zip_and_cache(tmp_path):
     root = _write_speech(tmp_path / "mini_speech_commands")
     data = load_speech_commands(tmp_path, seed=0)
     assert data.x_train.shape[1:] == (128, 128, 1)
-    assert data.x_train.shape[0] + data.x_val.shape[0] == 9
+    assert data.x_train.shape[0] + data.x_val.shape[0] + data.x_test.shape[0] == 9
     assert data.n_outputs == 3
     # Standardised with the training split's statistics.
     assert abs(data.x_train.mean()) < 1e-2 and abs(data.x_train.std() - 1) < 1e-2
@@ -115,9 +118,9 @@ def test_rcv1_cache_format_top_categories(tmp_path):
     data = load_rcv1(tmp_path, seed=0)
     assert sparse.issparse(data.x_train) and data.multilabel and data.backbone == "mlp"
     assert data.n_outputs == 25
-    assert data.x_train.shape[0] == 32 and data.x_val.shape[0] == 8
+    assert data.x_train.shape[0] == 32 and data.x_val.shape[0] == 4 and data.x_test.shape[0] == 4
     top = np.sort(np.argsort(-y.sum(axis=0), kind="stable")[:25])
-    assert data.y_train.sum() + data.y_val.sum() == y[:, top].sum()
+    assert data.y_train.sum() + data.y_val.sum() + data.y_test.sum() == y[:, top].sum()
 
 
 def test_rcv1_missing(tmp_path):

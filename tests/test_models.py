@@ -32,6 +32,10 @@ def test_fairness_rule(variant):
         assert module[0].mask == ("fixed" if variant.endswith("_Fixed") else "dynamic")
     elif variant == "DropConnect":
         assert kinds == [DropConnectDense] and module[0].units == 16
+    elif variant == "DropConnectWan":
+        from pernode_cli.layers import WanDropConnectDense
+
+        assert kinds == [WanDropConnectDense] and module[0].units == 16
     elif variant == "Dense":
         assert kinds == [keras.layers.Dense]
     else:

@@ -220,3 +220,6 @@ DataDirOpt = Annotated[
     Optional[str], typer.Option(help="Folder (or archive) holding an already downloaded copy of the data set.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Print nothing but errors.")]
+PluginOpt = Annotated[Optional[list[str]], typer.Option(
+    "--plugin", help="A module (name or .py path) that registers variants, data sets or backbones; repeatable. "
+    "Installed packages' pernode.plugins entry points load without it.", show_default=False)]

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pernode_cli.cli.app import QuietOpt, app, interruptible, saved_in_log
+from pernode_cli.cli.app import PluginOpt, QuietOpt, app, interruptible, saved_in_log
 
 
 class _ProgressEvents:
@@ -93,6 +93,7 @@ def sweep(
     ray: Annotated[Optional[str], typer.Option("--ray", help="Run the runs as Ray tasks: --ray alone (or 'local') starts a local Ray instance; 'auto', ray://host:port or a 'ray start' address joins a cluster.", metavar="[ADDRESS]")] = None,
     gpus_per_run: Annotated[Optional[float], typer.Option(help="Ray: GPUs per run, fractions allowed (default 0.25 where the cluster has GPUs, else 0).")] = None,
     cpus_per_run: Annotated[Optional[int], typer.Option(help="Ray: CPUs per run (default 1).")] = None,
+    plugin: PluginOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Train every run of a config's grid; resumable after a crash or kill, shardable, on Ray."""
@@ -100,7 +101,7 @@ def sweep(
     from pernode_cli.sweep.config import default_log, load_config
     from pernode_cli.sweep.plan import parse_shard
 
-    sweep_config, shard_kn = load_config(config), parse_shard(shard)
+    sweep_config, shard_kn = load_config(config, plugins=tuple(plugin or ())), parse_shard(shard)
     log = log or default_log(config)
     console = Console(quiet=quiet, highlight=False)
     if dry_run:
@@ -115,7 +116,8 @@ def sweep(
 
         fixed = sweep_config.fixed
         runner = RayRunner(address=ray, gpus_per_run=fixed["gpus_per_run"] if gpus_per_run is None else gpus_per_run,
-                           cpus_per_run=fixed["cpus_per_run"] if cpus_per_run is None else cpus_per_run)
+                           cpus_per_run=fixed["cpus_per_run"] if cpus_per_run is None else cpus_per_run,
+                           plugins=[*(plugin or ()), *sweep_config.plugins], base=sweep_config.path.parent)
     display = _ProgressEvents if runner is None else _RayProgressEvents
     with interruptible(saved_in_log(log)), display(console) as events:
         report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events, runner=runner)

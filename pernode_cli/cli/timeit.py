@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Optional
 import typer
 from rich.console import Console
 
-from pernode_cli.cli.app import DataDirOpt, app, interruptible
+from pernode_cli.cli.app import DataDirOpt, PluginOpt, app, interruptible
 from pernode_cli.report.timing import FORMATS
 
 
@@ -58,12 +58,15 @@ def timeit(
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop after the round that passes this many minutes; report what was timed.")] = None,
     log: Annotated[Optional[str], typer.Option(help="Append one row per variant to this CSV file.")] = None,
     format: Annotated[Literal[FORMATS], typer.Option("--format", help="How to print the table.")] = "table",
+    plugin: PluginOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr (warnings are still printed).")] = False,
 ) -> None:
     """Time each variant's training epochs on the local device, interleaved (paper Table IV)."""
+    from pernode_cli.plugins import load_plugins
     from pernode_cli.training.config import TimeitConfig
     from pernode_cli.training.environment import import_backend
 
+    load_plugins(plugin or ())  # a plugin's variants are timed beside Dropout
     config = TimeitConfig(dataset=dataset, variants=variants, rate=rate, units=units, batch_size=batch_size,
                           epochs=epochs, warmup=warmup, steps_per_epoch=steps_per_epoch, data=data,
                           data_dir=data_dir, sampler=sampler, max_minutes=max_minutes)

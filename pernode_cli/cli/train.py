@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pernode_cli.cli.app import DataDirOpt, DatasetOpt, QuietOpt, app, interruptible, saved_in_log
+from pernode_cli.cli.app import DataDirOpt, DatasetOpt, PluginOpt, QuietOpt, app, interruptible, saved_in_log
 
 
 class _ConsoleEvents:
@@ -44,16 +44,19 @@ def train(
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a lower val_loss (0: off).")] = None,
     mc_samples: Annotated[int, typer.Option(help="Monte Carlo passes with the noise on over the validation set after each epoch (0: off).")] = 0,
     log: Annotated[str, typer.Option(help="CSV log; one row is appended and flushed per epoch.")] = "logs.csv",
+    plugin: PluginOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Train one configuration of one variant and log every epoch to a CSV file."""
     from pernode_cli.logs import LogLock
-    from pernode_cli.training.config import TrainConfig
+    from pernode_cli.plugins import load_plugins
+    from pernode_cli.training.config import RunSpec
     from pernode_cli.training.environment import import_backend, requested_backend
 
-    config = TrainConfig(dataset=dataset, variant=variant, rate=rate, units=units, batch_size=batch_size,
-                         epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
-                         patience=patience, mc_samples=mc_samples).validate()
+    load_plugins(plugin or ())  # before the names are looked up: a plugin's variant or data set
+    config = RunSpec(dataset=dataset, variant=variant, rate=rate, units=units, batch_size=batch_size,
+                     epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
+                     patience=patience, mc_samples=mc_samples)
     LogLock(log).probe()  # a second writer is refused before the backend's slow start
     console = Console(quiet=quiet, highlight=False)
     with interruptible(saved_in_log(log)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from pernode_cli.data.common import Dataset
 from pernode_cli.errors import PernodeError
@@ -44,21 +44,27 @@ class DatasetSpec:
     name: str
     input_shape: tuple
     n_outputs: int
-    backbone: str  # "cnn" or "mlp"
+    backbone: str  # a registered backbone ("cnn", "mlp", or a plugin's)
     multilabel: bool
-    n_train: int  # training-split size (an epoch's steps on synthetic data)
+    n_train: Optional[int]  # training-split size (an epoch's steps on synthetic data); None: unknown
     load: Callable  # (data_dir, seed) -> Dataset
     version: str = "1"  # bumped whenever the loader's output changes (split, scaling, features)
+    description: str = ""
+    source: str = ""  # "" for pernode's own
 
 
 DATASETS: dict[str, DatasetSpec] = {
     s.name: s
     for s in (
         # version 2: a held-out test split beside validation (train / validation / test)
-        DatasetSpec("digits", (8, 8, 1), 10, "cnn", False, 1077, _digits, "2"),
-        DatasetSpec("cifar10", (32, 32, 3), 10, "cnn", False, 45000, _cifar10, "2"),
-        DatasetSpec("speech_commands", (128, 128, 1), 8, "cnn", False, 5600, _speech_commands, "2"),
-        DatasetSpec("rcv1", (47236,), 25, "mlp", True, 18519, _rcv1, "2"),
+        DatasetSpec("digits", (8, 8, 1), 10, "cnn", False, 1077, _digits, "2",
+                    "scikit-learn's bundled 8x8 digits (1,797 images, no network), 60/20/20 stratified by seed"),
+        DatasetSpec("cifar10", (32, 32, 3), 10, "cnn", False, 45000, _cifar10, "2",
+                    "CIFAR-10: official 10k test split; 5k stratified validation from the 50k training images"),
+        DatasetSpec("speech_commands", (128, 128, 1), 8, "cnn", False, 5600, _speech_commands, "2",
+                    "Mini Speech Commands as 128x128 log-mel spectrograms, 70/15/15 stratified by seed"),
+        DatasetSpec("rcv1", (47236,), 25, "mlp", True, 18519, _rcv1, "2",
+                    "RCV1-v2 train subset, 47,236 TF-IDF features, top 25 categories, 80/10/10 by seed"),
     )
 }
 
@@ -96,6 +102,101 @@ def load_dataset(name: str, data_dir=None, seed: int = 0) -> Dataset:
     return load_npz(name)
 
 
+def _plugin_loader(name: str, load, input_shape: tuple, n_outputs: int, multilabel: bool, backbone: str):
+    """The registered ``load`` wrapped: its arrays checked and made a ``Dataset``."""
+
+    def wrapped(data_dir, seed):
+        import numpy as np
+
+        from pernode_cli.data.npz import as_dataset
+
+        try:
+            arrays = load(data_dir, seed)
+        except PernodeError:
+            raise
+        except Exception as exc:
+            raise PernodeError(f"The loader of data set {name} failed ({type(exc).__name__}: {exc}).") from None
+        if not isinstance(arrays, (tuple, list)) or len(arrays) not in (4, 6):
+            raise PernodeError(f"The loader of data set {name} must return (x_train, y_train, x_val, y_val) or those "
+                               f"and (x_test, y_test); it returned {type(arrays).__name__}.")
+        data = as_dataset(name, [np.asarray(a) for a in arrays], where=f"data set {name}", backbone=backbone,
+                          how=f"from the loader of data set {name}, seed {seed}")
+        if data.input_shape != tuple(input_shape) or data.n_outputs != n_outputs:
+            raise PernodeError(f"The loader of data set {name} returned samples of shape {data.input_shape} with "
+                               f"{data.n_outputs} outputs; it was registered with input_shape={tuple(input_shape)}, "
+                               f"n_outputs={n_outputs}.")
+        if data.multilabel != multilabel and not multilabel:
+            raise PernodeError(f"The loader of data set {name} returned multi-hot targets; register it with "
+                               "multilabel=True.")
+        from dataclasses import replace
+
+        return replace(data, multilabel=multilabel)
+
+    return wrapped
+
+
+def register_dataset(name, load, *, input_shape, n_outputs, multilabel=False, backbone="mlp", description="",
+                     version="1", n_train=None, replace=False) -> DatasetSpec:
+    """Register a data set for every command to train on by name.
+
+    Args:
+        name: the data set's name in commands, configs and logs; unique (case-insensitive)
+            unless ``replace``.
+        load: ``load(data_dir, seed)`` returning ``(x_train, y_train, x_val, y_val)`` (or with
+            ``x_test, y_test`` after them) as NumPy arrays; targets as integer labels or one-hot
+            (multi-hot) rows. ``seed`` is the run's seed (for a seeded split).
+        input_shape: tuple of positive ints, one sample's shape.
+        n_outputs: positive int, classes (or labels, multi-label).
+        multilabel: bool, sigmoid outputs and binary cross-entropy.
+        backbone: the name of a registered backbone (``register_backbone``).
+        description: one line shown by ``pernode list datasets``.
+        version: str, changed whenever the loader's output changes (it is the data's fingerprint).
+        n_train: optional positive int, training-split size (`timeit` on synthetic data).
+        replace: allow replacing a registered data set of that name.
+    """
+    from pernode_cli.registry import (
+        _invalid,
+        check_bool,
+        check_callable,
+        check_description,
+        check_name,
+        check_positive_int,
+        check_replace,
+        existing,
+    )
+    from pernode_cli.sources import source_of
+
+    check_name(name)
+    check_callable("load", load, "a callable load(data_dir, seed) -> arrays")
+    if not isinstance(input_shape, (tuple, list)) or not input_shape or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape):
+        raise _invalid("input_shape", "a non-empty tuple of positive ints", input_shape)
+    check_positive_int("n_outputs", n_outputs)
+    check_bool("multilabel", multilabel)
+    if not isinstance(backbone, str) or not backbone:
+        raise _invalid("backbone", "the name of a registered backbone", backbone)
+    check_description(description)
+    if not isinstance(version, str) or not version:
+        raise _invalid("version", "a non-empty str", version)
+    if n_train is not None:
+        check_positive_int("n_train", n_train)
+    check_replace(replace)
+    existing(DATASETS, name, "data set", replace)
+    spec = DatasetSpec(name, tuple(input_shape), n_outputs, backbone, multilabel, n_train,
+                       _plugin_loader(name, load, tuple(input_shape), n_outputs, multilabel, backbone), version,
+                       description, source_of(load))
+    DATASETS[name] = spec
+    return spec
+
+
+def dataset_source(name: str) -> str:
+    """Where data set ``name`` comes from (an .npz file: pernode's loader; its bytes are fingerprinted)."""
+    from pernode_cli import __version__
+
+    spec = DATASETS.get(name)
+    return spec.source if spec is not None and spec.source else f"pernode {__version__}"
+
+
 def data_fingerprint(name: str, data_dir=None) -> str:
     """What identifies the data a run trains on, recorded in every log row and a sweep's state:
     ``NAME@VERSION`` for a registered data set (``+dir:HASH`` of its files when read from
@@ -105,4 +206,5 @@ def data_fingerprint(name: str, data_dir=None) -> str:
     return fingerprint(name, DATASETS.get(name), data_dir)
 
 
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "check_dataset_name", "data_fingerprint", "is_npz", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "DatasetSpec", "check_dataset_name", "data_fingerprint", "dataset_source", "is_npz",
+           "load_dataset", "register_dataset"]

@@ -55,7 +55,12 @@ def split3(n: int, val_fraction: float, test_fraction: float, seed: int, labels=
     idx = np.arange(n)
 
     def cut(pool, fraction, lab):
-        strat = lab if lab is not None and np.bincount(lab).min() >= 2 else None
+        strat = None
+        if lab is not None:
+            classes = len(np.unique(lab))
+            n_cut = int(np.ceil(fraction * len(pool)))  # as scikit-learn rounds the test part
+            if np.bincount(lab).min() >= 2 and min(n_cut, len(pool) - n_cut) >= classes:
+                strat = lab
         return train_test_split(pool, test_size=fraction, random_state=seed, stratify=strat)
 
     rest, test = cut(idx, test_fraction, labels)

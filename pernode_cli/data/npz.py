@@ -52,44 +52,53 @@ def load_npz(path) -> Dataset:
         raise
     except Exception as exc:
         raise PernodeError(f"Cannot read {path} as an .npz file ({type(exc).__name__}: {exc}).") from None
-    xt, yt, xv, yv = (arrays[k] for k in NPZ_KEYS)
-    xs, ys = arrays.get("x_test"), arrays.get("y_test")
-    for name, x in (("x_train", xt), ("x_val", xv)) + ((("x_test", xs),) if xs is not None else ()):
-        if not np.issubdtype(x.dtype, np.number) or x.ndim < 2 or x.ndim > 4:
-            raise PernodeError(
-                f"{name} must be numeric with shape (n, features), (n, h, w) or (n, h, w, c); "
-                f"got {x.dtype} {x.shape}."
-            )
+    return as_dataset(path.stem, [arrays[k] for k in NPZ_KEYS + (TEST_KEYS if "x_test" in arrays else ())],
+                      where=str(path), how="as given in the file")
+
+
+def as_dataset(name: str, arrays: list, where: str, backbone=None, how: str = "") -> Dataset:
+    """``[x_train, y_train, x_val, y_val(, x_test, y_test)]`` checked and made a ``Dataset``:
+    targets as one-hot (or multi-hot) rows of one width, inputs float32 and finite. Without a
+    ``backbone`` (an .npz file) it is chosen by rank: the MLP for ``(n, features)``, the CNN for
+    images (a channel axis added to ``(n, h, w)``)."""
+    xt, yt, xv, yv = arrays[:4]
+    xs, ys = (arrays[4], arrays[5]) if len(arrays) == 6 else (None, None)
+    named = (("x_train", xt), ("x_val", xv)) + ((("x_test", xs),) if xs is not None else ())
+    for label, x in named:
+        if not np.issubdtype(x.dtype, np.number) or x.ndim < 2 or (backbone is None and x.ndim > 4):
+            shapes = "(n, features), (n, h, w) or (n, h, w, c)" if backbone is None else "(n, ...)"
+            raise PernodeError(f"{where}: {label} must be numeric with shape {shapes}; got {x.dtype} {x.shape}.")
     if xt.shape[1:] != xv.shape[1:] or (xs is not None and xs.shape[1:] != xt.shape[1:]):
         other = xv.shape[1:] if xt.shape[1:] != xv.shape[1:] else xs.shape[1:]
-        raise PernodeError(f"x_train and the other splits' sample shapes differ: {xt.shape[1:]} vs {other}.")
+        raise PernodeError(f"{where}: x_train and the other splits' sample shapes differ: {xt.shape[1:]} vs {other}.")
     if xs is not None and (len(xs) != len(ys) or len(xs) == 0):
-        raise PernodeError(f"x_test and y_test must be non-empty and of one length; got {len(xs)} and {len(ys)}.")
+        raise PernodeError(f"{where}: x_test and y_test must be non-empty and of one length; got {len(xs)} and "
+                           f"{len(ys)}.")
     if len(xt) != len(yt) or len(xv) != len(yv):
         raise PernodeError(
-            f"x and y lengths differ: x_train {len(xt)} vs y_train {len(yt)}, "
+            f"{where}: x and y lengths differ: x_train {len(xt)} vs y_train {len(yt)}, "
             f"x_val {len(xv)} vs y_val {len(yv)}."
         )
     if len(xt) == 0 or len(xv) == 0:
-        raise PernodeError("x_train and x_val must not be empty.")
-    targets, multilabel = _targets(path, y_train=yt, y_val=yv, **({} if ys is None else {"y_test": ys}))
+        raise PernodeError(f"{where}: x_train and x_val must not be empty.")
+    targets, multilabel = _targets(where, y_train=yt, y_val=yv, **({} if ys is None else {"y_test": ys}))
     yt, yv = targets[:2]
     ys = targets[2] if ys is not None else None
     xt, xv = xt.astype("float32"), xv.astype("float32")
     xs = None if xs is None else xs.astype("float32")
     if not all(np.isfinite(x).all() for x in (xt, xv) + ((xs,) if xs is not None else ())):
-        raise PernodeError(f"{path} holds NaN or infinite values in x_train, x_val or x_test.")
-    if xt.ndim == 3:  # (n, h, w): add a channel axis for the CNN
-        xt, xv = xt[..., None], xv[..., None]
-        xs = None if xs is None else xs[..., None]
-    backbone = "mlp" if xt.ndim == 2 else "cnn"
-    check_image_size(xt.shape[1:], str(path))
-    how = f"train {len(xt)} / val {len(xv)}" + (f" / test {len(xs)}" if xs is not None else " / no test split") + \
-        ", as given in the file"
-    return Dataset(path.stem, xt, yt, xv, yv, multilabel, backbone, xs, ys, how)
+        raise PernodeError(f"{where} holds NaN or infinite values in x_train, x_val or x_test.")
+    if backbone is None:
+        if xt.ndim == 3:  # (n, h, w): add a channel axis for the CNN
+            xt, xv = xt[..., None], xv[..., None]
+            xs = None if xs is None else xs[..., None]
+        backbone = "mlp" if xt.ndim == 2 else "cnn"
+        check_image_size(xt.shape[1:], where)
+    split = f"train {len(xt)} / val {len(xv)}" + (f" / test {len(xs)}" if xs is not None else " / no test split")
+    return Dataset(name, xt, yt, xv, yv, multilabel, backbone, xs, ys, f"{split}, {how}" if how else split)
 
 
-def _targets(path: Path, **splits):
+def _targets(path, **splits):
     """Every split's targets (``y_train=..., y_val=..., [y_test=...]``) as one-hot or multi-hot
     rows of one width, and whether the task is multi-label."""
     parsed = {name: _npz_targets(y, name) for name, y in splits.items()}

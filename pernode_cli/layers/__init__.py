@@ -5,6 +5,7 @@ from pernode_cli.layers.mask_ensemble import MaskEnsemble, ensemble_masks
 from pernode_cli.layers.pernode_dense import PerNodeDense
 from pernode_cli.layers.samplers import SAMPLERS
 from pernode_cli.layers.stirs import get_stir, register_stir, stir_names
+from pernode_cli.layers.wan_dropconnect_dense import WanDropConnectDense
 
 __all__ = [
     "DropConnectDense",
@@ -15,4 +16,5 @@ __all__ = [
     "get_stir",
     "register_stir",
     "stir_names",
+    "WanDropConnectDense",
 ]

@@ -136,8 +136,10 @@ def print_rich(blocks, console) -> None:
             first = next(iter(b.rows[0]))
             for col in b.rows[0]:
                 widest = max(len(cell(r.get(col), 4)) for r in b.rows)
-                t.add_column(_escape(col), justify="left" if col == first or not _numeric_column(b.rows, col)
-                             else "right", overflow="fold", min_width=widest)
+                numeric = _numeric_column(b.rows, col) and col != first
+                # Names and numbers keep their width; prose (descriptions) wraps.
+                t.add_column(_escape(col), justify="right" if numeric else "left", overflow="fold",
+                             min_width=widest if numeric or widest <= 32 else None)
             for row in b.rows:
                 t.add_row(*(_escape(cell(v, 4)) for v in row.values()))
             console.print(t)

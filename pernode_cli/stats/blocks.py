@@ -25,11 +25,12 @@ from typing import Optional
 
 import numpy as np
 
-# Settings that, with the data set, define a configuration. ``mc_samples`` is left out (it
-# changes the Monte Carlo evaluation only); ``data_fingerprint`` keeps runs on different
-# data of one data set name in different blocks.
-CONFIG_COLUMNS = ("rate", "units", "batch_size", "seed", "epochs", "lr", "patience", "max_train_samples",
-                  "data_fingerprint")
+from pernode_cli.schema import BLOCK_COLUMNS
+
+# Settings that, with the data set, define a configuration (``schema.BLOCK_COLUMNS``):
+# ``mc_samples`` is left out (it changes the Monte Carlo evaluation only);
+# ``data_fingerprint`` keeps runs on different data of one data set name in different blocks.
+CONFIG_COLUMNS = BLOCK_COLUMNS
 SELECTS = ("best", "last")
 SEED_MODES = ("average", "blocks")
 PER_DATASET = ("mean", "best")

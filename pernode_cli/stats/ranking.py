@@ -28,6 +28,7 @@ import numpy as np
 
 from pernode_cli.checks import LIMITS
 from pernode_cli.errors import PernodeError
+from pernode_cli.schema import BLOCK_COLUMNS  # noqa: F401 (the settings that tell blocks apart)
 from pernode_cli.stats import blocks as blk
 from pernode_cli.stats import procedures as proc
 from pernode_cli.stats.direction import direction_word, known_direction, resolve_direction, selection_column
@@ -37,6 +38,7 @@ from pernode_cli.stats.rows import (
     LeftOut,
     Record,
     clean_rows,
+    fairness_text,
     left_out_text,
     match_names,
     mixed_settings,
@@ -459,7 +461,8 @@ def _rank_dataset(group, name: str, left: LeftOut, r: Resolved, o: RankOptions, 
                                         o.table_top),
                   mixed_settings=mixed_settings(group))
     mixed = mixed_text(common["mixed_settings"])
-    common["warnings"] = (mixed,) if mixed else ()
+    fair = fairness_text(common["mixed_settings"])
+    common["warnings"] = tuple(w for w in (fair, mixed) if w)
     if len(variants) < 2:
         design = "paper" if o.design == "paper" else "configs"
         return _not_ranked(name, r, design, (

@@ -28,11 +28,11 @@ from typing import Any, Optional
 import numpy as np
 
 from pernode_cli.errors import PernodeError
+from pernode_cli.schema import MIXED_COLUMNS
 
-# Settings whose mix among ranked rows the output points out (training length, width,
-# batch size, training-set size, and the data themselves: one data set name trained on
-# different files).
-SETTING_COLUMNS = ("epochs", "units", "batch_size", "max_train_samples", "train_samples", "data_fingerprint")
+# Columns whose mix among ranked rows the output points out (training length, width, batch
+# size, training-set size, the data themselves, the module's size): ``schema.MIXED_COLUMNS``.
+SETTING_COLUMNS = MIXED_COLUMNS
 REASONS = {  # LeftOut field -> what it counts, as the output words it
     "unfinished": "of unfinished attempts",
     "duplicates": "that repeat a row already read (read once)",
@@ -309,6 +309,16 @@ def _integral(value):
 
 def _values(values) -> str:
     return ", ".join("none" if v is None else str(v) for v in values)
+
+
+def fairness_text(mixed: dict) -> Optional[str]:
+    """A warning when the ranked variants' modules differ in trainable size, or None."""
+    sizes = mixed.get("module_params")
+    if not sizes:
+        return None
+    shown = ", ".join(f"{v} {'/'.join(str(x) for x in s)}" for v, s in sizes.items())
+    return (f"The ranked variants' modules differ in size (trainable parameters: {shown}): the paper's fairness "
+            "rule compares modules of equal size, so part of a difference may be the size.")
 
 
 def mixed_text(mixed: dict) -> Optional[str]:

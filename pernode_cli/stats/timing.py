@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from typing import Optional
 
 import numpy as np
 
-from pernode_cli import TIMING_SCHEMA_VERSION, __version__
 from pernode_cli.errors import PernodeError
+from pernode_cli.schema import TIMING_COLUMNS, TimingRecord  # noqa: F401 (the timing log's columns)
 
 # hyperfine's outlier cut-off: |x - median| > 14.826 MAD, ten standard deviations of a
 # normal sample; as a modified z-score 0.6745 (x - median) / MAD that is 10. Iglewicz and
@@ -49,78 +49,6 @@ def few_rounds_note(n: int) -> Optional[str]:
         return None
     return (f"the 95% intervals rest on {n} timed round(s), too few to mean much (at least "
             f"{MIN_ROUNDS_FOR_INTERVAL} are needed); time more rounds (`epochs`) for a usable interval.")
-
-
-def _col(header: str = "", fmt: str = "{}", default=None, narrow: bool = False):
-    """A record field; ``header`` makes it a table column, ``narrow`` keeps it in the 80-column table."""
-    kwargs = {"default_factory": list} if default is list else {"default": default}
-    return field(metadata={"header": header, "fmt": fmt, "narrow": narrow}, **kwargs)
-
-
-@dataclass(kw_only=True)
-class TimingRecord:
-    """One variant's epoch times on one data set, with the run's settings.
-
-    ``epoch_seconds`` holds every timed epoch (warm-up excluded), one per round, in round
-    order; ``epoch_offsets_s`` the start of each, in seconds since the run began.
-    ``ratio_ci_low``/``ratio_ci_high`` bound ``ratio_to_dropout`` (95 % paired bootstrap);
-    Dropout's own row has ratio 1 and no interval, being the reference, not an estimate.
-    ``indistinct_from_dropout`` is True when the interval holds 1.0, None without one.
-    """
-
-    timestamp: str = _col(default="")
-    dataset: str = _col(default="")
-    variant: str = _col("Variant", default="", narrow=True)
-    mean_s: float = _col("Mean (s)", "{:.3f}", 0.0, narrow=True)
-    std_s: Optional[float] = _col("Std", "{:.3f}", narrow=True)
-    median_s: float = _col("Median", "{:.3f}", 0.0)
-    min_s: float = _col("Min", "{:.3f}", 0.0)
-    max_s: float = _col("Max", "{:.3f}", 0.0)
-    n: int = _col("n", "{}", 0, narrow=True)
-    warmup_s: list = _col("Warm-up (s)", default=list)
-    ratio_to_dropout: Optional[float] = _col("x Dropout", "{:.2f}", narrow=True)
-    # One "95% CI" cell shows both bounds: see ``cell_text``.
-    ratio_ci_low: Optional[float] = _col("95% CI", "[{:.2f}, {:.2f}]", narrow=True)
-    ratio_ci_high: Optional[float] = _col()
-    indistinct_from_dropout: Optional[bool] = _col()
-    peak_memory_bytes: Optional[int] = _col("Peak mem (MiB)", "{:.0f}")
-    sampler: str = _col(default="")
-    rate: float = _col(default=0.0)
-    realised_rate: Optional[float] = _col()  # the drop probability that ran (Bernoulli: a multiple of 2^-15)
-    units: int = _col(default=0)
-    batch_size: int = _col(default=0)
-    steps_per_epoch: int = _col(default=0)
-    data: str = _col(default="synthetic")
-    jit_compile: str = _col(default="")
-    backend: str = _col(default="")
-    backend_version: str = _col(default="")
-    device: str = _col(default="")
-    machine: str = _col(default="")
-    rounds: int = _col(default=0)
-    epoch_seconds: list = _col(default=list)
-    epoch_offsets_s: list = _col(default=list)
-    load_start: Optional[float] = _col()
-    load_end: Optional[float] = _col()
-    warnings: list = _col(default=list)
-    pernode_version: str = _col(default=__version__)
-    schema_version: int = _col(default=TIMING_SCHEMA_VERSION)
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able values: NaN and infinities become None, numpy scalars Python ones."""
-        return {k: _plain(v) for k, v in asdict(self).items()}
-
-
-def _plain(value):
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-TIMING_COLUMNS = [f.name for f in fields(TimingRecord)]
 
 
 def table_fields(narrow: bool = False) -> list[tuple[str, str, str]]:

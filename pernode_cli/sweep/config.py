@@ -1,4 +1,9 @@
-"""Sweep configs (TOML): parsed, checked key by key, errors naming the key and its line."""
+"""Sweep configs (TOML): parsed, checked key by key, errors naming the key and its line.
+
+The keys come from the run settings (``schema.RunSettings``: a "grid" setting is a list under
+``[grid]``, a "fixed" one a value under ``[fixed]``), plus the Ray resources of a run and the
+``plugins`` to import, so a new setting is a config key with no change here.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,17 @@ import json
 import math
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from pernode_cli.checks import LIMITS, is_gpu_share
+from pernode_cli.checks import LIMITS, config_value, is_gpu_share
 from pernode_cli.data import DATASETS, check_dataset_name
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import notices
 from pernode_cli.paths import real_path
-from pernode_cli.sizing import SEED_LIMIT, check_fits
-from pernode_cli.training.config import TrainConfig
+from pernode_cli.schema import SETTINGS
+from pernode_cli.sizing import check_fits
+from pernode_cli.training.config import RunSpec
 from pernode_cli.variants import canonical_variant
 
 if sys.version_info >= (3, 11):
@@ -25,29 +31,41 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# table -> key -> (kind, required, default)
-SCHEMA = {
-    "": {"dataset": ("str", True, None), "data_dir": ("str", False, None)},
-    "grid": {
-        "variants": ("variants", True, None),
-        "rates": ("rates", True, None),
-        "units": ("ints", False, [128]),
-        "batch_sizes": ("ints", False, [128]),
-        "seeds": ("seeds", False, [0]),
-    },
-    "fixed": {
-        "epochs": ("int", False, 20),
-        "lr": ("float", False, 1e-3),
-        "patience": ("int0", False, 0),
-        "max_train_samples": ("int", False, None),
-        "mc_samples": ("int0", False, 0),
-        "gpus_per_run": ("fraction", False, None),  # Ray resources: not part of the results
-        "cpus_per_run": ("int", False, None),
-    },
-}
+RESOURCE_KEYS = ("gpus_per_run", "cpus_per_run")  # Ray resources: not part of the results
+GRID_ORDER = ("variants", "rates", "units", "batch_sizes", "seeds")  # the grid's order (last fastest)
+REQUIRED = ("dataset", "variants", "rates")
 
 
-RESOURCE_KEYS = ("gpus_per_run", "cpus_per_run")
+@dataclass(frozen=True)
+class Key:
+    """One config key: its table, the setting it feeds, its kind, whether it is a list."""
+
+    table: str
+    name: str
+    setting: str
+    kind: str
+    listed: bool
+    default: object
+    limit: str | None = None
+
+
+def _keys() -> dict:
+    keys: dict = {"": {}, "grid": {}, "fixed": {}}
+    for f in SETTINGS:
+        table = f.metadata["table"]
+        if table is None:
+            continue
+        name = f.metadata["key"] or f.name
+        default = [f.default] if table == "grid" else (0 if f.metadata["kind"] == "patience" else f.default)
+        limit = f.name if f.name in LIMITS else None
+        keys[table][name] = Key(table, name, f.name, f.metadata["kind"], table == "grid", default, limit)
+    keys[""]["plugins"] = Key("", "plugins", "", "plugins", True, [])
+    keys["fixed"]["gpus_per_run"] = Key("fixed", "gpus_per_run", "", "gpus", False, None)
+    keys["fixed"]["cpus_per_run"] = Key("fixed", "cpus_per_run", "", "count", False, None, "cpus_per_run")
+    return keys
+
+
+KEYS = _keys()
 
 
 @dataclass
@@ -57,31 +75,32 @@ class SweepConfig:
     data_dir: str | None
     grid: dict
     fixed: dict
+    plugins: list = field(default_factory=list)
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the runs and their results (not where data lives,
         nor the resources a run is given)."""
         fixed = {k: v for k, v in self.fixed.items() if k not in RESOURCE_KEYS}
         payload = {"dataset": self.dataset, "grid": self.grid, "fixed": fixed}
+        if self.plugins:
+            payload["plugins"] = self.plugins
         return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-    def run(self, variant, rate, units, batch_size, seed) -> TrainConfig:
+    def run(self, variant, rate, units, batch_size, seed) -> RunSpec:
         """The run of the grid at these settings, with the config's fixed settings."""
-        f = self.fixed
-        return TrainConfig(dataset=self.dataset, variant=variant, rate=rate, units=units, batch_size=batch_size,
-                           epochs=f["epochs"], lr=f["lr"], seed=seed, data_dir=self.data_dir,
-                           max_train_samples=f["max_train_samples"], patience=f["patience"] or None,
-                           mc_samples=f["mc_samples"])
+        fixed = {KEYS["fixed"][k].setting: v for k, v in self.fixed.items() if k not in RESOURCE_KEYS}
+        fixed["patience"] = fixed.get("patience") or None  # 0 is off
+        return RunSpec(dataset=self.dataset, data_dir=self.data_dir, variant=variant, rate=rate, units=units,
+                       batch_size=batch_size, seed=seed, **fixed)
 
     def size(self) -> int:
         """Runs in the whole grid."""
-        return math.prod(len(self.grid[k]) for k in ("variants", "rates", "units", "batch_sizes", "seeds"))
+        return math.prod(len(self.grid[k]) for k in GRID_ORDER)
 
-    def runs(self, limit: int | None = None) -> list[TrainConfig]:
+    def runs(self, limit: int | None = None) -> list[RunSpec]:
         """Every run of the grid (the first ``limit``), in a fixed order: variants, rates, units,
         batch sizes, seeds (the last varies fastest)."""
-        g = self.grid
-        product = itertools.product(g["variants"], g["rates"], g["units"], g["batch_sizes"], g["seeds"])
+        product = itertools.product(*(self.grid[k] for k in GRID_ORDER))
         return [self.run(*cell) for cell in itertools.islice(product, limit)]
 
 
@@ -99,45 +118,18 @@ def _line_of(text: str, table: str, key: str | None) -> int | None:
     return None
 
 
-# Config keys whose values are bounded by ``checks.LIMITS`` (under these names).
-BOUNDED = {"epochs": "epochs", "patience": "patience", "max_train_samples": "max_train_samples",
-           "mc_samples": "mc_samples", "cpus_per_run": "cpus_per_run", "units": "units", "batch_sizes": "batch_size"}
-
-
-def _check(kind: str, value, where: str, key: str = ""):
-    value = _checked(kind, value, where)
-    limit = LIMITS.get(BOUNDED.get(key, ""))
-    if limit is not None and any(v > limit for v in (value if isinstance(value, list) else [value]) if v is not None):
-        raise PernodeError(f"{where}: every value must be at most {limit:,}; got {value!r}.")
-    return value
-
-
-def _checked(kind: str, value, where: str):
-    def bad(expected):
-        return PernodeError(f"{where}: expected {expected}, got {value!r}.")
-
-    def is_int(v):
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    if kind == "str":
-        if not isinstance(value, str) or not value:
-            raise bad("a non-empty string")
-        return value
-    if kind in ("int", "int0"):
-        if not is_int(value) or value < (0 if kind == "int0" else 1):
-            raise bad("a positive integer" if kind == "int" else "a non-negative integer")
-        return value
-    if kind == "fraction":  # GPUs per run: a fraction of one, or whole GPUs
+def _value(key: Key, value, where: str):
+    if key.kind == "gpus":
         if not is_gpu_share(value):
-            raise bad("0, a fraction in (0, 1] or a whole number of GPUs")
+            raise PernodeError(f"{where}: expected 0, a fraction in (0, 1] or a whole number of GPUs, got {value!r}.")
         return float(value)
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise bad("a finite positive number")
-        return float(value)
-    if not isinstance(value, list) or not value:
-        raise bad("a non-empty list")
-    if kind == "variants":
+    if key.kind == "plugins":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise PernodeError(f"{where}: expected a list of module names or .py paths, got {value!r}.")
+        return list(dict.fromkeys(value))
+    if key.kind == "variant":
+        if not isinstance(value, list) or not value:
+            raise PernodeError(f"{where}: expected a non-empty list, got {value!r}.")
         out = []
         for v in value:
             try:
@@ -145,58 +137,66 @@ def _checked(kind: str, value, where: str):
             except PernodeError as exc:
                 raise PernodeError(f"{where}: {exc}") from None
         return list(dict.fromkeys(out))
-    if kind == "rates":
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1 for v in value):
-            raise bad("a list of rates in [0, 1)")
-        return [float(v) for v in dict.fromkeys(value)]
-    if kind in ("ints", "seeds"):
-        low, high = (0, SEED_LIMIT) if kind == "seeds" else (1, math.inf)
-        if not all(is_int(v) and low <= v < high for v in value):
-            raise bad("a list of integers in [0, 2^32)" if kind == "seeds" else "a list of positive integers")
-        return list(dict.fromkeys(value))
-    raise AssertionError(kind)
+    return config_value(key.kind, value, where, key.limit, key.listed)
 
 
-def load_config(path) -> SweepConfig:
-    given = path
-    real_path(path, "config")  # a loop of links is one line
-    path = Path(path)
-    if not path.is_file():
-        raise PernodeError(f"Config {path} does not exist.")
+def _read(path: Path, given) -> tuple[str, dict]:
     try:
         text = path.read_text(encoding="utf-8")
         if text.startswith("\ufeff"):  # a byte-order mark some editors write: not part of the TOML
             text = text[1:]
             notices.info(f"{given}: ignored the UTF-8 byte-order mark at its start")
-        raw = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PernodeError(f"{path}: not valid TOML ({exc}).") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PernodeError(f"Cannot read config {path} ({exc}).") from None
+
+
+def _tables(path: Path, text: str, raw: dict) -> dict:
     values: dict[str, dict] = {}
-    for table, keys in SCHEMA.items():
+    for table, keys in KEYS.items():
         section = raw if table == "" else raw.get(table, {})
         if table and not isinstance(section, dict):
             raise PernodeError(f"{path} line {_line_of(text, '', table)}: {table} must be a table [{table}].")
         out = {}
-        for key, value in section.items():
-            if table == "" and key in SCHEMA and key:
+        for name, value in section.items():
+            if table == "" and name in KEYS and name:
                 continue  # a sub-table, handled in its own turn
-            line = _line_of(text, table, key) if table else _line_of(text, "", key) or _line_of(text, key, None)
-            where = f"{path} line {line}: {table + '.' if table else ''}{key}"
-            if key not in keys:
-                allowed = ", ".join(list(keys) + ([t for t in SCHEMA if t] if table == "" else []))
+            line = _line_of(text, table, name) if table else _line_of(text, "", name) or _line_of(text, name, None)
+            where = f"{path} line {line}: {table + '.' if table else ''}{name}"
+            if name not in keys:
+                allowed = ", ".join(list(keys) + ([t for t in KEYS if t] if table == "" else []))
                 raise PernodeError(f"{where}: unknown key; allowed here: {allowed}.")
-            out[key] = _check(keys[key][0], value, where, key)
-        for key, (_, required, default) in keys.items():
-            if key not in out:
-                if required:
+            out[name] = _value(keys[name], value, where)
+        for name, key in keys.items():
+            if name not in out:
+                if name in REQUIRED:
                     place = f"[{table}]" if table else "the top level"
-                    raise PernodeError(f"{path}: missing required key {key!r} in {place}.")
-                out[key] = default
+                    raise PernodeError(f"{path}: missing required key {name!r} in {place}.")
+                out[name] = key.default
         values[table] = out
+    return values
+
+
+def load_config(path, plugins: tuple = ()) -> SweepConfig:
+    """Read and check a sweep config; its ``plugins`` (and ``plugins`` given here, a command's
+    ``--plugin``) are imported first, so their variants and data sets can be named in it."""
+    from pernode_cli.plugins import load_plugins
+
+    given = path
+    real_path(path, "config")  # a loop of links is one line
+    path = Path(path)
+    if not path.is_file():
+        raise PernodeError(f"Config {path} does not exist.")
+    text, raw = _read(path, given)
+    listed = raw.get("plugins", [])
+    where = f"{path} line {_line_of(text, '', 'plugins')}: plugins"
+    named = _value(KEYS[""]["plugins"], listed, where) if "plugins" in raw else []
+    load_plugins([*plugins, *named], base=path.parent)
+    values = _tables(path, text, raw)
     top = values[""]
-    config = SweepConfig(path, top["dataset"], top["data_dir"], values["grid"], values["fixed"])
+    config = SweepConfig(path, top["dataset"], top["data_dir"], values["grid"], values["fixed"], top["plugins"])
     if config.size() > LIMITS["grid_runs"]:
         raise PernodeError(f"{path}: the grid has {config.size():,} runs, more than the {LIMITS['grid_runs']:,} a sweep "
                            "may plan; split it into several configs.")

@@ -15,10 +15,12 @@ from typing import Callable, Iterator, Optional
 from pernode_cli.data import check_dataset_name, data_fingerprint, load_dataset
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog, LogLock, check_log_path, notices, runs_in_log
+from pernode_cli.data import DATASETS
 from pernode_cli.sizing import check_fits
+from pernode_cli.sources import run_sources, sweep_sources
 from pernode_cli.sweep.config import SweepConfig
-from pernode_cli.sweep.plan import PlannedRun, PlanTable, plan, plan_table
-from pernode_cli.sweep.state import SweepState, check_log_belongs, check_same_data, open_state
+from pernode_cli.sweep.plan import PlannedRun, PlanTable, plan_table, planned_runs
+from pernode_cli.sweep.state import SweepState, check_log_belongs, check_same_data, check_same_sources, open_state
 
 
 @dataclass
@@ -53,6 +55,7 @@ def dry_run(config: SweepConfig, log, shard: tuple[int, int] = (1, 1)) -> PlanTa
     check_log_belongs(log, set(runs.run_id), in_log)
     _check_data(config)
     check_same_data(config, state, in_log, data_fingerprint(config.dataset, config.data_dir))
+    _same_sources(config, state, in_log, runs)
     return runs
 
 
@@ -61,6 +64,21 @@ def _check_data(config: SweepConfig) -> None:
     check_dataset_name(config.dataset)
     if config.data_dir is not None and not Path(config.data_dir).exists():
         raise PernodeError(f"{config.path}: data_dir {config.data_dir} does not exist.")
+
+
+def _backbone(config: SweepConfig, loaded=None) -> str:
+    spec = DATASETS.get(config.dataset)
+    return spec.backbone if spec is not None else (loaded.backbone if loaded is not None else "mlp")
+
+
+def _same_sources(config: SweepConfig, state: SweepState, in_log: dict, table: PlanTable, loaded=None) -> dict:
+    """Where the sweep's variants, data set and backbone come from now, refused when the
+    sweep's state or its log rows say they came from other code."""
+    now = sweep_sources(config.grid["variants"], config.dataset, _backbone(config, loaded))
+    per_variant = {v: run_sources(s, now["dataset"], now["backbone"]) for v, s in now["variants"].items()}
+    expected = {run_id: per_variant[v] for run_id, v in zip(table.run_id, table.columns["variant"])}
+    check_same_sources(config, state, in_log, now, expected)
+    return now
 
 
 def _same_data(config: SweepConfig, state: SweepState, in_log: dict) -> str:
@@ -139,14 +157,18 @@ def _open(config: SweepConfig, log: Path, shard, data: DataCache, runner):
     lock = LogLock(log).acquire()
     try:
         in_log = runs_in_log(log)
-        runs = plan(config, shard, in_log, state.failed)
+        table = plan_table(config, shard, in_log, state.failed)
+        runs = planned_runs(config, table)
         check_log_belongs(log, {r.run_id for r in runs}, in_log)
         _check_data(config)
         state.data_fingerprint = runner.data_fingerprint = _same_data(config, state, in_log)
+        loaded = None
         if runs:  # a data set that does not load, or a model that cannot fit, stops the sweep here
             loaded = data.get(runs[0].config)
-            for r in runs:
-                check_fits(loaded.input_shape, loaded.backbone, r.config.units, r.config.batch_size, loaded.n_outputs)
+            if config.dataset not in DATASETS:  # an .npz: sized once loaded (``RunSpec`` sized the others)
+                for units, batch in {(r.config.units, r.config.batch_size) for r in runs}:
+                    check_fits(loaded.input_shape, loaded.backbone, units, batch, loaded.n_outputs)
+        state.sources = _same_sources(config, state, in_log, table, loaded)
         runner.start()  # an unreachable cluster or too few resources: before anything is written
         csv_log = CsvLog(log, lock=lock)
     except BaseException:

@@ -3,7 +3,7 @@
 The shard is planned as a table (``PlanTable``: one array per column, one row per run), not
 as an object per run: run ids are formatted from a template of the settings' JSON, so
 planning 100,000 runs takes well under a second. ``PlannedRun`` objects (with a
-``TrainConfig``) are made only for the runs a sweep trains.
+``RunSpec``) are made only for the runs a sweep trains.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from pernode_cli.errors import PernodeError
-from pernode_cli.training.config import TrainConfig
+from pernode_cli.training.config import RunSpec
 
 MAX_SHARDS = 1_000_000
 # The grid's axes in the order of ``SweepConfig.runs`` (itertools.product, last fastest).
@@ -39,7 +39,7 @@ def parse_shard(text: Optional[str]) -> tuple[int, int]:
 class PlannedRun:
     index: int  # position in the whole grid
     run_id: str
-    config: TrainConfig
+    config: RunSpec
     status: str = "pending"  # pending | done | nonfinite | failed
 
     @property
@@ -109,7 +109,7 @@ def plan_table(config, shard: tuple[int, int], in_log: Optional[dict] = None,
 
 
 def planned_runs(config, table: PlanTable) -> list[PlannedRun]:
-    """``PlannedRun`` objects (with their ``TrainConfig``) for the rows of ``table``."""
+    """``PlannedRun`` objects (with their ``RunSpec``) for the rows of ``table``."""
     cols = table.columns
     return [PlannedRun(int(i), run_id, config.run(cols["variant"][j], cols["rate"][j], cols["units"][j],
                                                  cols["batch_size"][j], cols["seed"][j]), status)

@@ -57,10 +57,16 @@ class _RowBuffer:
 _DATA = DataCache()  # per worker process: a data set is loaded once, whatever the runs
 
 
-def train_task(config, run_id: str, attempt: int, data_fingerprint: Optional[str] = None) -> dict:
-    """One run in a Ray worker; returns its rows and outcome (the driver writes them)."""
+def train_task(config, run_id: str, attempt: int, data_fingerprint: Optional[str] = None,
+               plugins: tuple = (), base: Optional[str] = None) -> dict:
+    """One run in a Ray worker; returns its rows and outcome (the driver writes them). The
+    worker imports the driver's plugins first, so their variants and data sets are there."""
+    from pathlib import Path
+
+    from pernode_cli.plugins import load_plugins
     from pernode_cli.training.environment import import_backend
 
+    load_plugins(plugins, base=Path(base) if base else None)
     import_backend()
     from pernode_cli.training.run import train_run
 
@@ -80,7 +86,8 @@ class RayRunner:
     """Trains a sweep's runs as Ray tasks, at most as many at once as the resources allow."""
 
     def __init__(self, address: Optional[str] = None, gpus_per_run: Optional[float] = None,
-                 cpus_per_run: Optional[int] = None, backend: Optional[str] = None, num_cpus: Optional[int] = None):
+                 cpus_per_run: Optional[int] = None, backend: Optional[str] = None, num_cpus: Optional[int] = None,
+                 plugins=(), base=None):
         if gpus_per_run is not None and not is_gpu_share(gpus_per_run):
             raise PernodeError(f"`gpus_per_run` must be 0, a fraction in (0, 1] or a whole number; got {gpus_per_run}.")
         if cpus_per_run is not None:
@@ -90,6 +97,7 @@ class RayRunner:
         self.backend = backend or os.environ.get("KERAS_BACKEND", "tensorflow")
         self.num_cpus, self.started, self.data, self.flying = num_cpus, False, DataCache(), {}
         self.data_fingerprint = None  # set by the sweep: the data's fingerprint, computed once
+        self.plugins, self.base = tuple(plugins), None if base is None else str(base)
 
     def start(self) -> None:
         """Reach the cluster and check it can hold one run: before the sweep writes anything."""
@@ -134,7 +142,8 @@ class RayRunner:
         while queue or flying:
             while queue and len(flying) < capacity:
                 run, attempt = queue.pop(0)
-                flying[task.remote(run.config, run.run_id, attempt, self.data_fingerprint)] = run
+                flying[task.remote(run.config, run.run_id, attempt, self.data_fingerprint, self.plugins,
+                                   self.base)] = run
                 events.run_start(run, run.config.epochs)
             events.in_flight(len(flying))
             (ref,), _ = ray.wait(list(flying), num_returns=1)

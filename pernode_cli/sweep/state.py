@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pernode_cli.errors import PernodeError
-from pernode_cli.logs import atomic_write, read_header
-from pernode_cli.training.records import TRAIN_COLUMNS
+from pernode_cli.logs import atomic_write, read_header, sweep_state_path
+from pernode_cli.schema import TRAIN_COLUMNS
 
 
 @dataclass
@@ -20,10 +20,11 @@ class SweepState:
     finished: dict = field(default_factory=dict)  # run_id -> "ok" | "nonfinite"
     failed: dict = field(default_factory=dict)  # run_id -> message
     data_fingerprint: str = ""  # the data the sweep trains on ("" in states written before it was recorded)
+    sources: dict = field(default_factory=dict)  # sources.sweep_sources: where variants, data set, backbone came from
 
     def save(self) -> None:
         payload = {"fingerprint": self.fingerprint, "shard": self.shard, "finished": self.finished, "failed": self.failed,
-                   "data_fingerprint": self.data_fingerprint}
+                   "data_fingerprint": self.data_fingerprint, "sources": self.sources}
         atomic_write(self.path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
 
     def mark_finished(self, run_id: str, ok: bool) -> None:
@@ -37,7 +38,7 @@ class SweepState:
 
 
 def state_path(log: Path) -> Path:
-    return log.with_name(log.name + ".sweep.json")
+    return sweep_state_path(log)
 
 
 def _load(path: Path, log: Path, fingerprint: str, shard_text: str) -> SweepState:
@@ -54,7 +55,7 @@ def _load(path: Path, log: Path, fingerprint: str, shard_text: str) -> SweepStat
     if data.get("shard") != shard_text:
         raise PernodeError(f"{log} holds shard {data.get('shard')} of this sweep, not {shard_text}; give every shard its own `log`.")
     return SweepState(path, fingerprint, shard_text, dict(data.get("finished", {})), dict(data.get("failed", {})),
-                      str(data.get("data_fingerprint") or ""))
+                      str(data.get("data_fingerprint") or ""), dict(data.get("sources") or {}))
 
 
 def open_state(log: Path, config, shard: tuple[int, int]) -> SweepState:
@@ -78,6 +79,28 @@ def check_same_data(config, state: SweepState, in_log: dict, now: str) -> None:
             f"{config.path}: the data of this sweep changed since it started ({', '.join(other)} then); "
             f"{data_change(config.dataset, config.data_dir, now)}, so the remaining runs would train on other data "
             f"into the same log. Restore the data to resume, or give a new `log` for a sweep on the new data."
+        )
+
+
+def check_same_sources(config, state: SweepState, in_log: dict, now: dict, expected: dict) -> None:
+    """Refuse to resume a sweep whose variants', data set's or backbone's code changed: the
+    state's sources, and the log rows' (``expected``: run id -> its ``sources`` now)."""
+    from pernode_cli.sources import changed_sources
+
+    changed = changed_sources(state.sources, now)
+    if not changed:
+        for run_id, src in expected.items():
+            seen = in_log[run_id].sources if run_id in in_log else set()
+            other = sorted(seen - {src})
+            if other:
+                changed = [(f"run {run_id}", other[0], src)]
+                break
+    if changed:
+        what, then, now_ = changed[0]
+        raise PernodeError(
+            f"{config.path}: the code of {what} changed since this sweep started ({then} then, {now_} now), so the "
+            "remaining runs would not be comparable with the finished ones. Restore that code to resume, or give a "
+            "new `log` for a sweep with the new code."
         )
 
 

@@ -1,75 +1,57 @@
-"""Run configurations, checked without Keras: ``TrainConfig`` (one training run, and its id)
-and ``TimeitConfig`` (one `timeit` measurement)."""
+"""Run configurations, checked without Keras: ``RunSpec`` (one training run, frozen; its id is
+``schema.make_run_id(spec.settings())``) and ``TimeitConfig`` (one `timeit` measurement)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
 from pernode_cli.checks import (
     check_choice,
-    check_non_negative_int,
     check_optional_positive_int,
     check_positive_int,
     check_positive_number,
     check_rate,
+    check_setting,
 )
 from pernode_cli.data import DATASETS, check_dataset_name
 from pernode_cli.errors import PernodeError
-from pernode_cli.sizing import SEED_LIMIT, check_fits
+from pernode_cli.paths import real_path
+from pernode_cli.schema import SETTINGS, RunSettings, make_run_id  # noqa: F401 (make_run_id: the run's id)
+from pernode_cli.sizing import check_fits
 from pernode_cli.variants import canonical_variant, get_variant, parse_variants
 
 
-@dataclass
-class TrainConfig:
-    dataset: str = "digits"
-    variant: str = "PerNodeGaussian"
-    rate: float = 0.5
-    units: int = 128
-    batch_size: int = 128
-    epochs: int = 20
-    lr: float = 1e-3
-    seed: int = 0
-    data_dir: Optional[str] = None
-    max_train_samples: Optional[int] = None
-    patience: Optional[int] = None
-    mc_samples: int = 0
+@dataclass(frozen=True, kw_only=True)
+class RunSpec(RunSettings):
+    """One training run, frozen and valid: every setting checked once, when it is made (its
+    kind and bounds, ``schema.RunSettings``), the variant's name made canonical, the data set
+    and its folder found, and a model of a registered data set's shape sized against this
+    machine's memory (``sizing``; an .npz or a plugin's data are sized once loaded)."""
 
-    def validate(self) -> "TrainConfig":
-        """Check every setting (raising PernodeError) and make the variant name canonical."""
-        self.variant = canonical_variant(self.variant)
-        self.rate = check_rate("rate", self.rate)
-        for name in ("units", "batch_size", "epochs"):
-            check_positive_int(name, getattr(self, name))
-        self.lr = check_positive_number("lr", self.lr)
-        check_non_negative_int("seed", self.seed)
-        if self.seed >= SEED_LIMIT:
-            raise PernodeError(f"`seed` must be below 2^32 (Keras seeds are 32-bit); got {self.seed}.")
-        check_optional_positive_int("max_train_samples", self.max_train_samples)
-        check_non_negative_int("mc_samples", self.mc_samples, "0 (off) or a positive integer")
-        if self.patience is not None:
-            check_non_negative_int("patience", self.patience, "0 (off) or positive")
+    def __post_init__(self):
+        for f in SETTINGS:
+            object.__setattr__(self, f.name, check_setting(f.name, f.metadata["kind"], getattr(self, f.name)))
+        object.__setattr__(self, "variant", canonical_variant(self.variant))
+        check_dataset_name(self.dataset)
+        if self.data_dir is not None:
+            real_path(self.data_dir, "`data_dir`")
+            if not Path(self.data_dir).exists():
+                raise PernodeError(f"`data_dir` {self.data_dir} does not exist.")
         spec = DATASETS.get(self.dataset)
         if spec is not None:
             check_fits(spec.input_shape, spec.backbone, self.units, self.batch_size, spec.n_outputs)
+
+    def validate(self) -> "RunSpec":
+        """Every ``RunSpec`` is valid once made; kept for callers that ask."""
         return self
 
-    def settings(self) -> dict:
-        """What identifies a run (everything but where the data lives)."""
-        s = asdict(self)
-        s.pop("data_dir")
-        if not s["mc_samples"]:
-            s.pop("mc_samples")  # evaluation only: a run without MC keeps its id
-        return s
+    def replace(self, **changes) -> "RunSpec":
+        return replace(self, **changes)
 
 
-def make_run_id(settings: dict) -> str:
-    """Deterministic id of a run: a hash of its settings, readable prefix first."""
-    digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return f"{settings['variant']}-{digest}"
+TrainConfig = RunSpec  # the name the commands and tests use
 
 
 DATA_KINDS = ("synthetic", "real")
@@ -131,5 +113,6 @@ class TimeitConfig:
                 )
 
     def needs_loader(self) -> bool:
-        """Real data, or an .npz whose shapes only its file knows."""
-        return self.data == "real" or self.dataset not in DATASETS
+        """Real data, an .npz whose shapes only its file knows, or a data set of unknown size."""
+        spec = DATASETS.get(self.dataset)
+        return self.data == "real" or spec is None or (spec.n_train is None and self.steps_per_epoch is None)

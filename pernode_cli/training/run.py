@@ -15,18 +15,22 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from pernode_cli.data import Dataset, check_dataset_name, data_fingerprint, load_dataset
+from pernode_cli.backbones import backbone_source, get_backbone
+from pernode_cli.data import DATASETS, Dataset, check_dataset_name, data_fingerprint, dataset_source, load_dataset
 from pernode_cli.data.fingerprint import data_change
 from pernode_cli.errors import PernodeError
-from pernode_cli.logs import CsvLog, LogLock, check_log_path, runs_in_log
-from pernode_cli.models import build_model, module_realised_rate, module_sampler
-from pernode_cli.sizing import check_fits
+from pernode_cli.logs import CsvLog, LogLock, check_log_path, runs_in_log, sweep_state_path
+from pernode_cli.models import build_model, module_params, module_realised_rate, module_sampler
+from pernode_cli.schema import SETTING_NAMES, TRAIN_COLUMNS
+from pernode_cli.sizing import check_built, check_fits, estimate_bytes
+from pernode_cli.sources import run_sources
 from pernode_cli.training.callbacks import EpochTimer, NonFiniteStop, utc_now
-from pernode_cli.training.config import TrainConfig, make_run_id
+from pernode_cli.training.config import RunSpec, make_run_id
 from pernode_cli.training.environment import environment_stamp
 from pernode_cli.training.evaluation import Calibration, evaluate_splits
 from pernode_cli.training.inputs import fit_batch_size, keras_inputs
 from pernode_cli.training.records import EpochRow, RunResult
+from pernode_cli.variants import get_variant, variant_source
 
 OnEpoch = Optional[Callable[[dict], None]]
 
@@ -84,10 +88,12 @@ class RowWriter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def prepare_data(config: TrainConfig, dataset: Optional[Dataset] = None) -> Dataset:
+def prepare_data(config: RunSpec, dataset: Optional[Dataset] = None) -> Dataset:
     """The run's data: loaded unless given, cut to a seeded subset of ``max_train_samples``
     (stratified by label for single-label data), in the data's own order."""
     data = dataset or load_dataset(config.dataset, config.data_dir, config.seed)
+    if config.dataset not in DATASETS:  # an .npz: its shapes are known once loaded (``RunSpec`` sized the others)
+        check_fits(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs)
     n, total = config.max_train_samples, data.x_train.shape[0]
     if n is None or n >= total:
         return data
@@ -100,15 +106,16 @@ def prepare_data(config: TrainConfig, dataset: Optional[Dataset] = None) -> Data
                    split=f"{data.split}; training cut to {n} (seeded{', stratified' if labels is not None else ''})")
 
 
-def compiled_model(config: TrainConfig, data: Dataset):
+def compiled_model(config: RunSpec, data: Dataset):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    check_fits(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs)
     keras.utils.set_random_seed(config.seed)
     model = build_model(data.input_shape, data.n_outputs, data.backbone, config.variant, config.units,
                         config.rate, multilabel=data.multilabel, seed=config.seed)
+    if estimate_bytes(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs) is None:
+        check_built(model, config.units, config.batch_size)  # a backbone registered without its sizes
     model.compile(optimizer=keras.optimizers.Adam(config.lr), loss=loss_for(data.multilabel), metrics=[accuracy_for(data.multilabel)])
     return model
 
@@ -123,23 +130,24 @@ def accuracy_for(multilabel: bool):
     return keras.metrics.CategoricalAccuracy(name="acc")
 
 
-def run_stamp(config: TrainConfig, data: Dataset, run_id: str, model, attempt: int = 1,
+def run_stamp(config: RunSpec, data: Dataset, run_id: str, model, attempt: int = 1,
               fingerprint: str = "") -> dict:
-    """The columns that are the same in every row of the run."""
-    settings = {k: getattr(config, k) for k in ("variant", "rate", "units", "batch_size", "seed", "lr",
-                                                 "epochs", "patience", "max_train_samples")}
-    settings["attempt"] = attempt
-    return dict(settings, run_id=run_id, dataset=data.name, data_fingerprint=fingerprint, sampler=module_sampler(model),
-                realised_rate=module_realised_rate(model, config.rate), train_samples=int(data.x_train.shape[0]),
-                split=data.split,
+    """The columns that are the same in every row of the run: its settings (every setting of
+    ``schema.RunSettings`` the log has a column for), where its parts came from, the module's
+    size, the data's fingerprint and split, and the environment."""
+    settings = {name: getattr(config, name) for name in SETTING_NAMES if name in TRAIN_COLUMNS}
+    return dict(settings, attempt=attempt, run_id=run_id, dataset=data.name, data_fingerprint=fingerprint,
+                sampler=module_sampler(model), realised_rate=module_realised_rate(model, config.rate),
+                train_samples=int(data.x_train.shape[0]), split=data.split, module_params=module_params(model),
+                sources=run_sources(variant_source(get_variant(config.variant)), dataset_source(config.dataset),
+                                    backbone_source(get_backbone(data.backbone))),
                 **environment_stamp())
 
 
-def train_run(config: TrainConfig, log: CsvLog, on_epoch: OnEpoch = None, dataset: Optional[Dataset] = None,
+def train_run(config: RunSpec, log: CsvLog, on_epoch: OnEpoch = None, dataset: Optional[Dataset] = None,
               run_id: Optional[str] = None, attempt: int = 1, data_fingerprint: Optional[str] = None) -> RunResult:
     """Train ``config`` and append one row per epoch to ``log`` (``attempt``: the attempt's number;
     ``data_fingerprint``: the data's, computed from the config when not given)."""
-    config.validate()
     if data_fingerprint is None:
         data_fingerprint = _fingerprint(config)
     data = prepare_data(config, dataset)
@@ -167,7 +175,7 @@ def train_run(config: TrainConfig, log: CsvLog, on_epoch: OnEpoch = None, datase
     return result
 
 
-def _fingerprint(config: TrainConfig) -> str:
+def _fingerprint(config: RunSpec) -> str:
     check_dataset_name(config.dataset)
     return data_fingerprint(config.dataset, config.data_dir)
 
@@ -175,25 +183,21 @@ def _fingerprint(config: TrainConfig) -> str:
 class TrainEvents:
     """Hooks for progress output of ``train_to_log``; the default does nothing."""
 
-    def start(self, config: TrainConfig, data: Dataset) -> None: ...
+    def start(self, config: RunSpec, data: Dataset) -> None: ...
 
     def epoch(self, row: dict) -> None: ...
 
 
-def train_to_log(config: TrainConfig, log, events: Optional[TrainEvents] = None) -> RunResult:
+def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None) -> RunResult:
     """Check ``config`` and ``log``, load the data, train, append every epoch to ``log``.
 
     Exactly once: a run the log already holds complete is refused; an unfinished one (an
     interrupted attempt, whose rows stay) is trained again as the next attempt.
     """
-    from pernode_cli.sweep.state import state_path
-
     events = events or TrainEvents()
-    config.validate()
     log = check_log_path(log)
-    if state_path(log).exists():  # the sweep's runs and state must stay the sweep's
-        raise PernodeError(f"{log} belongs to a sweep ({state_path(log).name} beside it); give another `log`.")
-    check_dataset_name(config.dataset)
+    if sweep_state_path(log).exists():  # the sweep's runs and state must stay the sweep's
+        raise PernodeError(f"{log} belongs to a sweep ({sweep_state_path(log).name} beside it); give another `log`.")
     run_id = make_run_id(config.settings())
     fingerprint = _fingerprint(config)
     lock = LogLock(log).acquire()  # one writer: refused at once while another holds it
@@ -211,7 +215,6 @@ def train_to_log(config: TrainConfig, log, events: Optional[TrainEvents] = None)
                 "again, or give another `log`."
             )
         data = prepare_data(config)
-        check_fits(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs)
         csv_log = CsvLog(log, lock=lock)
     except BaseException:
         lock.release(wrote_nothing=True)

@@ -1,0 +1,1 @@
+"""An example pernode plugin (see plugin.py)."""

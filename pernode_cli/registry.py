@@ -1,0 +1,62 @@
+"""Argument checks shared by the public registries (variants, data sets, backbones), worded
+as the layers word theirs: ``ValueError("Invalid value received for argument `name`. ...")``."""
+
+from __future__ import annotations
+
+import re
+
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
+
+
+def _invalid(name: str, expected: str, value) -> ValueError:
+    return ValueError(f"Invalid value received for argument `{name}`. Expected {expected}. Received: {name}={value!r}")
+
+
+def check_name(name) -> str:
+    """A name that survives a CSV cell and a comma-separated list: a letter, then letters,
+    digits, ``_``, ``.`` or ``-``."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise _invalid("name", "a str starting with a letter, of letters, digits, '_', '.' and '-'", name)
+    return name
+
+
+def check_description(description) -> str:
+    if not isinstance(description, str):
+        raise _invalid("description", "a str", description)
+    return description
+
+
+def check_replace(replace) -> bool:
+    if not isinstance(replace, bool):
+        raise _invalid("replace", "a bool", replace)
+    return replace
+
+
+def existing(registry: dict, name: str, what: str, replace: bool) -> None:
+    """Refuse a name already registered (in any case: lookups are case-insensitive)."""
+    clash = next((k for k in registry if k.lower() == name.lower()), None)
+    if clash is not None and not replace:
+        raise ValueError(
+            f"Invalid value received for argument `name`. A {what} named {clash!r} is already registered; pass "
+            f"replace=True to replace it. Received: name={name!r}"
+        )
+    if clash is not None and clash != name:
+        del registry[clash]
+
+
+def check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _invalid(name, "a positive int", value)
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(name, "a bool", value)
+    return value
+
+
+def check_callable(name: str, value, expected: str):
+    if not callable(value):
+        raise _invalid(name, expected, value)
+    return value

@@ -1,0 +1,246 @@
+"""Every log's columns, schema versions and run identity, declared once.
+
+- ``RunSettings``: the settings of one training run, each declared once with what the rest of
+  pernode derives from it: its checks (``kind``, bounds in ``checks.LIMITS``), its place in a
+  sweep config (``table``, ``key``), whether it is part of the run's identity, whether it
+  tells configuration blocks apart and whether a mix of it among ranked rows is pointed out.
+  ``training.config.RunSpec`` adds the registry checks. Adding a setting is one field here,
+  its use in training, and (where wanted) a command-line option.
+- ``EpochRow``: one row of a training log; the settings are its columns in their order here,
+  between identity columns and results. ``TRAIN_COLUMNS`` is the header.
+- ``TimingRecord``: one row of a timing log (`pernode timeit --log`); ``TIMING_COLUMNS``.
+- ``run_settings`` / ``make_run_id``: a run's identity, a hash of its settings.
+- ``COLUMN_ROLES``: what each training-log column is (identity, setting, data, metric,
+  outcome, environment), for exporters and renderers.
+
+No Keras, no pandas; nothing here imports the rest of pernode but its version and checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields, make_dataclass
+from typing import Optional
+
+from pernode_cli import __version__
+
+SCHEMA_VERSION = 4  # the training log's column layout (4: test split, data fingerprint, split, sources, module size)
+TIMING_SCHEMA_VERSION = 3  # the timing log's column layout
+
+
+def setting(default, kind: str, table: str = "fixed", key: Optional[str] = None, identity: bool = True,
+            block: bool = True, mixed: bool = False, doc: str = ""):
+    """A run setting. ``kind`` names its check (``checks.check_setting``); ``table``/``key`` its
+    place in a sweep config ("grid" settings are lists there, "" the top level, None nowhere);
+    ``identity``: part of the run id (``"nonzero"``: only when not 0); ``block``: tells
+    configuration blocks apart; ``mixed``: a mix among ranked rows is pointed out."""
+    return field(default=default, metadata={"kind": kind, "table": table, "key": key, "identity": identity,
+                                            "block": block, "mixed": mixed, "doc": doc})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """The settings of one training run (no registry checks; see ``training.config.RunSpec``)."""
+
+    dataset: str = setting("digits", "dataset", table="", block=False,
+                           doc="a registered data set or a path to an .npz file")
+    variant: str = setting("PerNodeGaussian", "variant", table="grid", key="variants", block=False,
+                           doc="the regularizer")
+    rate: float = setting(0.5, "rate", table="grid", key="rates", doc="drop rate / noise strength in [0, 1)")
+    units: int = setting(128, "size", table="grid", key="units", mixed=True, doc="width of the module")
+    batch_size: int = setting(128, "size", table="grid", key="batch_sizes", mixed=True, doc="batch size")
+    epochs: int = setting(20, "count", mixed=True, doc="epochs")
+    lr: float = setting(1e-3, "positive", doc="Adam's learning rate")
+    seed: int = setting(0, "seed", table="grid", key="seeds", doc="seed of weights, noise and data split")
+    data_dir: Optional[str] = setting(None, "path", table="", identity=False, block=False,
+                                      doc="a downloaded copy of the data set")
+    max_train_samples: Optional[int] = setting(None, "optional_count", mixed=True,
+                                               doc="train on a seeded subset of this many samples")
+    patience: Optional[int] = setting(None, "patience", doc="early stopping on val_loss (0 or none: off)")
+    mc_samples: int = setting(0, "count0", identity="nonzero", block=False,
+                              doc="Monte Carlo passes over the validation set after each epoch")
+
+    def settings(self) -> dict:
+        """What identifies a run (``run_settings``)."""
+        return run_settings(self)
+
+
+SETTINGS = tuple(fields(RunSettings))
+SETTING_NAMES = tuple(f.name for f in SETTINGS)
+
+
+def run_settings(spec) -> dict:
+    """The settings that identify a run: every identity setting (``mc_samples`` only when on)."""
+    out = {}
+    for f in SETTINGS:
+        value = getattr(spec, f.name)
+        rule = f.metadata["identity"]
+        if rule is True or (rule == "nonzero" and value):
+            out[f.name] = value
+    return out
+
+
+def make_run_id(settings: dict) -> str:
+    """Deterministic id of a run: a hash of its settings, readable prefix first."""
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{settings['variant']}-{digest}"
+
+
+# Settings that, with the data set, tell configuration blocks apart; ``data_fingerprint``
+# keeps runs on different data of one data set name in different blocks.
+BLOCK_COLUMNS = tuple(f.name for f in SETTINGS if f.metadata["block"]) + ("data_fingerprint",)
+
+
+# --- the training log ------------------------------------------------------------------------
+
+
+def _column(role: str, default=None, kind=None, mixed: bool = False):
+    value = {"default_factory": list} if default is list else {"default": default}
+    return kind or Optional[float], field(metadata={"role": role, "mixed": mixed}, **value)
+
+
+# (name, role, default, type, mixed), in column order around the settings.
+_BEFORE = [
+    ("run_id", "identity", MISSING, str, False),
+    ("attempt", "identity", 1, int, False),
+    ("epoch", "identity", MISSING, int, False),
+    ("timestamp", "environment", "", str, False),
+]
+_AFTER = [
+    ("data_fingerprint", "data", "", str, True),  # NAME@VERSION, +dir:HASH, or npz:HASH of the file
+    ("split", "data", "", str, False),  # how train / validation / test were split (sizes, stratification, seed)
+    ("train_samples", "data", None, Optional[int], True),  # samples trained on (a seeded subset when cut)
+    ("realised_rate", "setting", None, Optional[float], False),  # the drop probability that ran
+    ("val_loss", "metric", math.nan, float, False),
+    ("val_acc", "metric", math.nan, float, False),
+    ("test_loss", "metric", None, Optional[float], False),  # the held-out test split (empty without one)
+    ("test_acc", "metric", None, Optional[float], False),
+    ("train_loss", "metric", math.nan, float, False),  # epoch-end: the updated model in inference mode
+    ("train_acc", "metric", math.nan, float, False),
+    ("fit_loss", "metric", math.nan, float, False),  # Keras' running value during the epoch
+    ("fit_acc", "metric", math.nan, float, False),
+    ("val_ece", "metric", None, Optional[float], False),
+    ("val_brier", "metric", None, Optional[float], False),
+    ("mc_passes", "metric", None, Optional[int], False),
+    ("mc_val_loss", "metric", None, Optional[float], False),
+    ("mc_val_acc", "metric", None, Optional[float], False),
+    ("mc_val_ece", "metric", None, Optional[float], False),
+    ("epoch_seconds", "metric", math.nan, float, False),  # training pass only, device-synced
+    ("status", "outcome", "ok", str, False),  # ok | nonfinite
+    ("run_end", "outcome", "", str, False),  # on the attempt's last row only: epochs | patience | nonfinite
+    ("module_params", "environment", None, Optional[int], True),  # trainable parameters of the module
+    ("sources", "environment", "", str, False),  # where the variant, data set and backbone came from
+    ("sampler", "environment", "", str, False),
+    ("backend", "environment", "", str, False),
+    ("backend_version", "environment", "", str, False),
+    ("device", "environment", "", str, False),
+    ("machine", "environment", "", str, False),
+    ("pernode_version", "environment", __version__, str, False),
+    ("schema_version", "environment", SCHEMA_VERSION, int, False),
+]
+
+
+def _row_fields():
+    out = []
+    for name, role, default, kind, mixed in _BEFORE:
+        out.append((name, kind, field(metadata={"role": role, "mixed": mixed}) if default is MISSING else
+                    field(default=default, metadata={"role": role, "mixed": mixed})))
+    for f in SETTINGS:
+        if f.metadata["identity"] is False and f.name == "data_dir":
+            continue  # where the data lives is not part of what they are (``data_fingerprint`` is)
+        out.append((f.name, f.type, field(default=MISSING if f.name in ("dataset", "variant") else f.default,
+                                          metadata={"role": "setting", "mixed": f.metadata["mixed"]})))
+    for name, role, default, kind, mixed in _AFTER:
+        out.append((name, kind, field(default=default, metadata={"role": role, "mixed": mixed})))
+    return out
+
+
+EpochRow = make_dataclass("EpochRow", _row_fields(), kw_only=True)
+EpochRow.__doc__ = "One row of a training log; the field order is the column order (``TRAIN_COLUMNS``)."
+EpochRow.__module__ = __name__
+TRAIN_COLUMNS = [f.name for f in fields(EpochRow)]
+COLUMN_ROLES = {f.name: f.metadata["role"] for f in fields(EpochRow)}
+# Columns whose mix among ranked rows the output points out.
+MIXED_COLUMNS = tuple(f.name for f in fields(EpochRow) if f.metadata["mixed"])
+
+
+def row(**values) -> dict:
+    """A complete log row: ``values`` with every other column at its default."""
+    return asdict(EpochRow(**values))
+
+
+# --- the timing log --------------------------------------------------------------------------
+
+
+def _col(header: str = "", fmt: str = "{}", default=None, narrow: bool = False) -> Field:
+    """A timing field; ``header`` makes it a table column, ``narrow`` keeps it in the 80-column table."""
+    kwargs = {"default_factory": list} if default is list else {"default": default}
+    return field(metadata={"header": header, "fmt": fmt, "narrow": narrow}, **kwargs)
+
+
+@dataclass(kw_only=True)
+class TimingRecord:
+    """One variant's epoch times on one data set, with the run's settings.
+
+    ``epoch_seconds`` holds every timed epoch (warm-up excluded), one per round, in round
+    order; ``epoch_offsets_s`` the start of each, in seconds since the run began.
+    ``ratio_ci_low``/``ratio_ci_high`` bound ``ratio_to_dropout`` (95 % paired bootstrap);
+    Dropout's own row has ratio 1 and no interval, being the reference, not an estimate.
+    ``indistinct_from_dropout`` is True when the interval holds 1.0, None without one.
+    """
+
+    timestamp: str = _col(default="")
+    dataset: str = _col(default="")
+    variant: str = _col("Variant", default="", narrow=True)
+    mean_s: float = _col("Mean (s)", "{:.3f}", 0.0, narrow=True)
+    std_s: Optional[float] = _col("Std", "{:.3f}", narrow=True)
+    median_s: float = _col("Median", "{:.3f}", 0.0)
+    min_s: float = _col("Min", "{:.3f}", 0.0)
+    max_s: float = _col("Max", "{:.3f}", 0.0)
+    n: int = _col("n", "{}", 0, narrow=True)
+    warmup_s: list = _col("Warm-up (s)", default=list)
+    ratio_to_dropout: Optional[float] = _col("x Dropout", "{:.2f}", narrow=True)
+    # One "95% CI" cell shows both bounds: see ``stats.timing.cell_text``.
+    ratio_ci_low: Optional[float] = _col("95% CI", "[{:.2f}, {:.2f}]", narrow=True)
+    ratio_ci_high: Optional[float] = _col()
+    indistinct_from_dropout: Optional[bool] = _col()
+    peak_memory_bytes: Optional[int] = _col("Peak mem (MiB)", "{:.0f}")
+    sampler: str = _col(default="")
+    rate: float = _col(default=0.0)
+    realised_rate: Optional[float] = _col()  # the drop probability that ran (Bernoulli: a multiple of 2^-15)
+    units: int = _col(default=0)
+    batch_size: int = _col(default=0)
+    steps_per_epoch: int = _col(default=0)
+    data: str = _col(default="synthetic")
+    jit_compile: str = _col(default="")
+    backend: str = _col(default="")
+    backend_version: str = _col(default="")
+    device: str = _col(default="")
+    machine: str = _col(default="")
+    rounds: int = _col(default=0)
+    epoch_seconds: list = _col(default=list)
+    epoch_offsets_s: list = _col(default=list)
+    load_start: Optional[float] = _col()
+    load_end: Optional[float] = _col()
+    warnings: list = _col(default=list)
+    pernode_version: str = _col(default=__version__)
+    schema_version: int = _col(default=TIMING_SCHEMA_VERSION)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able values: NaN and infinities become None, numpy scalars Python ones."""
+        return {k: _plain(v) for k, v in asdict(self).items()}
+
+
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+TIMING_COLUMNS = [f.name for f in fields(TimingRecord)]

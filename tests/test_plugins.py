@@ -1,0 +1,179 @@
+"""A researcher's own variant, data set and backbone: public registries, plugins found three
+ways, identity (sources) in every row, a changed plugin refused on resume, and the example
+plugin package through every command as real processes."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import pernode_cli
+from pernode_cli.cli import app
+from pernode_cli.variants import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "pernode-example-plugin"
+runner = CliRunner()
+
+PLAIN = '''
+import pernode_cli
+
+@pernode_cli.register_variant("{name}", description="a plain module's variant")
+def build(units, rate, seed):
+    import keras
+    return [keras.layers.Dense(units, activation="relu")]
+'''
+
+
+@pytest.fixture
+def clean_registry():
+    """Registrations made by a test are undone after it."""
+    from pernode_cli.backbones import BACKBONES
+    from pernode_cli.data import DATASETS
+
+    saved = dict(REGISTRY), dict(DATASETS), dict(BACKBONES)
+    yield
+    for registry, before in zip((REGISTRY, DATASETS, BACKBONES), saved):
+        registry.clear()
+        registry.update(before)
+
+
+def test_registering_validates_every_argument_and_refuses_a_taken_name(clean_registry):
+    def fn(units, rate, seed):
+        return []
+
+    with pytest.raises(ValueError, match=r"argument `name`.*already registered.*Received: name='dropout'"):
+        pernode_cli.register_variant("dropout", fn)
+    for kwargs, arg in (({"name": ""}, "name"), ({"name": "a,b"}, "name"), ({"description": 3}, "description"),
+                        ({"deterministic": "yes"}, "deterministic"), ({"replace": 1}, "replace")):
+        args = {"name": "Mine", **kwargs}
+        with pytest.raises(ValueError, match=rf"Invalid value received for argument `{arg}`"):
+            pernode_cli.register_variant(args.pop("name"), fn, **args)
+    with pytest.raises(ValueError, match="argument `fn`"):
+        pernode_cli.register_variant("Mine", 42)
+    pernode_cli.register_variant("Dropout", fn, replace=True, description="mine")
+    assert REGISTRY["Dropout"].description == "mine" and "test_plugins" in REGISTRY["Dropout"].source
+    with pytest.raises(ValueError, match="argument `input_shape`"):
+        pernode_cli.register_dataset("d2", lambda d, s: None, input_shape=(0,), n_outputs=2)
+    with pytest.raises(ValueError, match="argument `n_outputs`"):
+        pernode_cli.register_dataset("d2", lambda d, s: None, input_shape=(3,), n_outputs=0)
+    with pytest.raises(ValueError, match="already registered"):
+        pernode_cli.register_dataset("Digits", lambda d, s: None, input_shape=(3,), n_outputs=2)
+    with pytest.raises(ValueError, match="argument `head_units`"):
+        pernode_cli.register_backbone("b2", lambda x: x, head_units=-1)
+    with pytest.raises(ValueError, match="already registered"):
+        pernode_cli.register_backbone("cnn", lambda x: x)
+
+
+def test_a_plugins_data_set_is_checked_when_loaded(clean_registry):
+    import numpy as np
+
+    from pernode_cli.data import load_dataset
+    from pernode_cli.errors import PernodeError
+
+    rng = np.random.default_rng(0)
+    good = (rng.normal(size=(30, 5)), rng.integers(0, 3, 30), rng.normal(size=(10, 5)), rng.integers(0, 3, 10))
+    pernode_cli.register_dataset("tiny", lambda d, s: good, input_shape=(5,), n_outputs=3)
+    data = load_dataset("tiny")
+    assert data.y_train.shape == (30, 3) and data.x_test is None and "loader of data set tiny" in data.split
+    pernode_cli.register_dataset("wrong", lambda d, s: good, input_shape=(6,), n_outputs=3)
+    with pytest.raises(PernodeError, match="registered with input_shape=\\(6,\\)"):
+        load_dataset("wrong")
+    pernode_cli.register_dataset("broken", lambda d, s: 1 / 0, input_shape=(5,), n_outputs=3)
+    with pytest.raises(PernodeError, match="loader of data set broken failed \\(ZeroDivisionError"):
+        load_dataset("broken")
+
+
+def test_plugins_by_path_and_in_a_config_and_a_failing_one_is_one_line(tmp_path, monkeypatch, clean_registry):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.py").write_text(PLAIN.format(name="MineA"))
+    (tmp_path / "bad.py").write_text("raise RuntimeError('no GPU here')\n")
+    listed = runner.invoke(app, ["list", "variants", "--plugin", "mine.py"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "MineA" in listed.stdout and "sha256:" in listed.stdout
+    bad = runner.invoke(app, ["list", "--plugin", "bad.py"])
+    assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1
+    assert "Plugin bad.py failed to import (RuntimeError: no GPU here)" in bad.output
+    missing = runner.invoke(app, ["train", "--plugin", "no_such_module_xyz"])
+    assert missing.exit_code == 2 and "Plugin no_such_module_xyz failed to import (ModuleNotFoundError" in missing.output
+    (tmp_path / "other.py").write_text(PLAIN.format(name="MineB"))
+    (tmp_path / "c.toml").write_text('plugins = ["other.py"]\ndataset = "digits"\n[grid]\nvariants = ["MineB", "Dense"]\n'
+                                     'rates = [0.1]\nunits = [4]\n[fixed]\nepochs = 1\n')
+    dry = runner.invoke(app, ["sweep", "c.toml", "--dry-run"])
+    assert dry.exit_code == 0 and "MineB" in dry.stdout, dry.output
+
+
+def test_rank_and_report_rank_whatever_variants_the_log_holds(tmp_path):
+    from tests.logs_factory import log_rows, write_log
+
+    rows = log_rows(variants=("NotRegisteredHere", "Dropout", "AlsoUnknown"))
+    for r in rows:
+        r["module_params"] = 1000 if r["variant"] == "AlsoUnknown" else 2000
+    log = write_log(tmp_path / "l.csv", rows)
+    out = json.loads(runner.invoke(app, ["rank", str(log), "--format", "json", "--control", "notregisteredhere"]).stdout)
+    (d,) = out["datasets"]
+    assert {v["variant"] for v in d["variants"]} == {"NotRegisteredHere", "Dropout", "AlsoUnknown"}
+    assert d["posthoc"]["control"] == "NotRegisteredHere"
+    assert any("modules differ in size" in w and "AlsoUnknown 1000" in w for w in d["warnings"])
+
+
+def _site_with_example(tmp_path) -> Path:
+    """The example plugin on a path with its distribution metadata, as an install leaves it."""
+    site = tmp_path / "site"
+    shutil.copytree(EXAMPLE / "pernode_example", site / "pernode_example")
+    meta = site / "pernode_example_plugin-0.1.0.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: pernode-example-plugin\nVersion: 0.1.0\n")
+    (meta / "entry_points.txt").write_text("[pernode.plugins]\nexample = pernode_example.plugin\n")
+    (meta / "top_level.txt").write_text("pernode_example\n")
+    return site
+
+
+def _run(cwd, site, *args, timeout=300):
+    env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{ROOT}")
+    return subprocess.run([sys.executable, "-m", "pernode_cli", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_the_example_plugin_runs_through_every_command(tmp_path):
+    site = _site_with_example(tmp_path)
+    listed = _run(tmp_path, site, "list")
+    assert listed.returncode == 0, listed.stderr
+    text = " ".join(listed.stdout.split())
+    for name in ("GaussianNoiseDense", "AlphaDropoutDense", "blobs", "mlp2", "pernode-example-plugin 0.1.0"):
+        assert name in text, name
+    trained = _run(tmp_path, site, "train", "--dataset", "blobs", "--variant", "GaussianNoiseDense", "--units", "8",
+                   "--epochs", "2", "--batch-size", "64", "--log", "t.csv", "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    t = pd.read_csv(tmp_path / "t.csv")
+    assert len(t) == 2 and t["module_params"].iloc[0] == 32 * 8 + 8 and t["test_loss"].notna().all()
+    assert t["sources"].iloc[0].startswith("pernode-example-plugin 0.1.0 (module pernode_example.plugin, sha256:")
+    (tmp_path / "c.toml").write_text('dataset = "blobs"\n[grid]\nvariants = ["Dropout", "GaussianNoiseDense", '
+                                     '"AlphaDropoutDense", "Dense"]\nrates = [0.1, 0.3, 0.5]\nunits = [8]\n'
+                                     'batch_sizes = [64]\n[fixed]\nepochs = 2\n')
+    swept = _run(tmp_path, site, "sweep", "c.toml", "--quiet")
+    assert swept.returncode == 0, swept.stderr
+    ranked = _run(tmp_path, site, "rank", "c.csv", "--format", "json")
+    (d,) = json.loads(ranked.stdout)["datasets"]
+    assert d["design"] == "configs" and len(d["variants"]) == 4 and d["metric"] == "test_loss"
+    assert not any("modules differ in size" in w for w in d["warnings"])  # equal modules: the fairness rule
+    reported = _run(tmp_path, site, "report", "c.csv", "--out", "r")
+    assert reported.returncode == 0 and "AlphaDropoutDense" in (tmp_path / "r" / "index.md").read_text()
+    timed = _run(tmp_path, site, "timeit", "--dataset", "blobs", "--variants", "Dropout,GaussianNoiseDense",
+                 "--epochs", "2", "--steps-per-epoch", "3", "--format", "json", "--quiet")
+    assert timed.returncode == 0, timed.stderr
+    assert {r["variant"] for r in json.loads(timed.stdout)} == {"Dropout", "GaussianNoiseDense"}
+    # The plugin's code changes: resuming its sweep is refused, as a changed config is.
+    plugin = site / "pernode_example" / "plugin.py"
+    plugin.write_text(plugin.read_text() + "\n# tuned\n")
+    before = (tmp_path / "c.csv").read_bytes()
+    resumed = _run(tmp_path, site, "sweep", "c.toml")
+    assert resumed.returncode == 2 and len(resumed.stderr.strip().splitlines()) == 1, resumed.stderr
+    assert "the code of variant" in resumed.stderr and "changed since this sweep started" in resumed.stderr
+    assert (tmp_path / "c.csv").read_bytes() == before
