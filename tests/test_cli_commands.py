@@ -86,9 +86,10 @@ def test_rank_reads_then_ranks_with_the_options():
                                      "--variants", "Dropout,Dense"])
     assert result.exit_code == 0, result.output
     read.assert_called_once_with(["a.csv", "b*.csv"])
-    rank.assert_called_once_with("frame", design="configs", metric="val_acc", top=4, table_top=2, dataset="cifar10",
-                                 select="last", seeds="blocks", control="Dropout", across_datasets=True,
-                                 variants="Dropout,Dense")
+    rank.assert_called_once_with("frame", design="configs", metric="val_acc", maximize=None, select="last",
+                                 select_on=None, seeds="blocks", control="Dropout", variants="Dropout,Dense",
+                                 dataset="cifar10", across="datasets", per_dataset="mean", alpha=0.05,
+                                 zero_method="wilcox", top=4, table_top=2)
     assert result.output.strip() == "rendered"
 
 

@@ -24,7 +24,7 @@ def test_deterministic_variant_mc_equals_plain_evaluation(tmp_path):
     assert row["mc_val_acc"] == pytest.approx(row["val_acc"])
     assert row["mc_val_ece"] == pytest.approx(row["val_ece"], abs=1e-6)
     # T passes of a deterministic variant are one pass, and the log says so.
-    config.mc_samples = 5
+    config = config.replace(mc_samples=5)
     row = train_run(config, CsvLog(tmp_path / "m.csv")).rows[0]
     assert row["mc_samples"] == 5 and row["mc_passes"] == 1
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_parse_variants():
-    assert len(parse_variants("all")) == 11
+    assert len(parse_variants("all")) == 12
     assert parse_variants("dropout, pernodegaussian_f") == ["Dropout", "PerNodeGaussian_Fixed"]
     with pytest.raises(PernodeError, match="Unknown variant"):
         parse_variants("Dropout,Nope")
