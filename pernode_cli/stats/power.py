@@ -26,9 +26,12 @@ within the drawn configuration (``residuals="within"``) is the literal two-stage
 but it draws from the ``r`` residuals of one cell, which sum to zero: with ``r = 3`` seeds,
 2 in 9 draws of 3 give a mean of exactly 0, the simulated block noise is spikier than the
 real one at the same variance, and rank tests gain power they do not have. On simulated
-logs (t5 seed noise, 3 pilot seeds) that overstates power by 0.04-0.12 at true power
-0.35-0.75, against 0.01-0.03 for ``pooled`` (``benchmarks/effects_coverage.py``). Residual
-rows of cells that ran once carry no spread and are left out of the pool. A missing pilot
+logs (t5 seed noise, pilots of 20-200 configurations x 2-3 seeds,
+``benchmarks/effects_coverage.py``) ``within`` overstates power by 0.03-0.11 for designs
+of 3 seeds at true power 0.40-0.77; ``pooled`` stays within 0.04 of the truth on average,
+a little under it at one seed per configuration (a residual of several seeds is closer to
+normal than one seed's noise, and rank tests lose power on lighter tails). Residual rows
+of cells that ran once carry no spread and are left out of the pool. A missing pilot
 run stays missing: the design loses runs at the pilot's rate, and a block without a value
 for some variant is dropped, as the ranking drops it.
 
@@ -49,8 +52,9 @@ Tests on each simulated design (level ``alpha``; a test rejects when ``p <= alph
   p-value) to plan for it; ``vectorized=True`` says it takes a ``(batch, blocks, k)`` stack
   and returns ``(batch,)`` p-values;
 - against a control (when ``control`` is given): two-sided Wilcoxon signed-rank tests of
-  every other variant against it (``scipy.stats.wilcoxon``, as the ranking runs them), Holm's
-  correction over the ``k - 1`` comparisons; the design detects the effect when ``target``'s
+  every other variant against it (``signed_rank_p``: ``scipy.stats.wilcoxon``'s p-value, as
+  the ranking runs it, wherever no two ``|d|`` tie), Holm's correction over the ``k - 1``
+  comparisons; the design detects the effect when ``target``'s
   adjusted p is at most ``alpha`` and its median difference from the control has the
   improving sign.
 
@@ -178,7 +182,7 @@ def signed_rank_p(d) -> np.ndarray:
     approximation (scipy's ``method="asymptotic"``), where scipy would switch to a permutation
     test, too slow to run on every simulated design. 1 where every difference is zero.
     """
-    from scipy.stats import norm
+    from scipy.stats import norm, rankdata
 
     from pernode_cli.stats.effects import signed_rank_pmf
 
@@ -186,14 +190,14 @@ def signed_rank_p(d) -> np.ndarray:
     a = np.abs(d)
     nonzero = a > 0
     n = nonzero.sum(axis=-1)
-    less = ((a[..., None, :] < a[..., :, None]) & nonzero[..., None, :]).sum(axis=-1)
-    equal = ((a[..., None, :] == a[..., :, None]) & nonzero[..., None, :]).sum(axis=-1)
-    ranks = np.where(nonzero, less + (equal + 1) / 2.0, 0.0)  # mid-ranks among the non-zero values
+    # Zeros are the smallest |d|, so the ranks among the non-zero values are the ranks among all
+    # minus the number of zeros; a value's tie group has max rank - min rank + 1 members.
+    ranks = np.where(nonzero, rankdata(a, axis=-1) - (~nonzero).sum(axis=-1, keepdims=True), 0.0)
+    group = rankdata(a, method="max", axis=-1) - rankdata(a, method="min", axis=-1) + 1
     r_plus = np.where(d > 0, ranks, 0.0).sum(axis=-1)
     total = n * (n + 1) / 2.0
     stat = np.minimum(r_plus, total - r_plus)
-    ties = np.where(nonzero, equal - 1, 0)  # a value tied with t - 1 others; sum over a group: t^3 - t
-    tie_sum = (ties * (ties + 2)).sum(axis=-1)  # sum of t^3 - t over tie groups
+    tie_sum = np.where(nonzero, group**2 - 1, 0).sum(axis=-1)  # t members each add t^2 - 1: t^3 - t
     var = n * (n + 1) * (2 * n + 1) / 24.0 - tie_sum / 48.0
     with np.errstate(invalid="ignore", divide="ignore"):
         z = (stat - total / 2.0) / np.sqrt(var)
