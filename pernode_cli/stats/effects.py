@@ -39,9 +39,10 @@ Intervals and why (coverage measured in ``benchmarks/effects_coverage.py``):
   interval (rliable's default) is too narrow at the block counts rankings have: 0.90-0.92
   coverage of a 95% interval of the mean at 14 blocks (0.946 expanded), and 0.87 with
   three data sets of 5, 5 and 4 blocks (0.942 expanded). For the IQM the expanded interval
-  is conservative (0.96-0.97 at 8-20 blocks). ``method="percentile"`` and ``"bca"`` (as ``scipy.stats.bootstrap``) are there
-  too. Default ``N_RESAMPLES`` = 10,000 resamples with seed ``SEED`` = 0, so the numbers
-  reproduce; the resamples of all variants share their block indices.
+  is conservative (0.96-0.97 at 8-20 blocks). ``method="percentile"`` and ``"bca"`` (as
+  ``scipy.stats.bootstrap``) are there too. Default ``N_RESAMPLES`` = 10,000 resamples with
+  seed ``SEED`` = 0, so the numbers reproduce; the resamples of all variants share their
+  block indices.
 - Hodges-Lehmann: the exact distribution-free interval from the signed-rank distribution
   (Hollander, Wolfe and Chicken 2014, section 3.3): ``[W_(c), W_(M + 1 - c)]`` of the
   ``M = n (n + 1) / 2`` sorted Walsh averages, ``c`` the largest count with
@@ -49,12 +50,15 @@ Intervals and why (coverage measured in ``benchmarks/effects_coverage.py``):
   ``T+`` (a normal approximation above ``EXACT_MAX_N`` blocks). Its coverage is at least
   the nominal level whenever the differences are independent and symmetric about a
   common centre (the data sets need not share a distribution), and the record carries the
-  exact level reached. A bootstrap of this median-type statistic is discrete and too
-  narrow at 5-20 blocks. With fewer than 6 blocks no 95% interval exists: the bounds are
+  exact level reached (measured 0.944-0.969 against levels of 0.950-0.969). A percentile
+  bootstrap of this median-type statistic is discrete and too narrow: 0.86-0.93 at 6-14
+  blocks. With fewer than 6 blocks no 95% interval exists: the bounds are
   infinite (None in JSON).
 - probability of improvement: the Wilson score interval (Wilson 1927) on the share of
-  blocks, with ``n`` the number of blocks. Unlike a bootstrap it does not collapse to a
-  point when one variant wins every block. Ties (scores of 1/2) have less variance than
+  blocks, with ``n`` the number of blocks (measured 0.91-0.98 over 8-50 blocks and true
+  shares 0.5-0.95). Unlike a bootstrap it does not collapse to a point when one variant
+  wins every block: a percentile bootstrap covers 0.33-0.63 at a true share of 0.95 with
+  8-20 blocks. Ties (scores of 1/2) have less variance than
   a win or a loss, and stratified sampling less than simple sampling, so with either the
   interval is conservative.
 - performance profile: a pointwise Wilson interval at each grid point (not a simultaneous
