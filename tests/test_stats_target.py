@@ -10,7 +10,8 @@ import pytest
 from scipy.stats import rankdata
 
 from pernode_cli.errors import PernodeError
-from pernode_cli.stats.target import Target, parse_target, reach_curves, time_to_target
+from pernode_cli.stats.configs import block_statistics, rank_blocks
+from pernode_cli.stats.target import Target, censored_as_worst, parse_target, reach_curves, time_to_target
 
 
 def _rows(run_id, variant, accs, seconds, attempt=1, finished=True, statuses=None, rate=0.5, seed=0, dataset="d"):
@@ -98,6 +99,21 @@ def test_censored_runs_rank_last_and_tie_among_themselves():
     censored = ~np.array([r.reached for r in times.runs])
     assert ranks[censored].min() > ranks[~censored].max()
     assert len(set(ranks[censored])) == 1 and ranks[censored][0] == np.mean(np.arange(1, 7)[-censored.sum():])
+
+
+def test_censored_as_worst_keeps_the_ranks_and_makes_pairwise_tests_defined():
+    inf = math.inf
+    m = np.array([[1.0, 2.0, inf], [1.5, inf, inf], [2.0, 1.0, 3.0], [0.5, 4.0, inf], [inf, inf, inf]])
+    finite = censored_as_worst(m)
+    assert np.isfinite(finite).all() and finite[1, 1] == finite[1, 2] == finite[4, 0] == 4.0 + 3.5 + 1.0
+    np.testing.assert_array_equal(rankdata(finite, axis=1), rankdata(m, axis=1))  # the same ranks
+    assert block_statistics(finite).chi2 == block_statistics(m).chi2
+    diffs = np.abs(finite[:, :, None] - finite[:, None, :])
+    reached = np.isfinite(m)
+    assert diffs[reached[:, :, None] & ~reached[:, None, :]].min() > diffs[reached[:, :, None] & reached[:, None, :]].max()
+    ranking = rank_blocks(finite, ["A", "B", "C"], maximize=False, dataset="d", metric="seconds", select="best",
+                          seeds="average", block_columns=(), dropped_blocks=0)
+    assert all(np.isfinite(p.p) for p in ranking.pairwise)
 
 
 def test_many_random_runs_match_a_direct_computation():

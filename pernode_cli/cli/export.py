@@ -55,6 +55,7 @@ def export(
     for s in exporters.summaries():
         out.print(f"{escape(s.name)}: {s.runs_created} run(s) created, {s.runs_reused} already there; "
                   f"{s.epochs_written} epoch(s) written, {s.epochs_present} already there", soft_wrap=True)
+    problems = runs.conflicts + problems
     if problems:
         for line in problems:
             err.print(f"[red]not sent:[/red] {escape(line)}", soft_wrap=True)

@@ -51,6 +51,7 @@ class RunState:
 
     run_id: str
     attempt: int
+    seq: int = 0  # order first received (the report's order)
     params: dict = field(default_factory=dict)  # run_start's extra settings
     tags: dict = field(default_factory=dict)  # run_start's extra tags
     rows: dict = field(default_factory=dict)  # epoch -> row, first received wins
@@ -161,7 +162,7 @@ class _Worker:
         with self.lock:
             run = self.runs.get(key)
             if run is None:
-                run = self.runs[key] = RunState(run_id=key[0], attempt=key[1])
+                run = self.runs[key] = RunState(run_id=key[0], attempt=key[1], seq=len(self.runs))
             if kind == "start":
                 params, tags = payload
                 run.params.update(params)
@@ -242,6 +243,8 @@ class _Worker:
                         run.given_up, run.error = True, message
                     continue
                 run.error = self.last_error = message
+                with self.lock:  # the next try starts with the other runs: one bad run cannot starve them
+                    self.runs[(run.run_id, run.attempt)] = self.runs.pop((run.run_id, run.attempt))
                 self.failures += 1
                 self.retry_at = time.monotonic() + backoff(self.failures)
                 log.debug("%s: %s; retrying in %.1f s", self.sink.name, message, backoff(self.failures))
@@ -282,7 +285,7 @@ class _Worker:
     def report(self, timed_out: bool, timeout_s: float) -> list[str]:
         lines = []
         with self.lock:  # the thread may still be running: read its state in one piece
-            runs = list(self.runs.values())
+            runs = sorted(self.runs.values(), key=lambda r: r.seq)
             keys = {(r.run_id, r.attempt) for r in runs}
             for run in runs:
                 what = self._unsent(run)
@@ -322,8 +325,9 @@ class _Worker:
         if run.given_up:
             return f"refused: {run.error}"
         cause = run.error or self.last_error or self.start_error
-        waited = f"gave up after {timeout_s:g} s" if timed_out or cause else "not reached before closing"
-        return f"{waited}: {cause}" if cause else waited
+        if cause:
+            return f"gave up after {timeout_s:g} s: {cause}"
+        return f"gave up after {timeout_s:g} s, before any answer from the tracker"
 
 
 class Exporters:

@@ -35,6 +35,7 @@ ENV_DEFAULTS = {
     "MLFLOW_LOGGING_LEVEL": "WARNING",  # no INFO lines (creating tables) on stderr
 }
 RUN_ID_TAG, ATTEMPT_TAG = "pernode.run_id", "pernode.attempt"
+OUTCOME_TAGS = ("status", "run_end", "pernode.finished", "pernode.epochs")  # updated as the attempt goes on
 ARTIFACT = "rows.csv"
 BATCH = 1000  # MLflow's limit of metrics per log_batch
 STATUS = {"": "KILLED", "nonfinite": "FAILED"}  # run_end -> MLflow status; other ends: FINISHED
@@ -67,9 +68,10 @@ class MlflowRun:
     reused: bool
     params: dict = field(default_factory=dict)  # what the tracker holds
     tags: dict = field(default_factory=dict)
-    steps: dict = field(default_factory=dict)  # metric key -> steps held (fetched once per key)
+    steps: dict = field(default_factory=dict)  # metric key -> {step: value} held (fetched once per key)
     want_params: dict = field(default_factory=dict)
-    conflicts: list = field(default_factory=list)
+    conflicts: list = field(default_factory=list)  # parameters the tracker holds with other values
+    differing: int = 0  # metric values the tracker holds with other values for the same step
 
 
 class MlflowSink(Sink):
@@ -127,22 +129,24 @@ class MlflowSink(Sink):
         return run, run.reused
 
     def _sync(self, run: MlflowRun, tags: dict) -> None:
-        """Send the parameters and tags the tracker lacks (a parameter cannot change)."""
+        """Send the parameters and tags the tracker lacks. A parameter cannot change; a tag
+        it holds is kept, but for the attempt's outcome, which changes as it goes on."""
         from mlflow.entities import Param, RunTag
 
         params = [Param(k, v) for k, v in run.want_params.items() if k not in run.params]
         run.conflicts = [f"parameter {k} is {run.params[k]!r} in MLflow but {v!r} in the log"
                          for k, v in run.want_params.items() if k in run.params and run.params[k] != v]
-        new_tags = [RunTag(k, str(v)) for k, v in tags.items() if run.tags.get(k) != str(v)]
+        new_tags = [RunTag(k, str(v)) for k, v in tags.items()
+                    if k not in run.tags or (k in OUTCOME_TAGS and run.tags[k] != str(v))]
         for i in range(0, max(len(params), len(new_tags)), 100):  # MLflow's limit per batch
             self.client.log_batch(run.run_uuid, params=params[i:i + 100], tags=new_tags[i:i + 100])
         run.params.update({p.key: p.value for p in params})
         run.tags.update({t.key: t.value for t in new_tags})
 
-    def _held(self, run: MlflowRun, key: str) -> set:
+    def _held(self, run: MlflowRun, key: str) -> dict:
         if key not in run.steps:
             history = self.client.get_metric_history(run.run_uuid, key) if run.reused else []
-            run.steps[key] = {m.step for m in history}
+            run.steps[key] = {m.step: m.value for m in history}
         return run.steps[key]
 
     def send(self, run: MlflowRun, rows: list) -> tuple[int, int]:
@@ -152,18 +156,26 @@ class MlflowSink(Sink):
         for row in rows:
             step, stamp = row_epoch(row), millis(row)
             _, values, _ = split_row(row)
-            new = [Metric(k, v, stamp, step) for k, v in values.items() if step not in self._held(run, k)]
+            new = []
+            for key, value in values.items():
+                held = self._held(run, key)
+                if step not in held:
+                    new.append(Metric(key, value, stamp, step))
+                elif held[step] != value:
+                    run.differing += 1  # another log of the same run id and attempt: the tracker's stays
             written, present = written + bool(new), present + (not new)
             metrics += new
         for i in range(0, len(metrics), BATCH):
             self.client.log_batch(run.run_uuid, metrics=metrics[i:i + BATCH])
         for m in metrics:
-            run.steps[m.key].add(m.step)
+            run.steps[m.key][m.step] = m.value
         return written, present
 
     def end(self, run: MlflowRun, rows: list, tags: dict) -> None:
         from pernode_cli.logs import format_header, format_row
 
+        if run.differing:
+            return  # these rows are not the ones MLflow holds: its artifact and status stay
         last = rows[-1]
         end = str(last.get("run_end") or "").strip()
         columns = [c for c in last if c != "source"]
@@ -182,7 +194,11 @@ class MlflowSink(Sink):
         return one_line(exc)
 
     def unsent(self, run) -> list:
-        return list(run.conflicts) if isinstance(run, MlflowRun) else []
+        if not isinstance(run, MlflowRun):
+            return []
+        differing = [f"{run.differing} metric value(s) differ from those MLflow holds for the same epochs (another "
+                     "log of the same run id and attempt?); MLflow's were kept"] if run.differing else []
+        return list(run.conflicts) + differing
 
     def permanent(self, exc: BaseException) -> bool:
         try:

@@ -30,14 +30,15 @@ class LoggedAttempt:
     source: str
     rows: list = field(default_factory=list)
     finished: bool = False
-    epochs: set = field(default_factory=set, repr=False)
+    epochs: dict = field(default_factory=dict, repr=False)  # epoch -> (row, file)
 
 
 @dataclass
 class LoggedRuns:
     attempts: list  # LoggedAttempt, in the order first met
     files: int
-    notes: list  # rows that could not be exported, in words
+    notes: list  # rows left out as unusable, in words
+    conflicts: list  # epochs two logs hold with different rows (the first read is exported), in words
 
 
 def _read_text(path: Path) -> tuple[list, list]:
@@ -64,7 +65,7 @@ def read_attempts(patterns: list[str]) -> LoggedRuns:
     from pernode_cli.logs import expand
 
     attempts: dict[tuple, LoggedAttempt] = {}
-    paths, notes = expand(patterns), []
+    paths, notes, conflicts = expand(patterns), [], {}
     for path in paths:
         source = str(path.resolve())
         _, rows = _read_text(path)
@@ -77,16 +78,21 @@ def read_attempts(patterns: list[str]) -> LoggedRuns:
                 unusable += 1
                 continue
             entry = attempts.setdefault((run_id, attempt), LoggedAttempt(run_id, attempt, source))
-            if epoch in entry.epochs:
-                continue  # the same epoch again (a merged copy of a shard log): sent once
-            entry.epochs.add(epoch)
+            if epoch in entry.epochs:  # the same epoch again (a merged copy of a shard log): sent once
+                first, where = entry.epochs[epoch]
+                if {k: v for k, v in first.items() if k != "source"} != row:
+                    conflicts.setdefault((run_id, attempt, where, path), []).append(epoch)
+                continue
+            entry.epochs[epoch] = (row, path)
             entry.rows.append(row)
             entry.finished = entry.finished or bool(str(row.get("run_end") or "").strip())
         if unusable:
             notes.append(f"{path}: {unusable} row(s) without a run_id or an integer epoch left out")
     if not attempts:
         raise PernodeError(f"The log(s) {', '.join(map(str, paths))} hold no rows to export.")
-    return LoggedRuns(list(attempts.values()), len(paths), notes)
+    lines = [f"run {run_id} attempt {attempt}: {len(epochs)} epoch(s) in {second} differ from {first}; those of "
+             f"{first} were exported" for (run_id, attempt, first, second), epochs in conflicts.items()]
+    return LoggedRuns(list(attempts.values()), len(paths), notes, lines)
 
 
 def send_attempts(runs: LoggedRuns, exporters: Exporters) -> None:

@@ -12,7 +12,9 @@ diverged epoch's seconds included.
 For ranking variants by time to target, each run's ``block_value`` is its seconds when it
 reached the target and ``+inf`` when censored: censored runs rank after every run that
 reached it, and tie with each other (an average rank). The mean of a configuration's seeds
-is then ``+inf`` as soon as one seed is censored, so it ranks last as a whole.
+is then ``+inf`` as soon as one seed is censored, so it ranks last as a whole. Pairwise
+tests take differences, and inf - inf is NaN: ``censored_as_worst`` gives the matrix to
+test on.
 
 The figure's data, ``ReachCurve``: per variant, the share of its runs that had reached the
 target after t training seconds, a right-continuous step function from 0 that rises by
@@ -245,5 +247,18 @@ def block_values(times: TargetTimes) -> dict:
     return {(r.dataset, r.run_id, r.attempt): r.block_value for r in times.runs}
 
 
-__all__ = ["LeftOut", "ReachCurve", "RunToTarget", "Target", "TargetTimes", "block_values", "parse_target",
-           "reach_curves", "time_to_target"]
+def censored_as_worst(matrix) -> np.ndarray:
+    """A block matrix of times (lower is better) with +inf replaced by one finite value above
+    every time in it, by more than their range: within-block ranks are unchanged (Friedman,
+    Kendall's W, mean ranks), two censored runs differ by 0 (a tie, where inf - inf is NaN),
+    and a censored run's difference to a reached one exceeds any difference between reached
+    ones (signed-rank tests rank it largest)."""
+    m = np.asarray(matrix, dtype="float64").copy()
+    finite = m[np.isfinite(m)]
+    worst = float(finite.max() + (finite.max() - finite.min()) + 1.0) if finite.size else 1.0
+    m[np.isposinf(m)] = worst
+    return m
+
+
+__all__ = ["LeftOut", "ReachCurve", "RunToTarget", "Target", "TargetTimes", "block_values", "censored_as_worst",
+           "parse_target", "reach_curves", "time_to_target"]
