@@ -144,7 +144,10 @@ def main() -> None:
         sweep_once(root / "warmup", config)  # backend start-up and data loading, once, outside the timings
         for r in range(args.repeats):
             for kind in (("export", "plain") if r % 2 == 0 else ("plain", "export")):
-                ex = open_exporters(tensorboard=str(root / f"tb-{r}"), mlflow=url) if kind == "export" else None
+                # Each repeat trains the same run ids again: a tracker of its own (an experiment, a
+                # folder), or the tracker would rightly refuse rows that differ from those it holds.
+                ex = (open_exporters(tensorboard=str(root / f"tb-{r}"), mlflow=url, experiment=f"bench-{r}")
+                      if kind == "export" else None)
                 wall, close_s, events, problems = sweep_once(root / f"{kind}-{r}", config, ex)
                 walls[kind].append(wall)
                 if ex is not None:
