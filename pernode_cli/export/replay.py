@@ -1,0 +1,105 @@
+"""`pernode export`: existing logs sent after the fact, each attempt as the log holds it.
+
+Rows are read as text cells (the log's own lines, a torn last line left out as every
+reader of the log does), grouped by run id and attempt, and handed to the same engine as a
+live export: ``epoch`` for each row, then ``run_end`` with all of them. Finished attempts
+(a row with ``run_end``) and unfinished ones (interrupted, or still being trained) are
+both sent as far as they got; MLflow marks the unfinished ones KILLED and tags them
+``pernode.finished = false``, and a later export adds the epochs they gained meanwhile.
+A second export of the same logs adds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pernode_cli.errors import PernodeError
+from pernode_cli.export.columns import row_epoch, run_key
+from pernode_cli.export.engine import Exporters
+
+
+@dataclass
+class LoggedAttempt:
+    """One attempt of one run as a log holds it (rows in file order, each epoch once)."""
+
+    run_id: str
+    attempt: int
+    source: str
+    rows: list = field(default_factory=list)
+    finished: bool = False
+    epochs: dict = field(default_factory=dict, repr=False)  # epoch -> (row, file)
+
+
+@dataclass
+class LoggedRuns:
+    attempts: list  # LoggedAttempt, in the order first met
+    files: int
+    notes: list  # rows left out as unusable, in words
+    conflicts: list  # epochs two logs hold with different rows (the first read is exported), in words
+
+
+def _read_text(path: Path) -> tuple[list, list]:
+    from pernode_cli.logs import _whole_text, read_header
+
+    if not path.is_file():
+        raise PernodeError(f"Log {path} does not exist or is not a file.")
+    try:
+        header = read_header(path) or []
+        text, _ = _whole_text(path, header)
+        rows = list(csv.DictReader(io.StringIO(text)))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise PernodeError(f"Cannot read log {path} as CSV ({exc}).") from None
+    if not header:
+        raise PernodeError(f"Log {path} is empty; give a log written by pernode train or sweep.")
+    missing = [c for c in ("run_id", "epoch") if c not in header]
+    if missing:
+        raise PernodeError(f"Log {path} has no {' or '.join(missing)} column; it is not a training log of pernode.")
+    return header, rows
+
+
+def read_attempts(patterns: list[str]) -> LoggedRuns:
+    """Every attempt of every log matching ``patterns`` (paths or globs, each file once)."""
+    from pernode_cli.logs import expand
+
+    attempts: dict[tuple, LoggedAttempt] = {}
+    paths, notes, conflicts = expand(patterns), [], {}
+    for path in paths:
+        source = str(path.resolve())
+        _, rows = _read_text(path)
+        unusable = 0
+        for row in rows:
+            row = {k: v for k, v in row.items() if k is not None}  # cells beyond the header are not the log's
+            run_id, attempt = run_key(row)
+            epoch = row_epoch(row)
+            if not run_id or epoch is None:
+                unusable += 1
+                continue
+            entry = attempts.setdefault((run_id, attempt), LoggedAttempt(run_id, attempt, source))
+            if epoch in entry.epochs:  # the same epoch again (a merged copy of a shard log): sent once
+                first, where = entry.epochs[epoch]
+                if {k: v for k, v in first.items() if k != "source"} != row:
+                    conflicts.setdefault((run_id, attempt, where, path), []).append(epoch)
+                continue
+            entry.epochs[epoch] = (row, path)
+            entry.rows.append(row)
+            entry.finished = entry.finished or bool(str(row.get("run_end") or "").strip())
+        if unusable:
+            notes.append(f"{path}: {unusable} row(s) without a run_id or an integer epoch left out")
+    if not attempts:
+        raise PernodeError(f"The log(s) {', '.join(map(str, paths))} hold no rows to export.")
+    lines = [f"run {run_id} attempt {attempt}: {len(epochs)} epoch(s) in {second} differ from {first}; those of "
+             f"{first} were exported" for (run_id, attempt, first, second), epochs in conflicts.items()]
+    return LoggedRuns(list(attempts.values()), len(paths), notes, lines)
+
+
+def send_attempts(runs: LoggedRuns, exporters: Exporters) -> None:
+    """Hand every attempt to ``exporters``, epoch by epoch, as a live run would."""
+    for a in runs.attempts:
+        rows = sorted(a.rows, key=row_epoch)
+        exporters.run_start(a.run_id, a.attempt, tags={"source": a.source})
+        for row in rows:
+            exporters.epoch(a.run_id, a.attempt, row)
+        exporters.run_end(a.run_id, a.attempt, rows)
