@@ -123,16 +123,16 @@ _AFTER = [
     ("fit_acc", "metric", math.nan, float, False),
     ("val_ece", "metric", None, Optional[float], False),
     ("val_brier", "metric", None, Optional[float], False),
-    ("mc_passes", "metric", None, Optional[int], False),
+    ("mc_passes", "setting", None, Optional[int], False),
     ("mc_val_loss", "metric", None, Optional[float], False),
     ("mc_val_acc", "metric", None, Optional[float], False),
     ("mc_val_ece", "metric", None, Optional[float], False),
     ("epoch_seconds", "metric", math.nan, float, False),  # training pass only, device-synced
     ("status", "outcome", "ok", str, False),  # ok | nonfinite
     ("run_end", "outcome", "", str, False),  # on the attempt's last row only: epochs | patience | nonfinite
-    ("module_params", "environment", None, Optional[int], True),  # trainable parameters of the module
+    ("module_params", "setting", None, Optional[int], True),  # trainable parameters of the module
     ("sources", "environment", "", str, False),  # where the variant, data set and backbone came from
-    ("sampler", "environment", "", str, False),
+    ("sampler", "setting", "", str, False),  # the sampler that ran
     ("backend", "environment", "", str, False),
     ("backend_version", "environment", "", str, False),
     ("device", "environment", "", str, False),

@@ -116,7 +116,9 @@ def test_cli_json_and_formats(tmp_path):
     assert set(d["omnibus"]) == {"test", "chi2", "df", "iman_davenport_f", "kendall_w", "p", "method", "n_resamples",
                                  "min_attainable_p"}
     assert d["omnibus"]["p"] is None and isinstance(d["warnings"], list)
-    assert set(d["variants"][0]) == {"variant", "pooled_mean_rank", "mean_rank", "best", "median"}
+    assert set(d["variants"][0]) == {"variant", "pooled_mean_rank", "mean_rank", "best", "median", "mean", "mean_ci",
+                                     "iqm", "iqm_ci"}
+    assert d["variants"][0]["mean_ci"] is None  # the paper's layout: no intervals of dependent records
     assert len(d["top_rows"]) == 8 * 3
     assert d["top_rows"][0]["Variant"] == "PerNodeGaussian" and d["top_rows"][0]["V-Loss"] == pytest.approx(0.81)
     assert set(data["versions"]) == {"pernode", "numpy", "scipy", "pandas"}

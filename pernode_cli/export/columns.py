@@ -1,11 +1,11 @@
 """Which log columns an export sends as settings (parameters), metrics and tags: the one
 place that classifies them.
 
-The groups name columns of ``EpochRow`` (the log's schema); ``METRIC_COLUMNS`` is every
-other column of it, and a test checks that the groups cover the schema exactly, so a
-column added to the schema fails loudly until it is classified here. Columns the schema
-does not know (a newer log, an extra column) are metrics when their value is a number and
-tags otherwise.
+The groups follow each column's role in the log's schema (``schema.COLUMN_ROLES``):
+identity columns (and the timestamp) say which run and step a row is; settings and data
+columns are parameters; environment and outcome columns are tags; metrics are metrics. A
+column added to the schema is classified by its role. Columns the schema does not know (a
+newer log, an extra column) are metrics when their value is a number and tags otherwise.
 
 Values are normalised by the schema's field types, so a row read back from the CSV (text
 cells) and the same row as the trainer produced it (Python values) give the same
@@ -19,19 +19,23 @@ import typing
 from dataclasses import fields
 from typing import Any
 
-from pernode_cli.training.records import EpochRow
+from pernode_cli.schema import COLUMN_ROLES, EpochRow
 
 SCHEMA = EpochRow  # the record whose fields are the log's columns
 
+
+def _role(*roles) -> tuple:
+    return tuple(c for c, r in COLUMN_ROLES.items() if r in roles and c != "timestamp")
+
+
 # Which run and which step a row is: sent as the tracker run's identity, never as data.
-IDENTITY_COLUMNS = ("run_id", "attempt", "epoch", "timestamp")
+IDENTITY_COLUMNS = _role("identity") + ("timestamp",)
 # The settings of a run (the same in each of its rows): MLflow parameters, TensorBoard hparams.
-SETTING_COLUMNS = ("dataset", "variant", "rate", "realised_rate", "units", "batch_size", "seed", "lr", "epochs",
-                   "patience", "max_train_samples", "train_samples", "mc_samples", "mc_passes", "sampler")
-# Where the run happened: MLflow tags.
-ENVIRONMENT_COLUMNS = ("backend", "backend_version", "device", "machine", "pernode_version", "schema_version")
+SETTING_COLUMNS = _role("setting", "data")
+# Where the run happened (and where its parts came from): MLflow tags.
+ENVIRONMENT_COLUMNS = _role("environment")
 # How the row (and, on its last row, the attempt) ended: MLflow tags, updated at the run's end.
-OUTCOME_COLUMNS = ("status", "run_end")
+OUTCOME_COLUMNS = _role("outcome")
 # Not log columns but what reading a log adds (``pernode_cli.logs.read_logs``): a tag.
 SOURCE_COLUMNS = ("source",)
 

@@ -109,6 +109,43 @@ def pairwise_table(d: Ranking) -> Table:
                        "of positive A - B)")
 
 
+def _ci(pair) -> str:
+    if not pair or pair[0] is None or pair[1] is None:
+        return "n/a"
+    return f"[{pair[0]:.4g}, {pair[1]:.4g}]"
+
+
+def intervals_table(d: Ranking):
+    """Each variant's mean and interquartile mean of its block values, with 95% intervals."""
+    if not any(v.mean is not None for v in d.variants):
+        return None
+    rows = tuple({"Variant": v.variant, "Mean": v.mean, "95% CI": _ci(v.mean_ci), "IQM": v.iqm,
+                  "IQM 95% CI": _ci(v.iqm_ci)} for v in d.variants)
+    strat = " (resampled within each data set)" if d.blocks.kind == "pooled configurations" else ""
+    return Table(rows, f"{d.dataset}: how large: mean and interquartile mean of each variant's {d.blocks.n} block "
+                       f"values ({d.metric}), 95% expanded-percentile bootstrap intervals{strat}")
+
+
+def effects_table(d: Ranking):
+    """Per pair: the Hodges-Lehmann difference, P(A better), and with a ROPE the Bayesian test."""
+    pairs = [t for t in (d.posthoc.pairs if d.posthoc else ()) if t.hodges_lehmann is not None]
+    if not pairs:
+        return None
+    bayes = any(t.bayes_a_better is not None for t in pairs)
+    rows = []
+    for t in pairs:
+        row = {"A": t.a, "B": t.b, "HL A - B": t.hodges_lehmann, "HL 95% CI": _ci(t.hodges_lehmann_ci),
+               "P(A better)": t.p_improvement, "95% CI": _ci(t.p_improvement_ci)}
+        if bayes:
+            row.update({"P(A)": t.bayes_a_better, "P(rope)": t.bayes_equivalent, "P(B)": t.bayes_b_better})
+        rows.append(row)
+    rope = (f"; Bayesian signed-rank test (Benavoli et al. 2017) with a region of practical equivalence of "
+            f"+-{d.posthoc.rope:g}: P(A practically better), P(equivalent), P(B practically better)" if bayes else "")
+    return Table(tuple(rows), f"{d.dataset}: how large and how sure: Hodges-Lehmann estimate of the paired "
+                              f"difference A - B ({d.metric}) with its exact interval, and the probability that A "
+                              f"is better than B in a block with its Wilson interval{rope}")
+
+
 def seed_rows(d: Ranking) -> tuple:
     """Table I over seeds with only the settings that vary, and the interval as one cell."""
     if not d.seed_table:
@@ -132,6 +169,7 @@ def ranking_blocks(d: Ranking) -> list:
         blocks += [ranking_table(d), Text(stats_line(d)), Text(blocks_line(d)), Text(selection_line(d))]
         if d.posthoc is not None and d.posthoc.pairs:
             blocks.append(pairwise_table(d))
+        blocks += [t for t in (intervals_table(d), effects_table(d)) if t is not None]
     if d.conditions and d.ranked:
         blocks.append(Text(d.conditions, "note"))
     blocks += [Text(w, "caution") for w in d.warnings]

@@ -84,6 +84,15 @@ class PairTest(Record):
     method: str  # exact | normal
     n_used: int  # differences with a sign
     median_difference: float  # a minus b, metric units
+    # How large and how sure (``stats.effects``, ``stats.bayes``): None with fewer than 2 blocks.
+    hodges_lehmann: Optional[float] = None  # of a - b: the median of the Walsh averages
+    hodges_lehmann_ci: Optional[tuple] = None  # exact signed-rank interval (None bounds: too few blocks)
+    hodges_lehmann_confidence: Optional[float] = None  # the level that interval reaches
+    p_improvement: Optional[float] = None  # P(a better than b) over blocks, ties 1/2
+    p_improvement_ci: Optional[tuple] = None  # Wilson interval
+    bayes_a_better: Optional[float] = None  # with a ROPE: Bayesian signed-rank test
+    bayes_equivalent: Optional[float] = None
+    bayes_b_better: Optional[float] = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +106,7 @@ class PostHoc(Record):
     pairs: tuple  # PairTest
     min_attainable_p_holm: float  # the smallest adjusted p this many blocks can give
     blocks_needed: Optional[int]  # fewest blocks at which a pair could be declared different (None: enough)
+    rope: Optional[float] = None  # the region of practical equivalence of the Bayesian test (metric units)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +114,10 @@ class VariantRank(Record):
     variant: str
     mean_rank: float  # within-block, 1 = best
     median: Optional[float] = None  # median block value (metric units)
+    mean: Optional[float] = None  # of the block values, with a bootstrap interval (``stats.effects``)
+    mean_ci: Optional[tuple] = None
+    iqm: Optional[float] = None  # interquartile mean of the block values
+    iqm_ci: Optional[tuple] = None
     pooled_mean_rank: Optional[float] = None  # the paper's layout: ranks over all n k records
     best: Optional[float] = None  # the paper's layout: the variant's best record
 
@@ -118,6 +132,10 @@ class Blocks(Record):
     dropped: int = 0  # blocks lacking a ranked variant
     unequal_seeds: int = 0
     per_dataset: Optional[str] = None  # data-set blocks: mean | best
+    variants: tuple = ()  # the matrix's columns
+    keys: tuple = ()  # the settings of each block (``columns`` order, all of them)
+    values: tuple = ()  # the block matrix: one tuple per block, in ``variants`` order
+    strata: tuple = ()  # the data set of each block
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,8 +186,10 @@ class RankOptions:
     per_dataset: str = "mean"
     alpha: float = 0.05
     zero_method: str = "wilcox"
+    rope: Optional[float] = None  # metric units: adds the Bayesian signed-rank test
     top: int = 5
     table_top: int = 3
+    block_columns: Optional[tuple] = None  # a results table's settings that tell blocks apart
 
     def check(self) -> "RankOptions":
         def choice(name, allowed, optional=True):
@@ -186,6 +206,9 @@ class RankOptions:
         choice("zero_method", proc.ZERO_METHODS, optional=False)
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
             raise PernodeError(f"`alpha` must be a number in (0, 1); got {self.alpha!r}.")
+        if self.rope is not None and (isinstance(self.rope, bool) or not isinstance(self.rope, (int, float))
+                                      or not math.isfinite(self.rope) or self.rope < 0):
+            raise PernodeError(f"`rope` must be a finite number >= 0 in the metric's units; got {self.rope!r}.")
         for name, low in (("top", MIN_TOP), ("table_top", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= LIMITS[name]:
@@ -275,7 +298,23 @@ def _omnibus(m: np.ndarray, maximize: bool):
                    method=f.method, n_resamples=f.n_resamples, min_attainable_p=f.min_attainable_p), f.mean_ranks
 
 
-def _posthoc(m: np.ndarray, variants, order, control, alpha: float, zero_method: str) -> PostHoc:
+def _effects(m: np.ndarray, pairs_idx, maximize: bool, rope) -> list:
+    """Hodges-Lehmann, P(improvement) and (with a ROPE) the Bayesian probabilities per pair."""
+    from pernode_cli.stats.effects import compare_pairs
+
+    if m.shape[0] < 2 or not pairs_idx:
+        return [{} for _ in pairs_idx]
+    out = []
+    for e in compare_pairs(m, maximize, pairs=pairs_idx, rope=rope).pairs:
+        out.append(dict(hodges_lehmann=e.hodges_lehmann, hodges_lehmann_ci=e.hodges_lehmann_ci,
+                        hodges_lehmann_confidence=e.hodges_lehmann_confidence, p_improvement=e.p_improvement,
+                        p_improvement_ci=e.p_improvement_ci, bayes_a_better=e.bayes_a_better,
+                        bayes_equivalent=e.bayes_equivalent, bayes_b_better=e.bayes_b_better))
+    return out
+
+
+def _posthoc(m: np.ndarray, variants, order, control, alpha: float, zero_method: str, maximize: bool = False,
+             rope=None) -> PostHoc:
     column = {v: j for j, v in enumerate(variants)}
     if control is None:
         pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
@@ -287,24 +326,35 @@ def _posthoc(m: np.ndarray, variants, order, control, alpha: float, zero_method:
         t = proc.signed_rank(d, zero_method)
         raw.append((a, b, t, float(np.median(np.sort(d)))))
     adjusted = proc.holm([t.p for _, _, t, _ in raw])
+    effects = _effects(m, [(column[a], column[b]) for a, b in pairs], maximize, rope)
     tests = tuple(PairTest(a=a, b=b, statistic=t.statistic, p=t.p, p_holm=ph, reject=bool(ph <= alpha),
-                           method=t.method, n_used=t.n_used, median_difference=md)
-                  for (a, b, t, md), ph in zip(raw, adjusted))
+                           method=t.method, n_used=t.n_used, median_difference=md, **e)
+                  for (a, b, t, md), ph, e in zip(raw, adjusted, effects))
     n, family = m.shape[0], len(pairs)
     floor = min(1.0, family * proc.min_signed_rank_p(n)) if family else 1.0
     return PostHoc(zero_method=zero_method, alpha=alpha, family="against control" if control else "all pairs",
-                   control=control, pairs=tests, min_attainable_p_holm=floor,
+                   control=control, pairs=tests, min_attainable_p_holm=floor, rope=rope,
                    blocks_needed=proc.blocks_needed_for_family(family, alpha) if floor > alpha else None)
 
 
 def _tested(m: blk.BlockMatrix, maximize: bool, control, o: RankOptions):
     """Omnibus, variants (best mean rank first), post-hoc family, Nemenyi CD and the warnings
     that the numbers themselves call for."""
+    from pernode_cli.stats.effects import variant_intervals
+
     omnibus, ranks = _omnibus(m.values, maximize)
-    variants = sorted((VariantRank(variant=v, mean_rank=r, median=float(np.median(np.sort(m.values[:, j]))))
+    intervals = {}
+    if m.n >= 2:
+        # Pooled blocks of several data sets are resampled within their data set (rliable's
+        # stratified bootstrap); data sets as blocks, or one data set's blocks, are one group.
+        strata = m.strata if m.kind == "pooled configurations" and len(set(m.strata)) > 1 else None
+        for e in variant_intervals(m.values, strata=strata).variants:
+            intervals[e.variant] = dict(mean=e.mean, mean_ci=e.mean_ci, iqm=e.iqm, iqm_ci=e.iqm_ci)
+    variants = sorted((VariantRank(variant=v, mean_rank=r, median=float(np.median(np.sort(m.values[:, j]))),
+                                   **intervals.get(j, {}))
                        for j, (v, r) in enumerate(zip(m.variants, ranks))), key=lambda x: (x.mean_rank, x.variant))
     order = [x.variant for x in variants]
-    posthoc = _posthoc(m.values, m.variants, order, control, o.alpha, o.zero_method)
+    posthoc = _posthoc(m.values, m.variants, order, control, o.alpha, o.zero_method, maximize, o.rope)
     warnings = []
     if omnibus.min_attainable_p is not None and omnibus.min_attainable_p > o.alpha:
         need = proc.friedman_blocks_needed(m.k, o.alpha)
@@ -373,7 +423,9 @@ def _varying(m: blk.BlockMatrix) -> tuple:
 
 def _blocks_record(m: blk.BlockMatrix, per_dataset=None) -> Blocks:
     return Blocks(kind=m.kind, n=m.n, k=m.k, columns=_varying(m), seeds=m.seeds if m.kind != "data sets" else None,
-                  dropped=m.dropped, unequal_seeds=m.unequal_seeds, per_dataset=per_dataset)
+                  dropped=m.dropped, unequal_seeds=m.unequal_seeds, per_dataset=per_dataset, variants=m.variants,
+                  keys=tuple(tuple(plain(v) for v in key) for key in m.keys),
+                  values=tuple(tuple(float(x) for x in row) for row in m.values), strata=tuple(m.strata))
 
 
 def _not_ranked(name: str, r: Resolved, design: str, reason: str, o: RankOptions, **extra) -> Ranking:
@@ -559,7 +611,7 @@ def _echo(o: RankOptions, r: Resolved) -> dict:
     return {"design": o.design, "metric": r.metric, "direction": direction_word(r.maximize), "select": r.select,
             "select_on": r.select_on, "seeds": o.seeds, "control": o.control, "variants": o.variants,
             "dataset": o.dataset, "across": o.across, "per_dataset": o.per_dataset, "alpha": o.alpha,
-            "zero_method": o.zero_method, "top": o.top, "table_top": o.table_top}
+            "zero_method": o.zero_method, "rope": o.rope, "top": o.top, "table_top": o.table_top}
 
 
 def _all_left_out(clean) -> str:
