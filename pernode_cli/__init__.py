@@ -15,6 +15,8 @@ _PUBLIC = {
     "register_variant": ("pernode_cli.variants", "register_variant"),
     "register_dataset": ("pernode_cli.data", "register_dataset"),
     "register_backbone": ("pernode_cli.backbones", "register_backbone"),
+    "rank": ("pernode_cli.api", "rank"),
+    "plan": ("pernode_cli.api", "plan"),
     "SCHEMA_VERSION": ("pernode_cli.schema", "SCHEMA_VERSION"),
     "TIMING_SCHEMA_VERSION": ("pernode_cli.schema", "TIMING_SCHEMA_VERSION"),
 }

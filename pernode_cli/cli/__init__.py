@@ -17,6 +17,7 @@ from pernode_cli.cli.app import app, error_line
 # Each module registers its command on ``app``.
 from pernode_cli.cli import export as _export  # noqa: E402,F401
 from pernode_cli.cli import list as _list  # noqa: E402,F401
+from pernode_cli.cli import plan as _plan  # noqa: E402,F401
 from pernode_cli.cli import rank as _rank  # noqa: E402,F401
 from pernode_cli.cli import report as _report  # noqa: E402,F401
 from pernode_cli.cli import sweep as _sweep  # noqa: E402,F401

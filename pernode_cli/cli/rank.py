@@ -20,9 +20,13 @@ SelectOnOpt = Annotated[Optional[str], typer.Option(help="Column that picks each
 SeedsOpt = Annotated[Optional[Literal["average", "blocks"]], typer.Option(help="Average a configuration's seeds first, or take each seed as a block (default: average; blocks for a single configuration).", show_default=False)]
 ControlOpt = Annotated[Optional[str], typer.Option(help="Test every variant against this one only (fewer tests, more power).")]
 VariantsOpt = Annotated[Optional[str], typer.Option(help="Rank only these variants (names separated by commas, any case).")]
+MethodColumnOpt = Annotated[Optional[str], typer.Option(help="A results table's column of method names (default: variant, else method).", show_default=False)]
+DatasetColumnOpt = Annotated[Optional[str], typer.Option(help="A results table's column of data set names (default: dataset).", show_default=False)]
+BlockColumnsOpt = Annotated[Optional[str], typer.Option(help="A results table's columns that tell blocks apart within a data set (comma-separated, e.g. fold).", show_default=False)]
 PerDatasetOpt = Annotated[Literal["mean", "best"], typer.Option(help="Across data sets: each variant's mean over a data set's configurations, or its best configuration (chosen on --select-on).")]
 AlphaOpt = Annotated[float, typer.Option(help="Level of the tests (which pairs differ, what the sizes can show).")]
 ZeroOpt = Annotated[Literal["wilcox", "pratt", "zsplit"], typer.Option(help="Wilcoxon: zero differences dropped (wilcox), ranked then dropped (pratt) or split between the signs (zsplit, Demsar 2006).")]
+RopeOpt = Annotated[Optional[float], typer.Option(help="Region of practical equivalence in metric units: adds the Bayesian signed-rank test per pair (P(A better), P(equivalent), P(B better)).", show_default=False)]
 TopOpt = Annotated[int, typer.Option(help="Paper design: records per variant in the Friedman matrix (the paper uses 5).")]
 TableTopOpt = Annotated[int, typer.Option(help="Rows per variant in the Table I style output.")]
 
@@ -44,10 +48,14 @@ def rank(
     per_dataset: PerDatasetOpt = "mean",
     alpha: AlphaOpt = 0.05,
     zero_method: ZeroOpt = "wilcox",
+    rope: RopeOpt = None,
     top: TopOpt = 5,
     table_top: TableTopOpt = 3,
     format: Annotated[Literal[FORMATS], typer.Option("--format", help="How to print the ranking.")] = "table",
     plots: Annotated[Optional[str], typer.Option(help="Folder for the report's figures (SVG and PNG), written whole.")] = None,
+    method_column: MethodColumnOpt = None,
+    dataset_column: DatasetColumnOpt = None,
+    block_columns: BlockColumnsOpt = None,
 ) -> None:
     """Rank variants from training logs under a named design: Friedman, Wilcoxon-Holm, Kendall's W, Table I."""
     from rich.console import Console
@@ -56,6 +64,7 @@ def rank(
     from pernode_cli.logs import read_logs
     from pernode_cli.report.ranking import print_tables, render
     from pernode_cli.stats.ranking import rank_logs
+    from pernode_cli.stats.rows import named_columns
 
     if across_datasets and pooled_configurations:
         raise PernodeError("Give one of `across_datasets` and `pooled_configurations`.")
@@ -64,10 +73,11 @@ def rank(
 
         check_plots_folder(plots)  # refused before any work
     across = "datasets" if across_datasets else "pooled" if pooled_configurations else None
-    result = rank_logs(read_logs(logs), design=design, metric=metric, maximize=maximize, select=select,
+    frame = named_columns(read_logs(logs), method_column, dataset_column)
+    result = rank_logs(frame, design=design, metric=metric, maximize=maximize, select=select,
                        select_on=select_on, seeds=seeds, control=control, variants=variants, dataset=dataset,
-                       across=across, per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, top=top,
-                       table_top=table_top)
+                       across=across, per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, rope=rope,
+                       top=top, table_top=table_top, block_columns=_columns(block_columns))
     written = []
     if plots:
         from pernode_cli.report.plots import write_plots
@@ -81,3 +91,7 @@ def rank(
         print(text)
     if plots:
         Console(stderr=True, highlight=False).print(f"wrote {len(written)} figure files to {plots}")
+
+
+def _columns(text: Optional[str]):
+    return None if text is None else tuple(c.strip() for c in text.split(",") if c.strip())

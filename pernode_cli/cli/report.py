@@ -10,10 +10,14 @@ import typer
 from pernode_cli.cli.app import app, interruptible
 from pernode_cli.cli.rank import (
     AlphaOpt,
+    BlockColumnsOpt,
     ControlOpt,
+    DatasetColumnOpt,
     MaximizeOpt,
+    MethodColumnOpt,
     MetricOpt,
     PerDatasetOpt,
+    RopeOpt,
     SeedsOpt,
     SelectOnOpt,
     SelectOpt,
@@ -39,8 +43,13 @@ def report(
     per_dataset: PerDatasetOpt = "mean",
     alpha: AlphaOpt = 0.05,
     zero_method: ZeroOpt = "wilcox",
+    rope: RopeOpt = None,
+    delta: Annotated[Optional[float], typer.Option(help="Adds the seed and configuration planner: the difference (metric units) the design should detect with 80% power.", show_default=False)] = None,
     top: TopOpt = 5,
     table_top: TableTopOpt = 3,
+    method_column: MethodColumnOpt = None,
+    dataset_column: DatasetColumnOpt = None,
+    block_columns: BlockColumnsOpt = None,
 ) -> None:
     """Write one self-contained report of a benchmark: both ranking designs, the paper's tables and figures."""
     from rich.console import Console
@@ -51,12 +60,15 @@ def report(
     from pernode_cli.report.pages import write_report
 
     check_target(out, "out", "report")  # refused before any work
-    frame = read_logs(logs)
+    from pernode_cli.cli.rank import _columns
+    from pernode_cli.stats.rows import named_columns
+
+    frame = named_columns(read_logs(logs), method_column, dataset_column)
     timing = read_timings(timings) if timings else None
     bench = collect_benchmark(frame, timings=timing, metric=metric, maximize=maximize, select=select,
                               select_on=select_on, seeds=seeds, control=control, variants=variants,
-                              per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, top=top,
-                              table_top=table_top)
+                              per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, rope=rope, top=top,
+                              table_top=table_top, delta=delta, block_columns=_columns(block_columns))
     with interruptible(lambda: f"the report was not written; {out} is as it was"):
         written = write_report(bench, out=out)
     figures = sum(1 for p in written if p.suffix == ".svg")

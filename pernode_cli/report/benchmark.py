@@ -50,6 +50,7 @@ class Benchmark:
     across: Optional[Ranking] = None  # data sets as blocks (None with fewer than 2 data sets)
     timings: tuple = ()  # TimingGroup
     versions: dict = field(default_factory=dict)
+    plan: Any = None  # stats.planning.PlanResult, with a `delta`
 
 
 def collect_benchmark(frame, timings=None, **options) -> Benchmark:
@@ -60,6 +61,7 @@ def collect_benchmark(frame, timings=None, **options) -> Benchmark:
     for name in ("design", "dataset", "across"):
         if name in options:
             raise PernodeError(f"`{name}` is chosen by the report itself (it shows every design).")
+    delta = options.pop("delta", None)
     configs = rank_logs(frame, design="configs", **options)
     paper = rank_logs(frame, design="paper", **{k: v for k, v in options.items() if k != "control"})
     by_name = {d.dataset: d for d in paper.datasets}
@@ -69,9 +71,16 @@ def collect_benchmark(frame, timings=None, **options) -> Benchmark:
     across = None
     if len(sections) >= 2:
         across = rank_logs(frame, design="configs", across="datasets", **options).across
+    plan = None
+    if delta is not None:
+        from pernode_cli.stats.planning import plan_logs
+
+        keep = {k: v for k, v in options.items() if k in ("metric", "maximize", "select", "select_on", "variants",
+                                                          "alpha")}
+        plan = plan_logs(frame, delta, control=options.get("control"), **keep)
     return Benchmark(provenance=provenance(frame, sections), options=configs.options, sections=sections,
                      across=across, timings=timing_groups(timings) if timings is not None else (),
-                     versions=configs.versions)
+                     versions=configs.versions, plan=plan)
 
 
 def _distinct(frame, *columns) -> str:

@@ -42,9 +42,11 @@ def _figure(f: plots.FigureFile) -> Figure:
 def _design_blocks(d, figures: list, plt) -> list:
     blocks = [Heading(3, TITLES[d.design] if d.design in TITLES else f"Ranking, {d.design} design"), *ranking_blocks(d)]
     if d.variants:
-        cd = plots.cd_figure(d, plt)
-        figures.append(cd)
-        blocks.append(_figure(cd))
+        made = [plots.cd_figure(d, plt)]
+        if d.posthoc is not None:  # designs that test: how large, how sure
+            made += [f for f in (plots.profile_figure(d, plt), plots.simplex_figure(d, plt)) if f is not None]
+        figures += made
+        blocks += [_figure(f) for f in made]
     return blocks
 
 
@@ -105,9 +107,11 @@ def across_blocks(bench, figures: list, plt) -> list:
                               f"{n}.", "note")]
     blocks += ranking_blocks(bench.across)
     if bench.across.variants:
-        cd = plots.cd_figure(bench.across, plt)
-        figures.append(cd)
-        blocks.append(_figure(cd))
+        made = [plots.cd_figure(bench.across, plt)]
+        made += [f for f in (plots.profile_figure(bench.across, plt), plots.simplex_figure(bench.across, plt))
+                 if f is not None]
+        figures += made
+        blocks += [_figure(f) for f in made]
     return blocks
 
 
@@ -159,6 +163,13 @@ def report_blocks(bench, plt) -> tuple[list, list]:
     for s in bench.sections:
         blocks += section_blocks(s, figures, plt)
     blocks += across_blocks(bench, figures, plt)
+    if bench.plan is not None:
+        from pernode_cli.report.planning import plan_blocks
+
+        blocks += plan_blocks(bench.plan)
+    else:
+        blocks.append(Text("How many runs: give `--delta` (the difference worth detecting, in the metric's units) "
+                           "for the planner's estimate of the power of more configurations and seeds.", "note"))
     blocks += timing_blocks(bench, figures, plt)
     v = bench.versions
     blocks += [Heading(2, "References")] + [Text(r) for r in REFERENCES]
@@ -185,6 +196,7 @@ def report_json(bench) -> dict:
         "datasets": [{"dataset": s.dataset, "configs": s.configs.to_dict(), "paper": s.paper.to_dict()}
                      for s in bench.sections],
         "across_datasets": None if bench.across is None else bench.across.to_dict(),
+        "plan": None if bench.plan is None else [d.to_dict() for d in bench.plan.datasets],
         "timings": [{"dataset": g.dataset, "device": g.device, "backend": g.backend, "source": g.source,
                      "rows": list(g.rows)} for g in bench.timings],
     }

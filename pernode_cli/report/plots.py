@@ -266,7 +266,80 @@ def ranking_cd(d, plt):
     return cd_diagram(ranks, d.nemenyi_cd, title, plt, same, cd_label="Nemenyi CD (reference only)")
 
 
+def profile_figure_of(d, plt):
+    """Performance profiles: each variant's share of blocks reaching each score (a step plot)."""
+    import numpy as np
+
+    from pernode_cli.stats.effects import performance_profile
+
+    b = d.blocks
+    if b is None or b.n < 2 or not b.values:
+        return None
+    prof = performance_profile(np.array(b.values), d.maximize)
+    order = [v.variant for v in d.variants]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    grid = np.array(prof.thresholds)
+    for i, name in enumerate(order):
+        j = b.variants.index(name)
+        shares = np.array(prof.shares[j])
+        ax.step(grid, shares, where="post", color=f"C{i % 10}", lw=1.6, label=name)
+        ax.fill_between(grid, prof.low[j], prof.high[j], step="post", color=f"C{i % 10}", alpha=0.08)
+    ax.set_xlabel(f"score t in {d.metric} ({direction_text(d.maximize)})")
+    ax.set_ylabel(f"share of the {b.n} blocks with {d.metric} {'>=' if d.maximize else '<='} t")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(color="0.9")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(f"{d.dataset}: performance profiles ({b.kind}), pointwise 95% Wilson bands")
+    return fig
+
+
+def profile_figure(d, plt):
+    fig = profile_figure_of(d, plt)
+    if fig is None:
+        return None
+    cap = CAPTIONS["profile"].format(metric=d.metric, n=d.blocks.n, kind=d.blocks.kind)
+    return render(fig, plt, f"{safe_name(d.dataset)}_profile_{d.design}", cap, f"{d.dataset}: {cap}")
+
+
+def simplex_figure(d, plt):
+    """The Bayesian signed-rank test's posterior on the simplex, one panel per pair (Benavoli et al. 2017)."""
+    import numpy as np
+
+    from pernode_cli.stats.bayes import bayes_signed_rank
+
+    h = d.posthoc
+    if h is None or h.rope is None or d.blocks is None or d.blocks.n < 2:
+        return None
+    values = np.array(d.blocks.values)
+    col = {v: j for j, v in enumerate(d.blocks.variants)}
+    pairs = list(h.pairs)[:12]
+    fig, axes = _panels(plt, len(pairs), width=2.6, height=2.3)
+    corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])  # A better, B better, equivalent
+    for ax, t in zip(axes, pairs):
+        post = bayes_signed_rank(values[:, col[t.a]], values[:, col[t.b]], h.rope, d.maximize, n_samples=3000)
+        p = np.asarray(post.samples)  # (samples, 3): P(a better), P(equivalent), P(b better)
+        xy = p[:, [0]] * corners[0] + p[:, [2]] * corners[1] + p[:, [1]] * corners[2]
+        ax.plot(*np.vstack([corners, corners[:1]]).T, color="0.3", lw=0.8)
+        ax.scatter(xy[:, 0], xy[:, 1], s=2, alpha=0.15, color="C0")
+        for (x, y), label in zip(corners, (t.a, t.b, "equivalent")):
+            ax.text(x, y + (0.05 if label == "equivalent" else -0.08), label, ha="center", fontsize=7)
+        ax.set_title(f"{post.p_a_better:.2f} / {post.p_equivalent:.2f} / {post.p_b_better:.2f}", fontsize=8)
+        ax.set_xlim(-0.15, 1.15)
+        ax.set_ylim(-0.15, 1.0)
+        ax.axis("off")
+    fig.suptitle(f"{d.dataset}: Bayesian signed-rank posteriors, ROPE +-{h.rope:g} (titles: P(A better) / "
+                 "P(equivalent) / P(B better))")
+    cap = CAPTIONS["simplex"].format(rope=h.rope, metric=d.metric)
+    return render(fig, plt, f"{safe_name(d.dataset)}_simplex_{d.design}", cap, f"{d.dataset}: {cap}")
+
+
 CAPTIONS = {
+    "profile": ("Performance profiles: for each variant, the share of the {n} blocks ({kind}) in which its {metric} "
+                "is at least as good as each value on the axis, with pointwise 95% Wilson bands (Agarwal et al. "
+                "2021); a curve above another is better over the whole range."),
+    "simplex": ("Bayesian signed-rank test with a region of practical equivalence of +-{rope:g} in {metric} "
+                "(Benavoli, Corani, Demsar and Zaffalon 2017): samples of the posterior of (P(A practically better), "
+                "P(equivalent), P(B practically better)); mass near a corner is a confident conclusion."),
     "best3": ("Paper Fig. 2: each variant's three best {metric} records (any rate, any epoch), variants in "
               "ranking order; {direction}."),
     "scatter": ("Paper Fig. 3: validation loss against epoch-end training loss, every epoch of every finished "
@@ -295,6 +368,7 @@ def dataset_figures(d, rows, plt, cd: bool = True) -> list[FigureFile]:
             out.append(render(fig, plt, f"{base}_{name}", cap, f"{d.dataset}: {cap}"))
     if cd and d.variants:
         out.append(cd_figure(d, plt))
+        out += [f for f in (profile_figure(d, plt), simplex_figure(d, plt)) if f is not None]
     return out
 
 

@@ -39,6 +39,8 @@ def heading(d: Ranking, level: int = 2) -> Heading:
 
 
 def selection_line(d: Ranking) -> str:
+    if d.source == "results table":
+        return f"Each method gives its {d.metric} as the table holds it."
     if d.design == "paper":
         return f"Records: each variant's {d.blocks.n if d.blocks else '?'} best epoch rows by {d.metric}."
     how = (f"its last epoch's {d.metric}" if d.select == "last" else
@@ -55,7 +57,7 @@ def stats_line(d: Ranking) -> str:
         parts.append(f"Iman-Davenport F = {f}")
     parts.append(f"Kendall's W = {o.kendall_w:.3f}")
     p = f"p = {o.p:.3g}, {_method(o)}" if o.p is not None else _method(o)
-    return (f"{'; '.join(parts)}; {p}; n = {b.n} blocks ({b.kind}), k = {b.k} variants"
+    return (f"{'; '.join(parts)}; {p}; n = {b.n} blocks ({b.kind}), k = {b.k} {_who(d).lower()}s"
             + ("" if d.nemenyi_cd is None else f"; Nemenyi CD (alpha {d.alpha:g}, for reference) = {d.nemenyi_cd:.2f}"))
 
 
@@ -67,6 +69,8 @@ def blocks_line(d: Ranking) -> str:
     seeds = {"average": "; seeds averaged first", "blocks": "; each seed its own block"}.get(b.seeds or "", "")
     per = {"mean": "; each variant's mean over the data set's configurations",
            "best": "; each variant's best configuration (on the selection split)"}.get(b.per_dataset or "", "")
+    if d.source == "results table":
+        per = "; each method's value in the table"
     return (f"Blocks: {b.n} {b.kind} ({cols}{seeds}{per}); {b.dropped} dropped for lacking a ranked variant.")
 
 
@@ -75,15 +79,21 @@ def rows_line(d: Ranking) -> str:
     if x is None:
         return ""
     if not x.left_out:
+        if d.source == "results table":
+            return f"Rows: {x.ranked} read, each once."
         return f"Rows: {x.ranked} read, each once, all from finished attempts with status ok."
     return f"Rows: {x.ranked} of {x.rows} read were ranked; left out: {left_out_text(x)}."
+
+
+def _who(d: Ranking) -> str:
+    return "Method" if d.source == "results table" else "Variant"
 
 
 def ranking_table(d: Ranking) -> Table:
     label = metric_label(d.metric)
     rows = []
     for v in d.variants:
-        row = {"Variant": v.variant}
+        row = {_who(d): v.variant}
         if v.pooled_mean_rank is not None:
             row["Pooled mean rank"] = v.pooled_mean_rank
         row["Mean rank (block)" if v.pooled_mean_rank is not None else "Mean rank"] = v.mean_rank
@@ -92,7 +102,7 @@ def ranking_table(d: Ranking) -> Table:
         if v.best is not None:
             row[f"Best {label}"] = v.best
         rows.append(row)
-    return Table(tuple(rows), f"{d.dataset}: variants by {d.metric}, {DESIGN_NAMES.get(d.design, d.design)} "
+    return Table(tuple(rows), f"{d.dataset}: {_who(d).lower()}s by {d.metric}, {DESIGN_NAMES.get(d.design, d.design)} "
                               f"({d.blocks.n} blocks), 1 = best")
 
 
@@ -110,8 +120,10 @@ def pairwise_table(d: Ranking) -> Table:
 
 
 def _ci(pair) -> str:
-    if not pair or pair[0] is None or pair[1] is None:
-        return "n/a"
+    import math
+
+    if not pair or pair[0] is None or pair[1] is None or not (math.isfinite(pair[0]) and math.isfinite(pair[1])):
+        return "n/a"  # too few blocks for this interval (Hodges-Lehmann: 6 at 95%)
     return f"[{pair[0]:.4g}, {pair[1]:.4g}]"
 
 
@@ -119,7 +131,7 @@ def intervals_table(d: Ranking):
     """Each variant's mean and interquartile mean of its block values, with 95% intervals."""
     if not any(v.mean is not None for v in d.variants):
         return None
-    rows = tuple({"Variant": v.variant, "Mean": v.mean, "95% CI": _ci(v.mean_ci), "IQM": v.iqm,
+    rows = tuple({_who(d): v.variant, "Mean": v.mean, "95% CI": _ci(v.mean_ci), "IQM": v.iqm,
                   "IQM 95% CI": _ci(v.iqm_ci)} for v in d.variants)
     strat = " (resampled within each data set)" if d.blocks.kind == "pooled configurations" else ""
     return Table(rows, f"{d.dataset}: how large: mean and interquartile mean of each variant's {d.blocks.n} block "
@@ -197,8 +209,14 @@ def dataset_blocks(d: Ranking, level: int = 2) -> list:
 
 def result_blocks(result: RankResult) -> list:
     blocks = []
-    for d in result.datasets:
-        blocks += dataset_blocks(d)
+    table_only = [d for d in result.datasets if not d.ranked and d.design_reason == "a results table"]
+    if table_only and len(table_only) == len(result.datasets):
+        names = ", ".join(d.dataset for d in table_only)
+        blocks.append(Text(f"A results table: {len(table_only)} data sets ({names}) with one value per method each, "
+                           f"so the data sets are the blocks of the ranking below.", "note"))
+    else:
+        for d in result.datasets:
+            blocks += dataset_blocks(d)
     if result.across is not None:
         blocks += dataset_blocks(result.across)
     for x in result.not_ranked:
@@ -230,9 +248,14 @@ def ranking_rows(d: Ranking) -> list[dict]:
                  pooled_mean_rank=v.pooled_mean_rank, best=v.best) for v in d.variants]
 
 
-def to_csv(result: RankResult) -> str:
+def result_rows(result: RankResult) -> list[dict]:
+    """One row per (data set, variant) of every ranking, its statistics repeated."""
     records = list(result.datasets) + ([result.across] if result.across is not None else [])
-    rows = [row for d in records for row in ranking_rows(d)]
+    return [row for d in records if d.design_reason != "a results table" for row in ranking_rows(d)]
+
+
+def to_csv(result: RankResult) -> str:
+    rows = result_rows(result)
     fields = list(dict.fromkeys(k for row in rows for k in row))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", restval="")

@@ -163,6 +163,7 @@ class Ranking(Record):
     seed_table: tuple = ()
     left_out: Optional[LeftOut] = None
     mixed_settings: dict = field(default_factory=dict)
+    source: str = "logs"  # logs | results table (values produced elsewhere: no epochs, no runs)
 
     @property
     def maximize(self) -> bool:
@@ -229,10 +230,34 @@ class RankResult(Record):
     rows_without_dataset: int = 0
     versions: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    kind: str = "logs"  # logs | results table (no epochs: one value per method and block)
     rows: Any = field(default=None, repr=False, compare=False)  # the cleaned rows that were read
 
+    # The renderings of `pernode rank`, for notebooks: the same numbers the command prints.
+    def to_frame(self):
+        import pandas as pd
+
+        from pernode_cli.report.ranking import result_rows
+
+        return pd.DataFrame(result_rows(self))
+
+    def to_json(self) -> str:
+        from pernode_cli.report.ranking import to_json
+
+        return to_json(self)
+
+    def to_markdown(self) -> str:
+        from pernode_cli.report.ranking import to_text
+
+        return to_text(self, "markdown")
+
+    def to_latex(self) -> str:
+        from pernode_cli.report.ranking import to_text
+
+        return to_text(self, "latex")
+
     def to_dict(self) -> dict:
-        return {"versions": plain(self.versions), "options": plain(self.options),
+        return {"kind": self.kind, "versions": plain(self.versions), "options": plain(self.options),
                 "datasets": [d.to_dict() for d in self.datasets],
                 "across_datasets": None if self.across is None else self.across.to_dict(),
                 "not_ranked": [x.to_dict() for x in self.not_ranked],
@@ -505,7 +530,7 @@ def _choose(o: RankOptions, averaged: blk.BlockMatrix, as_blocks: blk.BlockMatri
         "and no single configuration with enough seeds, so the paper's layout describes the best records instead")
 
 
-def _rank_dataset(group, name: str, left: LeftOut, r: Resolved, o: RankOptions, control) -> Ranking:
+def _rank_dataset(group, name: str, left: LeftOut, r: Resolved, o: RankOptions, control, table: bool = False) -> Ranking:
     present = sorted(str(v) for v in group["variant"].unique())
     variants = sorted(o.variants) if o.variants is not None else present
     common = dict(top_rows=top_rows(group, r.metric, o.table_top, r.maximize), left_out=left,
@@ -522,9 +547,16 @@ def _rank_dataset(group, name: str, left: LeftOut, r: Resolved, o: RankOptions, 
             "log more variants"), o, design_reason="" if o.design == "auto" else "asked for", **common)
     if control is not None and control not in variants:
         return _not_ranked(name, r, "configs", f"`control` {control} has no rows in this data set", o, **common)
-    averaged = blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize, "average", variants)[name]
-    as_blocks = blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize, "blocks", variants)[name]
+    cols = list(o.block_columns) if o.block_columns is not None else None
+    averaged = blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize, "average", variants,
+                                  cols)[name]
+    as_blocks = blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize, "blocks", variants,
+                                   cols)[name]
     configurations = _configurations(group)
+    if table and averaged.n + averaged.dropped <= 1:
+        return _not_ranked(name, r, "configs", (
+            "one value per method: in a results table such a data set is one block of the ranking across data "
+            "sets (give `block_columns` for blocks within it)"), o, design_reason="a results table", **common)
     if o.design == "paper":
         design, m, reason = "paper", None, "asked for"
     else:
@@ -542,7 +574,8 @@ def _rank_across(clean, r: Resolved, o: RankOptions, control) -> Ranking:
     matrices = {}
     for name, group in groups.items():
         matrices.update(blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize,
-                                           o.seeds or "average", o.variants))
+                                           o.seeds or "average", o.variants,
+                                           list(o.block_columns) if o.block_columns is not None else None))
     totals = {k: sum(getattr(x, k) for x in clean.left_out) for k in ("rows", "ranked", *REASONS)}
     left = LeftOut(dataset=ACROSS_NAME, **totals)
     design = "datasets" if o.across == "datasets" else "pooled"
@@ -595,16 +628,32 @@ def rank_logs(frame, **options) -> RankResult:
         raise PernodeError(f"`control` {o.control!r} is not one of the variants named in `variants`.")
     control = None if o.control is None else match_names([o.control], present, "control")[0]
     o = replace(o, variants=names)
-    if o.across is not None:
-        datasets = tuple(_rank_dataset(g, n, clean.of(n), r, o, control) for n, g in groups)
-        across = _rank_across(clean, r, o, control)
-    else:
-        datasets, across = tuple(_rank_dataset(g, n, clean.of(n), r, o, control) for n, g in groups), None
+    kind = "logs" if "epoch" in frame.columns else "results table"
+    auto_across = (kind == "results table" and o.across is None and len(groups) >= 2
+                   and all(_single_block(g, r, o) for _, g in groups))
+    if auto_across:
+        o = replace(o, across="datasets")  # one value per method and data set: the data sets are the blocks
+    table = kind == "results table"
+    datasets = tuple(_rank_dataset(g, n, clean.of(n), r, o, control, table) for n, g in groups)
+    across = _rank_across(clean, r, o, control) if o.across is not None else None
+    if table:
+        datasets = tuple(replace(d, source=kind) for d in datasets)
+        across = None if across is None else replace(across, source=kind)
+        if auto_across and across is not None:
+            across = replace(across, design_reason="a results table with one value per method and data set, so the "
+                                                   "data sets are the blocks (Demsar 2006)")
     if r.default_note:
         datasets = tuple(replace(d, warnings=(f"Defaults: {r.default_note}.",) + d.warnings) for d in datasets)
     return RankResult(datasets=datasets, across=across, not_ranked=tuple(x for x in clean.left_out if x.ranked == 0),
                       rows_without_dataset=clean.no_dataset, versions=versions(),
-                      options=_echo(o, r), rows=clean.frame)
+                      options=_echo(o, r), kind=kind, rows=clean.frame)
+
+
+def _single_block(group, r: Resolved, o: RankOptions) -> bool:
+    columns = list(o.block_columns) if o.block_columns is not None else None
+    (m,) = blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize, "average", None,
+                              columns).values()
+    return m.n + m.dropped <= 1
 
 
 def _echo(o: RankOptions, r: Resolved) -> dict:

@@ -126,6 +126,29 @@ def _text(series):
     return series.astype(str).where(series.notna(), "")
 
 
+def named_columns(frame, method_column: Optional[str] = None, dataset_column: Optional[str] = None):
+    """A results table's columns under the names a ranking reads: its method column as
+    ``variant`` (``method`` is taken when there is no ``variant`` and none is named), its data
+    set column as ``dataset`` (a table without one is a single data set, ``results``)."""
+    rename = {}
+    if method_column is not None and method_column != "variant":
+        if method_column not in frame.columns:
+            raise PernodeError(f"`method_column` {method_column} is not a column of the table; it has "
+                               f"{', '.join(map(str, frame.columns))}.")
+        rename[method_column] = "variant"
+    elif "variant" not in frame.columns and "method" in frame.columns:
+        rename["method"] = "variant"
+    if dataset_column is not None and dataset_column != "dataset":
+        if dataset_column not in frame.columns:
+            raise PernodeError(f"`dataset_column` {dataset_column} is not a column of the table; it has "
+                               f"{', '.join(map(str, frame.columns))}.")
+        rename[dataset_column] = "dataset"
+    frame = frame.rename(columns=rename) if rename else frame
+    if "dataset" not in frame.columns and "variant" in frame.columns:
+        frame = frame.assign(dataset="results")
+    return frame
+
+
 def require_columns(frame, metric: str) -> None:
     missing = [c for c in ("dataset", "variant", metric) if c not in frame.columns]
     if missing:
