@@ -81,7 +81,9 @@ def test_report_is_self_contained_and_every_image_exists(made):
     html = (out / "index.html").read_text()
     sources = re.findall(r'<img src="([^"]+)"', html)
     links = re.findall(r'href="([^"]+)"', html)
-    assert len(sources) == 2 * 5 + 1 + 1  # per data set Fig. 2, Fig. 3, curves, 2 CD diagrams; across; timing
+    # Per data set Fig. 2, Fig. 3, curves, 2 CD diagrams and the configs design's performance
+    # profiles; across data sets a CD diagram and profiles; the timing dot plot.
+    assert len(sources) == 2 * 6 + 2 + 1
     for ref in sources + links:
         assert not re.match(r"[a-z]+:", ref) and (out / ref).is_file(), ref
     for bad in ("<script", "<link", "@import", "url(", "http://", "https://"):
@@ -104,7 +106,8 @@ def test_rank_plots_writes_the_reports_figures(made, tmp_path):
     result = runner.invoke(app, ["rank", str(logs[0]), "--plots", str(tmp_path)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir() if p.name != ".pernode-output")
-    assert names == sorted(f"digits_{f}.{e}" for f in ("best3", "scatter", "curves", "cd_configs") for e in ("png", "svg"))
+    assert names == sorted(f"digits_{f}.{e}" for f in ("best3", "scatter", "curves", "cd_configs", "profile_configs")
+                           for e in ("png", "svg"))
     for name in names:
         assert (tmp_path / name).read_bytes() == (out / "figures" / name).read_bytes(), name
 
@@ -178,6 +181,6 @@ def test_report_renders_in_a_headless_browser(made, tmp_path):
     probe = re.search(r'data-probe="([^"]+)"', run.stdout)
     assert probe, run.stdout[-2000:]
     found = json.loads(probe.group(1).replace("&quot;", '"'))
-    assert found == {"images": 12, "broken": []}
+    assert found == {"images": 15, "broken": []}
     console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
     assert console == []

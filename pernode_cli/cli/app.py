@@ -220,6 +220,40 @@ DataDirOpt = Annotated[
     Optional[str], typer.Option(help="Folder (or archive) holding an already downloaded copy of the data set.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Print nothing but errors.")]
+TensorBoardOpt = Annotated[Optional[str], typer.Option(
+    help="Also copy every epoch live to this TensorBoard folder (one run per run id and attempt).", show_default=False)]
+MlflowOpt = Annotated[Optional[str], typer.Option(
+    help="Also copy every epoch live to this MLflow tracking URI (sqlite:///mlflow.db, http(s)://HOST:PORT).",
+    show_default=False)]
+ExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment of the live copy.")]
+ExportTimeoutOpt = Annotated[float, typer.Option(
+    help="Seconds to keep sending the live copy at the end; what is left is said (run pernode export later).")]
+
+
+def open_live_exports(tensorboard, mlflow, experiment):
+    """The trackers a command copies its rows to (a bad destination: one line, before any work)."""
+    from pernode_cli.export import open_exporters
+
+    return open_exporters(tensorboard=tensorboard, mlflow=mlflow, experiment=experiment)
+
+
+def close_live_exports(exporters, timeout: float, log) -> None:
+    """Send what is left; one line per run that could not be sent. The CSV is the truth: an
+    export that failed changes no exit code."""
+    if not exporters:
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
+    err = Console(stderr=True, highlight=False)
+    lines = exporters.close(timeout_s=timeout)
+    for line in lines:
+        err.print(f"[yellow]export:[/yellow] {escape(line)}", soft_wrap=True)
+    if lines:
+        err.print(f"[yellow]export:[/yellow] {log} holds every row; `pernode export {log}` sends the rest later",
+                  soft_wrap=True)
+
+
 PluginOpt = Annotated[Optional[list[str]], typer.Option(
     "--plugin", help="A module (name or .py path) that registers variants, data sets or backbones; repeatable. "
     "Installed packages' pernode.plugins entry points load without it.", show_default=False)]

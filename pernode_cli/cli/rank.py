@@ -27,6 +27,7 @@ PerDatasetOpt = Annotated[Literal["mean", "best"], typer.Option(help="Across dat
 AlphaOpt = Annotated[float, typer.Option(help="Level of the tests (which pairs differ, what the sizes can show).")]
 ZeroOpt = Annotated[Literal["wilcox", "pratt", "zsplit"], typer.Option(help="Wilcoxon: zero differences dropped (wilcox), ranked then dropped (pratt) or split between the signs (zsplit, Demsar 2006).")]
 RopeOpt = Annotated[Optional[float], typer.Option(help="Region of practical equivalence in metric units: adds the Bayesian signed-rank test per pair (P(A better), P(equivalent), P(B better)).", show_default=False)]
+TargetOpt = Annotated[Optional[str], typer.Option(help="A target such as 'val_acc>=0.95': also rank the variants by training seconds to reach it (runs that never do rank last).", show_default=False)]
 TopOpt = Annotated[int, typer.Option(help="Paper design: records per variant in the Friedman matrix (the paper uses 5).")]
 TableTopOpt = Annotated[int, typer.Option(help="Rows per variant in the Table I style output.")]
 
@@ -49,6 +50,7 @@ def rank(
     alpha: AlphaOpt = 0.05,
     zero_method: ZeroOpt = "wilcox",
     rope: RopeOpt = None,
+    target: TargetOpt = None,
     top: TopOpt = 5,
     table_top: TableTopOpt = 3,
     format: Annotated[Literal[FORMATS], typer.Option("--format", help="How to print the ranking.")] = "table",
@@ -77,7 +79,7 @@ def rank(
     result = rank_logs(frame, design=design, metric=metric, maximize=maximize, select=select,
                        select_on=select_on, seeds=seeds, control=control, variants=variants, dataset=dataset,
                        across=across, per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, rope=rope,
-                       top=top, table_top=table_top, block_columns=_columns(block_columns))
+                       target=target, top=top, table_top=table_top, block_columns=_columns(block_columns))
     written = []
     if plots:
         from pernode_cli.report.plots import write_plots

@@ -22,6 +22,7 @@ from pernode_cli.cli.rank import (
     SelectOnOpt,
     SelectOpt,
     TableTopOpt,
+    TargetOpt,
     TopOpt,
     VariantsOpt,
     ZeroOpt,
@@ -44,6 +45,7 @@ def report(
     alpha: AlphaOpt = 0.05,
     zero_method: ZeroOpt = "wilcox",
     rope: RopeOpt = None,
+    target: TargetOpt = None,
     delta: Annotated[Optional[float], typer.Option(help="Adds the seed and configuration planner: the difference (metric units) the design should detect with 80% power.", show_default=False)] = None,
     top: TopOpt = 5,
     table_top: TableTopOpt = 3,
@@ -68,7 +70,7 @@ def report(
     bench = collect_benchmark(frame, timings=timing, metric=metric, maximize=maximize, select=select,
                               select_on=select_on, seeds=seeds, control=control, variants=variants,
                               per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, rope=rope, top=top,
-                              table_top=table_top, delta=delta, block_columns=_columns(block_columns))
+                              table_top=table_top, delta=delta, block_columns=_columns(block_columns), target=target)
     with interruptible(lambda: f"the report was not written; {out} is as it was"):
         written = write_report(bench, out=out)
     figures = sum(1 for p in written if p.suffix == ".svg")

@@ -8,7 +8,18 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pernode_cli.cli.app import PluginOpt, QuietOpt, app, interruptible, saved_in_log
+from pernode_cli.cli.app import (
+    ExportTimeoutOpt,
+    MlflowOpt,
+    PluginOpt,
+    QuietOpt,
+    TensorBoardOpt,
+    app,
+    close_live_exports,
+    interruptible,
+    open_live_exports,
+    saved_in_log,
+)
 
 
 class _ProgressEvents:
@@ -94,6 +105,10 @@ def sweep(
     gpus_per_run: Annotated[Optional[float], typer.Option(help="Ray: GPUs per run, fractions allowed (default 0.25 where the cluster has GPUs, else 0).")] = None,
     cpus_per_run: Annotated[Optional[int], typer.Option(help="Ray: CPUs per run (default 1).")] = None,
     plugin: PluginOpt = None,
+    tensorboard: TensorBoardOpt = None,
+    mlflow: MlflowOpt = None,
+    experiment: Annotated[Optional[str], typer.Option(help="MLflow experiment of the live copy (default: [fixed] experiment, else pernode).", show_default=False)] = None,
+    export_timeout: ExportTimeoutOpt = 30.0,
     quiet: QuietOpt = False,
 ) -> None:
     """Train every run of a config's grid; resumable after a crash or kill, shardable, on Ray."""
@@ -118,9 +133,16 @@ def sweep(
         runner = RayRunner(address=ray, gpus_per_run=fixed["gpus_per_run"] if gpus_per_run is None else gpus_per_run,
                            cpus_per_run=fixed["cpus_per_run"] if cpus_per_run is None else cpus_per_run,
                            plugins=[*(plugin or ()), *sweep_config.plugins], base=sweep_config.path.parent)
+    fixed = sweep_config.fixed
+    exporters = open_live_exports(tensorboard or fixed.get("tensorboard"), mlflow or fixed.get("mlflow"),
+                                  experiment or fixed.get("experiment") or "pernode")
     display = _ProgressEvents if runner is None else _RayProgressEvents
-    with interruptible(saved_in_log(log)), display(console) as events:
-        report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events, runner=runner)
+    try:
+        with interruptible(saved_in_log(log)), display(console) as events:
+            report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events, runner=runner,
+                                    exporters=exporters)
+    finally:
+        close_live_exports(exporters, export_timeout, log)
     console.print(f"sweep: {report.ran} run(s) trained, {report.skipped} already finished, log {log}")
     if report.failures:
         _print_failures(report)

@@ -8,7 +8,21 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pernode_cli.cli.app import DataDirOpt, DatasetOpt, PluginOpt, QuietOpt, app, interruptible, saved_in_log
+from pernode_cli.cli.app import (
+    DataDirOpt,
+    DatasetOpt,
+    ExperimentOpt,
+    ExportTimeoutOpt,
+    MlflowOpt,
+    PluginOpt,
+    QuietOpt,
+    TensorBoardOpt,
+    app,
+    close_live_exports,
+    interruptible,
+    open_live_exports,
+    saved_in_log,
+)
 
 
 class _ConsoleEvents:
@@ -45,6 +59,10 @@ def train(
     mc_samples: Annotated[int, typer.Option(help="Monte Carlo passes with the noise on over the validation set after each epoch (0: off).")] = 0,
     log: Annotated[str, typer.Option(help="CSV log; one row is appended and flushed per epoch.")] = "logs.csv",
     plugin: PluginOpt = None,
+    tensorboard: TensorBoardOpt = None,
+    mlflow: MlflowOpt = None,
+    experiment: ExperimentOpt = "pernode",
+    export_timeout: ExportTimeoutOpt = 30.0,
     quiet: QuietOpt = False,
 ) -> None:
     """Train one configuration of one variant and log every epoch to a CSV file."""
@@ -58,14 +76,19 @@ def train(
                      epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
                      patience=patience, mc_samples=mc_samples)
     LogLock(log).probe()  # a second writer is refused before the backend's slow start
+    exporters = open_live_exports(tensorboard, mlflow, experiment)
     console = Console(quiet=quiet, highlight=False)
-    with interruptible(saved_in_log(log)):
-        # The backend takes seconds to start: say so on a terminal (a status line that goes away).
-        with Console(stderr=True, quiet=quiet, highlight=False).status(f"starting the {requested_backend()} backend ..."):
-            import_backend()
-        from pernode_cli.training.run import train_to_log
+    try:
+        with interruptible(saved_in_log(log)):
+            # The backend takes seconds to start: say so on a terminal (a status line that goes away).
+            with Console(stderr=True, quiet=quiet, highlight=False).status(
+                    f"starting the {requested_backend()} backend ..."):
+                import_backend()
+            from pernode_cli.training.run import train_to_log
 
-        result = train_to_log(config, log=log, events=_ConsoleEvents(console))
+            result = train_to_log(config, log=log, events=_ConsoleEvents(console), exporters=exporters)
+    finally:
+        close_live_exports(exporters, export_timeout, log)
     from pernode_cli.report.training import summary_table
 
     console.print(summary_table(config, result))

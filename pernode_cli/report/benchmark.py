@@ -51,6 +51,7 @@ class Benchmark:
     timings: tuple = ()  # TimingGroup
     versions: dict = field(default_factory=dict)
     plan: Any = None  # stats.planning.PlanResult, with a `delta`
+    targets: Any = None  # the configs ranking's RankResult when a `target` was given (time to target)
 
 
 def collect_benchmark(frame, timings=None, **options) -> Benchmark:
@@ -63,7 +64,7 @@ def collect_benchmark(frame, timings=None, **options) -> Benchmark:
             raise PernodeError(f"`{name}` is chosen by the report itself (it shows every design).")
     delta = options.pop("delta", None)
     configs = rank_logs(frame, design="configs", **options)
-    paper = rank_logs(frame, design="paper", **{k: v for k, v in options.items() if k != "control"})
+    paper = rank_logs(frame, design="paper", **{k: v for k, v in options.items() if k not in ("control", "target")})
     by_name = {d.dataset: d for d in paper.datasets}
     rows = configs.rows
     sections = tuple(DatasetSection(dataset=d.dataset, configs=d, paper=by_name[d.dataset],
@@ -80,7 +81,7 @@ def collect_benchmark(frame, timings=None, **options) -> Benchmark:
         plan = plan_logs(frame, delta, control=options.get("control"), **keep)
     return Benchmark(provenance=provenance(frame, sections), options=configs.options, sections=sections,
                      across=across, timings=timing_groups(timings) if timings is not None else (),
-                     versions=configs.versions, plan=plan)
+                     versions=configs.versions, plan=plan, targets=configs if configs.targets else None)
 
 
 def _distinct(frame, *columns) -> str:

@@ -163,6 +163,14 @@ def report_blocks(bench, plt) -> tuple[list, list]:
     for s in bench.sections:
         blocks += section_blocks(s, figures, plt)
     blocks += across_blocks(bench, figures, plt)
+    if bench.targets is not None:
+        from pernode_cli.report.ranking import target_blocks
+        from pernode_cli.report.target_plot import target_figures
+
+        blocks += target_blocks(bench.targets)
+        made = target_figures(bench.targets.target_times)
+        figures += made
+        blocks += [_figure(f) for f in made]
     if bench.plan is not None:
         from pernode_cli.report.planning import plan_blocks
 
@@ -197,6 +205,7 @@ def report_json(bench) -> dict:
                      for s in bench.sections],
         "across_datasets": None if bench.across is None else bench.across.to_dict(),
         "plan": None if bench.plan is None else [d.to_dict() for d in bench.plan.datasets],
+        "time_to_target": None if bench.targets is None else [d.to_dict() for d in bench.targets.targets],
         "timings": [{"dataset": g.dataset, "device": g.device, "backend": g.backend, "source": g.source,
                      "rows": list(g.rows)} for g in bench.timings],
     }

@@ -39,6 +39,9 @@ def heading(d: Ranking, level: int = 2) -> Heading:
 
 
 def selection_line(d: Ranking) -> str:
+    if d.select == "target":
+        return (f"Each run gives its training seconds (the logged epoch_seconds, summed) to the first epoch that meets "
+                f"{d.select_on}; a run that never meets it is censored and ranks last.")
     if d.source == "results table":
         return f"Each method gives its {d.metric} as the table holds it."
     if d.design == "paper":
@@ -111,7 +114,8 @@ def pairwise_table(d: Ranking) -> Table:
     against = f"against {h.control}" if h.control else "all pairs"
     methods = sorted({t.method for t in h.pairs})
     rows = tuple({"A": t.a, "B": t.b, "T+": t.statistic, "p": t.p, "p (Holm)": t.p_holm,
-                  "differ": t.reject, "Median A - B": t.median_difference,
+                  "differ": t.reject, **({"Median A - B": t.median_difference} if t.median_difference is not None
+                                         else {}),
                   **({"p method": t.method} if len(methods) > 1 else {})} for t in h.pairs)
     how = f"{methods[0]} p-values, " if len(methods) == 1 else ""
     return Table(rows, f"{d.dataset}: two-sided Wilcoxon signed-rank tests over the blocks, {against}, {how}Holm-"
@@ -140,14 +144,16 @@ def intervals_table(d: Ranking):
 
 def effects_table(d: Ranking):
     """Per pair: the Hodges-Lehmann difference, P(A better), and with a ROPE the Bayesian test."""
-    pairs = [t for t in (d.posthoc.pairs if d.posthoc else ()) if t.hodges_lehmann is not None]
+    pairs = [t for t in (d.posthoc.pairs if d.posthoc else ()) if t.p_improvement is not None]
     if not pairs:
         return None
     bayes = any(t.bayes_a_better is not None for t in pairs)
     rows = []
     for t in pairs:
-        row = {"A": t.a, "B": t.b, "HL A - B": t.hodges_lehmann, "HL 95% CI": _ci(t.hodges_lehmann_ci),
-               "P(A better)": t.p_improvement, "95% CI": _ci(t.p_improvement_ci)}
+        row = {"A": t.a, "B": t.b}
+        if t.hodges_lehmann is not None:
+            row.update({"HL A - B": t.hodges_lehmann, "HL 95% CI": _ci(t.hodges_lehmann_ci)})
+        row.update({"P(A better)": t.p_improvement, "95% CI": _ci(t.p_improvement_ci)})
         if bayes:
             row.update({"P(A)": t.bayes_a_better, "P(rope)": t.bayes_equivalent, "P(B)": t.bayes_b_better})
         rows.append(row)
@@ -219,6 +225,7 @@ def result_blocks(result: RankResult) -> list:
             blocks += dataset_blocks(d)
     if result.across is not None:
         blocks += dataset_blocks(result.across)
+    blocks += target_blocks(result)
     for x in result.not_ranked:
         blocks.append(Text(f"Not ranked: data set {x.dataset} has no finished rows with status ok "
                            f"({left_out_text(x)}).", "caution"))
@@ -227,6 +234,34 @@ def result_blocks(result: RankResult) -> list:
     v = result.versions
     blocks.append(Text(f"Computed by pernode {v.get('pernode')} with scipy {v.get('scipy')}, numpy {v.get('numpy')}, "
                        f"pandas {v.get('pandas')}."))
+    return blocks
+
+
+def target_table(result: RankResult, dataset: str):
+    """Per variant: runs, how many met the target, the median epoch and seconds of those that did."""
+    import statistics
+
+    times = result.target_times
+    if times is None:
+        return None
+    rows = []
+    for c in times.curves:
+        if c.dataset != dataset:
+            continue
+        reached = [r for r in times.runs if r.dataset == dataset and r.variant == c.variant and r.reached]
+        rows.append({"Variant": c.variant, "Runs": c.n_runs, "Met the target": c.n_reached,
+                     "Median epoch": statistics.median([r.epoch for r in reached]) if reached else None,
+                     "Median seconds": statistics.median([r.seconds for r in reached]) if reached else None})
+    return Table(tuple(rows), f"{dataset}: time to {times.target.text} (of the runs that met it; seconds are the "
+                              "training passes' epoch_seconds summed)") if rows else None
+
+
+def target_blocks(result: RankResult) -> list:
+    blocks = []
+    for d in result.targets:
+        blocks.append(Heading(2, f"Time to target: data set {d.dataset}, {d.metric} (lower is better)"))
+        table = target_table(result, d.dataset)
+        blocks += ([table] if table is not None else []) + ranking_blocks(d)
     return blocks
 
 

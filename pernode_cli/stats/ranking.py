@@ -83,7 +83,7 @@ class PairTest(Record):
     reject: bool  # p_holm <= alpha
     method: str  # exact | normal
     n_used: int  # differences with a sign
-    median_difference: float  # a minus b, metric units
+    median_difference: Optional[float]  # a minus b, metric units (None where the units are not real: time to target)
     # How large and how sure (``stats.effects``, ``stats.bayes``): None with fewer than 2 blocks.
     hodges_lehmann: Optional[float] = None  # of a - b: the median of the Walsh averages
     hodges_lehmann_ci: Optional[tuple] = None  # exact signed-rank interval (None bounds: too few blocks)
@@ -188,6 +188,7 @@ class RankOptions:
     alpha: float = 0.05
     zero_method: str = "wilcox"
     rope: Optional[float] = None  # metric units: adds the Bayesian signed-rank test
+    target: Optional[str] = None  # "val_acc>=0.95": also rank by training seconds to reach it
     top: int = 5
     table_top: int = 3
     block_columns: Optional[tuple] = None  # a results table's settings that tell blocks apart
@@ -231,6 +232,8 @@ class RankResult(Record):
     versions: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
     kind: str = "logs"  # logs | results table (no epochs: one value per method and block)
+    targets: tuple = ()  # Ranking by seconds to ``options["target"]``, per data set
+    target_times: Any = field(default=None, repr=False, compare=False)  # stats.target.TargetTimes
     rows: Any = field(default=None, repr=False, compare=False)  # the cleaned rows that were read
 
     # The renderings of `pernode rank`, for notebooks: the same numbers the command prints.
@@ -260,6 +263,8 @@ class RankResult(Record):
         return {"kind": self.kind, "versions": plain(self.versions), "options": plain(self.options),
                 "datasets": [d.to_dict() for d in self.datasets],
                 "across_datasets": None if self.across is None else self.across.to_dict(),
+                "time_to_target": [d.to_dict() for d in self.targets],
+                "target_runs": [] if self.target_times is None else [r.to_dict() for r in self.target_times.runs],
                 "not_ranked": [x.to_dict() for x in self.not_ranked],
                 "rows_without_dataset": self.rows_without_dataset}
 
@@ -644,9 +649,47 @@ def rank_logs(frame, **options) -> RankResult:
                                                    "data sets are the blocks (Demsar 2006)")
     if r.default_note:
         datasets = tuple(replace(d, warnings=(f"Defaults: {r.default_note}.",) + d.warnings) for d in datasets)
+    targets, times = _rank_targets(frame, o, control) if o.target is not None else ((), None)
     return RankResult(datasets=datasets, across=across, not_ranked=tuple(x for x in clean.left_out if x.ranked == 0),
                       rows_without_dataset=clean.no_dataset, versions=versions(),
-                      options=_echo(o, r), kind=kind, rows=clean.frame)
+                      options=_echo(o, r), kind=kind, targets=targets, target_times=times, rows=clean.frame)
+
+
+def _rank_targets(frame, o: RankOptions, control) -> tuple:
+    """Per data set, the configs design over each run's training seconds to the target (a
+    run that never meets it ranks last: ``stats.target``)."""
+    import pandas as pd
+
+    from pernode_cli.stats.target import censored_as_worst, parse_target, time_to_target
+
+    t = parse_target(o.target)
+    times = time_to_target(frame, t, dataset=o.dataset, variants=o.variants)
+    metric = f"seconds to {t.text}"
+    rows = pd.DataFrame([{"dataset": r.dataset, "variant": r.variant, "run_id": f"{r.run_id}#{r.attempt}",
+                          **dict(r.settings), metric: r.block_value} for r in times.runs])
+    r = Resolved(metric, False, "target", t.text, False, "")
+    out = []
+    for name, group in sorted(rows.groupby("dataset", sort=False), key=lambda g: str(g[0])):
+        variants = sorted(o.variants) if o.variants is not None else sorted(set(group["variant"]))
+        if len(variants) < 2:
+            out.append(_not_ranked(str(name), r, "configs", "one variant: nothing to rank it against", o))
+            continue
+        cols = [c for c in blk.config_columns(group)]
+        m = blk.block_matrices(group, metric, "last", metric, False, o.seeds or "average", variants, cols)[str(name)]
+        finite = replace(m, values=censored_as_worst(m.values))
+        reason = ("the configs design over each run's training seconds to the first epoch that meets "
+                  f"{t.text}; a run that never meets it ranks last (censored)")
+        ranked = _configs_ranking(str(name), finite, r, o, control, reason, _configurations(group))
+        if ranked.ranked:  # a censored run's stand-in value is a rank, not seconds: no sizes in seconds
+            ranked = replace(ranked, variants=tuple(replace(v, median=None, mean=None, mean_ci=None, iqm=None,
+                                                            iqm_ci=None) for v in ranked.variants),
+                             posthoc=replace(ranked.posthoc, pairs=tuple(
+                                 replace(t, median_difference=None, hodges_lehmann=None, hodges_lehmann_ci=None,
+                                         hodges_lehmann_confidence=None) for t in ranked.posthoc.pairs)))
+        out.append(replace(ranked, warnings=ranked.warnings + ((
+            "Runs that never met the target are tied below every run that met it; the tests and P(A better) are "
+            "rank-based, so they hold, but no difference is given in seconds (a censored run has none)."),)))
+    return tuple(out), times
 
 
 def _single_block(group, r: Resolved, o: RankOptions) -> bool:

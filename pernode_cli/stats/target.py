@@ -35,8 +35,11 @@ import numpy as np
 from pernode_cli.errors import PernodeError
 from pernode_cli.stats.rows import LeftOut, Record, clean_rows
 
-SETTING_COLUMNS = ("rate", "units", "batch_size", "seed", "epochs", "lr", "patience", "max_train_samples")
-INTEGER_SETTINGS = ("units", "batch_size", "seed", "epochs", "patience", "max_train_samples")
+from pernode_cli.schema import BLOCK_COLUMNS, SETTINGS  # noqa: E402
+
+# A run's settings as the schema declares them (``schema.BLOCK_COLUMNS``: what tells blocks apart).
+SETTING_COLUMNS = BLOCK_COLUMNS
+INTEGER_SETTINGS = tuple(f.name for f in SETTINGS if f.type in ("int", "Optional[int]", int))
 OPERATORS = (">=", "<=")
 _TARGET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=)\s*([^\s]+)\s*$")
 

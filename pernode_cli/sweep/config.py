@@ -32,6 +32,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 RESOURCE_KEYS = ("gpus_per_run", "cpus_per_run")  # Ray resources: not part of the results
+EXPORT_KEYS = ("tensorboard", "mlflow", "experiment")  # where copies of the rows go: not part of the results
 GRID_ORDER = ("variants", "rates", "units", "batch_sizes", "seeds")  # the grid's order (last fastest)
 REQUIRED = ("dataset", "variants", "rates")
 
@@ -62,6 +63,8 @@ def _keys() -> dict:
     keys[""]["plugins"] = Key("", "plugins", "", "plugins", True, [])
     keys["fixed"]["gpus_per_run"] = Key("fixed", "gpus_per_run", "", "gpus", False, None)
     keys["fixed"]["cpus_per_run"] = Key("fixed", "cpus_per_run", "", "count", False, None, "cpus_per_run")
+    for name in EXPORT_KEYS:
+        keys["fixed"][name] = Key("fixed", name, "", "path", False, None)
     return keys
 
 
@@ -80,7 +83,7 @@ class SweepConfig:
     def fingerprint(self) -> str:
         """Hash of everything that decides the runs and their results (not where data lives,
         nor the resources a run is given)."""
-        fixed = {k: v for k, v in self.fixed.items() if k not in RESOURCE_KEYS}
+        fixed = {k: v for k, v in self.fixed.items() if k not in RESOURCE_KEYS + EXPORT_KEYS}
         payload = {"dataset": self.dataset, "grid": self.grid, "fixed": fixed}
         if self.plugins:
             payload["plugins"] = self.plugins
@@ -88,7 +91,7 @@ class SweepConfig:
 
     def run(self, variant, rate, units, batch_size, seed) -> RunSpec:
         """The run of the grid at these settings, with the config's fixed settings."""
-        fixed = {KEYS["fixed"][k].setting: v for k, v in self.fixed.items() if k not in RESOURCE_KEYS}
+        fixed = {KEYS["fixed"][k].setting: v for k, v in self.fixed.items() if k not in RESOURCE_KEYS + EXPORT_KEYS}
         fixed["patience"] = fixed.get("patience") or None  # 0 is off
         return RunSpec(dataset=self.dataset, data_dir=self.data_dir, variant=variant, rate=rate, units=units,
                        batch_size=batch_size, seed=seed, **fixed)

@@ -186,14 +186,42 @@ def _reconcile(state: SweepState, runs: list[PlannedRun], log: Path) -> None:
     state.save()
 
 
+class ExportingEvents(SweepEvents):
+    """A sweep's events that also copy every row, once it is in the log, to the trackers
+    (``pernode_cli.export``): with Ray too, since the driver appends the rows it receives."""
+
+    def __init__(self, inner: SweepEvents, exporters, log):
+        self.inner, self.exporters, self.log = inner, exporters, str(log)
+
+    def sweep_start(self, pending: int, total: int) -> None:
+        self.inner.sweep_start(pending, total)
+
+    def run_start(self, run, epochs: int) -> None:
+        self.inner.run_start(run, epochs)
+
+    def epoch(self, row: dict) -> None:
+        self.exporters.epoch(row["run_id"], int(row.get("attempt") or 1), row)
+        self.inner.epoch(row)
+
+    def run_end(self, run, message: str) -> None:
+        self.inner.run_end(run, message)
+
+    def in_flight(self, count: int) -> None:
+        self.inner.in_flight(count)
+
+
 def run_sweep(config: SweepConfig, log, shard: tuple[int, int] = (1, 1), fail_fast: bool = False,
-              events: Optional[SweepEvents] = None, train: Optional[Callable] = None, runner=None) -> SweepReport:
+              events: Optional[SweepEvents] = None, train: Optional[Callable] = None, runner=None,
+              exporters=None) -> SweepReport:
     """Train every unfinished run of ``shard`` of ``config``'s grid, appending to ``log``.
 
     ``runner`` trains the runs (``LocalRunner`` by default, ``RayRunner`` on Ray); this
-    process stays the log's one writer either way.
+    process stays the log's one writer either way. ``exporters`` get a copy of every row once
+    it is in the log, and each attempt's end; the caller closes them.
     """
     events, log = events or SweepEvents(), check_log_path(log)
+    if exporters:
+        events = ExportingEvents(events, exporters, log)
     runner = runner or LocalRunner(train)
     try:
         state, in_log, runs, csv_log = _open(config, log, shard, runner.data, runner)
@@ -207,8 +235,12 @@ def run_sweep(config: SweepConfig, log, shard: tuple[int, int] = (1, 1), fail_fa
         report.failures = [(r.run_id, "non-finite loss") for r in runs if r.status == "nonfinite"]
         events.sweep_start(len(pending), len(runs))
         attempts = [(r, in_log[r.run_id].attempts + 1 if r.run_id in in_log else 1) for r in pending]
+        attempt_of = {r.run_id: a for r, a in attempts}
         for run, outcome in runner.results(attempts, csv_log, events):
             ok, message = record_outcome(run, outcome, state)
+            if exporters:
+                exporters.run_end(run.run_id, attempt_of[run.run_id],
+                                  None if isinstance(outcome, BaseException) else outcome.rows)
             report.ran += 1
             events.run_end(run, message)
             if not ok:

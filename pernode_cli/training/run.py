@@ -188,11 +188,13 @@ class TrainEvents:
     def epoch(self, row: dict) -> None: ...
 
 
-def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None) -> RunResult:
+def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None, exporters=None) -> RunResult:
     """Check ``config`` and ``log``, load the data, train, append every epoch to ``log``.
 
     Exactly once: a run the log already holds complete is refused; an unfinished one (an
     interrupted attempt, whose rows stay) is trained again as the next attempt.
+    ``exporters`` (``pernode_cli.export.open_exporters``) get a copy of every row once it is in
+    the log; the caller closes them.
     """
     events = events or TrainEvents()
     log = check_log_path(log)
@@ -219,9 +221,22 @@ def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None) -> 
     except BaseException:
         lock.release(wrote_nothing=True)
         raise
+    attempt = (earlier.attempts if earlier else 0) + 1
+    on_epoch = events.epoch
+    if exporters:
+        exporters.run_start(run_id, attempt, tags={"source": str(log)})
+
+        def on_epoch(row, show=events.epoch):  # the row is in the CSV: then a copy goes to the trackers
+            exporters.epoch(run_id, attempt, row)
+            show(row)
+
+    result = None
     try:
         events.start(config, data)
-        return train_run(config, csv_log, on_epoch=events.epoch, dataset=data, run_id=run_id,
-                         attempt=(earlier.attempts if earlier else 0) + 1, data_fingerprint=fingerprint)
+        result = train_run(config, csv_log, on_epoch=on_epoch, dataset=data, run_id=run_id, attempt=attempt,
+                           data_fingerprint=fingerprint)
+        return result
     finally:
         csv_log.close()
+        if exporters:
+            exporters.run_end(run_id, attempt, result.rows if result is not None else None)
