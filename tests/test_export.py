@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -520,8 +521,8 @@ def mlflow_servers(tmp_path_factory):
         second.kill()
 
 
-def _tracker_runs(client) -> dict:
-    experiment = client.get_experiment_by_name("pernode")
+def _tracker_runs(client, experiment: str = "pernode") -> dict:
+    experiment = client.get_experiment_by_name(experiment)
     runs = client.search_runs([experiment.experiment_id], max_results=1000) if experiment else []
     out = {}
     for r in runs:
@@ -529,10 +530,10 @@ def _tracker_runs(client) -> dict:
     return out
 
 
-def _assert_tracker_equals_log(client, log: Path, tmp_path: Path) -> None:
+def _assert_tracker_equals_log(client, log: Path, tmp_path: Path, experiment: str = "pernode") -> None:
     attempts = log_attempts(log)
     header = log.read_text().splitlines(keepends=True)[0]
-    runs = _tracker_runs(client)
+    runs = _tracker_runs(client, experiment)
     assert set(runs) == set(attempts)
     for key, (lines, rows) in attempts.items():
         (run,) = runs[key]  # one MLflow run per run id and attempt: no duplicate
@@ -551,65 +552,68 @@ def _assert_tracker_equals_log(client, log: Path, tmp_path: Path) -> None:
         assert Path(path).read_text() == header + "".join(lines)  # the log's own lines
 
 
+SWEEP = ('dataset = "digits"\n[grid]\nvariants = ["Dropout", "Dense"]\nrates = [0.1, 0.3]\nunits = [4]\n'
+         'batch_sizes = [32]\n[fixed]\nepochs = 3\nmax_train_samples = 64\n')
+
+
+def _pernode(*args, cwd):
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    return subprocess.Popen([sys.executable, "-m", "pernode_cli", *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.mark.slow
-def test_mlflow_server_live_export_outage_and_refill(tmp_path, mlflow_servers):
+def test_a_sweep_exports_live_to_mlflow_survives_an_outage_and_export_refills(tmp_path, mlflow_servers):
     from mlflow import MlflowClient
 
     mlflow_server, restarted = mlflow_servers
-
-    log = write_log(tmp_path / "log.csv")
-    before = log.read_bytes()
-    attempts = list(log_attempts(log).items())
+    (tmp_path / "c.toml").write_text(SWEEP)
+    log = tmp_path / "c.csv"
     client = MlflowClient(mlflow_server.url)
-    ex = open_exporters(mlflow=mlflow_server.url)
-
-    def feed(items):
-        for (run_id, attempt), (_, rows) in items:
-            ex.run_start(run_id, attempt, tags={"source": str(log.resolve())})
-            for row in rows:
-                ex.epoch(run_id, attempt, row)
-            if rows[-1]["run_end"]:  # an attempt that was cut short never reaches run_end
-                ex.run_end(run_id, attempt, rows)
-
-    # A sweep exporting live: its first run reaches the server whole.
-    feed(attempts[:1])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        runs = _tracker_runs(client).get(attempts[0][0], [])
-        if runs and client.get_run(runs[0].info.run_id).info.status == "FINISHED":
+    # A real sweep exporting live; once its first run has reached the server whole, the server dies.
+    sweep = _pernode("sweep", "c.toml", "--mlflow", mlflow_server.url, "--export-timeout", "3", "--quiet", cwd=tmp_path)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and sweep.poll() is None:
+        runs = [r for rs in _tracker_runs(client).values() for r in rs] if mlflow_server.process.poll() is None else []
+        if any(client.get_run(r.info.run_id).info.status == "FINISHED" for r in runs):
             break
-        time.sleep(0.2)
-    else:
-        raise AssertionError("the first run did not reach the server")
-    # The server dies in the middle of the sweep: nothing raises, the log is as it was, and
-    # one line per run says what was not sent.
+        time.sleep(0.3)
     mlflow_server.kill()
-    feed(attempts[1:])
-    lines = ex.close(timeout_s=2)
-    assert log.read_bytes() == before
-    assert len(lines) == 3 and all(f"MLflow {mlflow_server.url}: run " in line for line in lines)
-    for line, ((run_id, attempt), (_, rows)) in zip(lines, attempts[1:]):
-        assert f"run {run_id} attempt {attempt}: all {len(rows)} epoch(s)" in line and "gave up after 2 s" in line
-    # Back up: `pernode export` fills the tracker in, reusing the run sent live; a second
-    # export adds nothing. (A later export runs in a new process; this one's MLflow still maps
-    # the artifacts of the runs it sent to the dead server's address: it caches artifact
-    # stores per run.)
+    _, err = sweep.communicate(timeout=300)
+    assert sweep.returncode == 0, err  # the tracker failed: the sweep did not
+    frame = pd.read_csv(log)
+    assert len(frame) == 4 * 3 and not frame.duplicated(["run_id", "attempt", "epoch"]).any()  # the CSV whole
+    assert "export:" in err and "pernode export" in err  # what was not sent, said
+    # Back up: `pernode export` fills the tracker in, reusing the runs sent live; a second export adds nothing.
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
     getattr(tracking_utils, "_artifact_repos_cache", {}).clear()
     client = MlflowClient(restarted.url)
     result, output = invoke("export", str(log), "--mlflow", restarted.url, "--timeout", "60")
     assert result.exit_code == 0, output
-    assert "1 run(s) created" not in output and "3 run(s) created, 1 already there" in " ".join(output.split())
     _assert_tracker_equals_log(client, log, tmp_path / "first")
     result, output = invoke("export", str(log), "--mlflow", restarted.url)
     assert result.exit_code == 0, output
-    assert "0 run(s) created, 4 already there; 0 epoch(s) written, 9 already there" in " ".join(output.split())
+    assert "0 run(s) created, 4 already there; 0 epoch(s) written, 12 already there" in " ".join(output.split())
     # Another log of the same runs, trained again: what MLflow holds is kept, and said.
+    log = write_log(tmp_path / "log.csv")
+    result, output = invoke("export", str(log), "--mlflow", restarted.url, "--experiment", "again", "--timeout", "60")
+    assert result.exit_code == 0, output
     (tmp_path / "other").mkdir()
     other = write_log(tmp_path / "other" / "log.csv", seed=5)
-    result, output = invoke("export", str(other), "--mlflow", restarted.url)
+    result, output = invoke("export", str(other), "--mlflow", restarted.url, "--experiment", "again")
     assert result.exit_code == 1
     lines = [x for x in " ".join(output.split()).split("not sent: ")[1:]]
     assert len(lines) == 4 and all("metric value(s) differ from those MLflow holds" in x for x in lines)
-    _assert_tracker_equals_log(client, log, tmp_path / "second")  # no duplicate, the first log's numbers
+    _assert_tracker_equals_log(client, log, tmp_path / "second", "again")  # no duplicate, the first log's numbers
+
+
+@pytest.mark.slow
+def test_train_exports_live_to_tensorboard_equal_to_its_log(tmp_path, tensorboard_reader):
+    trained = _pernode("train", "--max-train-samples", "64", "--units", "4", "--batch-size", "32", "--epochs", "3",
+                       "--log", "t.csv", "--tensorboard", "tb", "--quiet", cwd=tmp_path)
+    _, err = trained.communicate(timeout=300)
+    assert trained.returncode == 0, err
+    (key, (_, rows)), = log_attempts(tmp_path / "t.csv").items()
+    _tensorboard_holds(tensorboard_reader, tmp_path / "tb" / key[0] / f"attempt-{key[1]}", rows)
