@@ -132,7 +132,11 @@ def print_rich(blocks, console) -> None:
             # No cell is ever cut (PerNodeBernoulli and PerNodeBernoulli_Fixed must stay apart at
             # 80 columns, and a number with an ellipsis is no number): each column is at least as
             # wide as its widest cell, headers wrap instead, and the light box leaves room for it.
-            t = RichTable(title=_escape(b.title) or None, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+            # The title is a line of its own: a table narrower than its title would wrap it
+            # word by word in the middle of the screen.
+            if b.title:
+                console.print(f"[italic]{_escape(b.title)}[/italic]", soft_wrap=True)
+            t = RichTable(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
             first = next(iter(b.rows[0]))
             for col in b.rows[0]:
                 widest = max(len(cell(r.get(col), 4)) for r in b.rows)

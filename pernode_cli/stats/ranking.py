@@ -297,10 +297,30 @@ def _has_values(frame, column: str) -> bool:
     return column in frame.columns and len(frame) > 0 and not bool(frame[column].isna().any())
 
 
+def table_metric(frame, block_columns=None) -> Optional[str]:
+    """A results table's one numeric column besides its names and block columns (None: not one)."""
+    numeric = numeric_columns(frame, block_columns)
+    return numeric[0] if len(numeric) == 1 else None
+
+
+def numeric_columns(frame, block_columns=None) -> list:
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    named = {"dataset", "variant", *(block_columns or ())}
+    return [c for c in frame.columns
+            if c not in named and is_numeric_dtype(frame[c]) and not is_bool_dtype(frame[c])]
+
+
 def resolve(frame, o: RankOptions) -> Resolved:
     """The metric (and its direction), the selection column and the epoch rule."""
     notes = []
     metric = o.metric
+    if metric is None and "epoch" not in frame.columns:
+        metric = table_metric(frame, o.block_columns)
+        numeric = numeric_columns(frame, o.block_columns)
+        if metric is None and numeric and "val_loss" not in frame.columns:
+            raise PernodeError(f"The table has {len(numeric)} value columns ({', '.join(map(str, numeric))}); "
+                               "give `metric`, the one to rank by.")
     if metric is None:
         metric = "test_loss" if _has_values(frame, "test_loss") else "val_loss"
         if metric == "val_loss" and "test_loss" in frame.columns:
