@@ -194,3 +194,20 @@ def test_the_whole_path_agrees_with_the_procedures():
     assert d.metric == "test_loss" and d.select_on == "val_loss" and d.select == "best"
     assert d.design == "configs" and d.blocks.n == 5 and d.omnibus.method == "exact"
     assert d.omnibus.p is not None and 0 < d.omnibus.p <= 1
+
+
+@pytest.mark.parametrize("n, k", [(5, 4), (12, 3), (20, 4), (8, 6)])
+def test_the_planners_friedman_p_is_the_rankings(n, k):
+    """``friedman_p_stack`` (the planner's omnibus test) gives the ranking's p-value: equal where it
+    is exact, within the permutation p-value's Monte Carlo error elsewhere; a null keeps its level."""
+    rng = np.random.default_rng(n * 10 + k)
+    m = rng.normal(size=(300, n, k))
+    m[:100, :, 0] += 0.8  # some with an effect
+    got = proc.friedman_p_stack(m)
+    want = np.array([proc.friedman(x, False).p for x in m[:60]])
+    method = proc.friedman(m[0], False).method
+    tol = 1e-12 if method == "exact" else 4 * np.sqrt(0.25 / proc.PERMUTATION_RESAMPLES) * 2
+    np.testing.assert_allclose(got[:60], want, atol=tol)
+    assert proc.friedman_p_stack(m[0]) == pytest.approx(got[0], abs=1e-15)  # one matrix
+    null = proc.friedman_p_stack(rng.normal(size=(4000, n, k)))
+    assert (null <= ALPHA).mean() <= ALPHA + 2 * np.sqrt(ALPHA * (1 - ALPHA) / 4000)

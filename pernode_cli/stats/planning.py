@@ -4,8 +4,10 @@
 direction and epoch selection as ``rank_logs``), makes each data set's pilot tensor
 ``pilot[configuration, seed, variant]`` (``NaN`` where a run is missing) and estimates, by
 resampling its configurations and seeds, the power of the configs design (seeds averaged)
-to detect a difference of ``delta`` in metric units: for Friedman's omnibus test and, with a
-``control``, for the Wilcoxon-Holm comparison against it.
+to detect a difference of ``delta`` in metric units: for Friedman's omnibus test with the
+p-value the ranking prints (exact, permutation or Iman-Davenport by size:
+``procedures.friedman_p_stack``) and, with a ``control``, for the Wilcoxon-Holm comparison
+against it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from pernode_cli.errors import PernodeError
 from pernode_cli.stats import blocks as blk
+from pernode_cli.stats import procedures as proc
 from pernode_cli.stats.direction import direction_word
 from pernode_cli.stats.ranking import RankOptions, resolve, versions
 from pernode_cli.stats.rows import Record, clean_rows, match_names, variant_list
@@ -93,7 +96,8 @@ def plan_logs(frame, delta: float, control: Optional[str] = None, shifted: Optio
             continue
         pilot, _ = pilot_tensor(group, r, variants)
         try:
-            plan = plan_sizes(pilot, float(delta), r.maximize, alpha=o.alpha,
+            plan = plan_sizes(pilot, float(delta), r.maximize, alpha=o.alpha, block_test=proc.friedman_p_stack,
+                              vectorized=True,
                               control=None if control is None else variants.index(control),
                               target=variants.index(pick), power=power, n_resamples=n_resamples)
         except PernodeError as exc:

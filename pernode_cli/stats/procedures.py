@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -155,6 +156,71 @@ def friedman(matrix, maximize: bool, resamples: int = PERMUTATION_RESAMPLES, see
     return FriedmanResult(chi2=float(chi2), iman_davenport_f=None if f is None else float(f), kendall_w=float(w),
                           p=min(1.0, p), method=method, n_resamples=used, min_attainable_p=float(floor),
                           mean_ranks=tuple(float(x) for x in ranks.mean(axis=0)))
+
+
+@functools.lru_cache(maxsize=128)
+def _untied_null(n: int, k: int):
+    """The null of sum_j R_j^2 for ``n`` blocks of ``k`` untied values, drawn as ``friedman``
+    draws it: ``("exact", values, tail)`` with ``tail[i] = P(S >= values[i])``, ``("permutation",
+    sorted sample)``, or ``("iman-davenport",)``."""
+    base = np.tile(np.arange(1, k + 1, dtype=np.float64), (n, 1))
+    exact = _exact_null(np.rint(2 * base).astype(np.int64))
+    if exact is not None:
+        values, probs = exact
+        order = np.argsort(values)
+        values, probs = values[order] / 4.0, probs[order]
+        return ("exact", values, np.cumsum(probs[::-1])[::-1])
+    if n <= PERMUTATION_MAX_BLOCKS:
+        return ("permutation", np.sort(_permutation_null(base, PERMUTATION_RESAMPLES, SEED)))
+    return ("iman-davenport",)
+
+
+def friedman_p_stack(matrices) -> np.ndarray:
+    """Friedman p-values of every ``(n, k)`` matrix of a ``(batch, n, k)`` stack, for the planner:
+    the ranking's exact, permutation or Iman-Davenport p-value (``friedman``) of its size.
+
+    Every untied matrix of a size has the same null distribution of its rank sums, so one null
+    per size serves the whole stack: for untied matrices the p-value is ``friedman``'s (a
+    permutation null is the ranking's, drawn once: the same distribution, Monte Carlo error
+    apart). A matrix with ties has a null of its own tie pattern, too costly to enumerate for
+    every simulated design; its tie-corrected chi-square is referred to the untied null (for
+    many blocks the two nulls share their chi-square limit). The direction does not matter:
+    reversing every block's ranks leaves the statistic unchanged.
+    """
+    from scipy.stats import f as f_dist
+    from scipy.stats import rankdata
+
+    m = np.asarray(matrices, dtype="float64")
+    if m.ndim == 2:
+        return float(friedman_p_stack(m[None])[0])
+    batch, n, k = m.shape
+    if n == 1:
+        return np.ones(batch)
+    ranks = rankdata(m, axis=-1)
+    sums = ranks.sum(axis=1)
+    raw = 12.0 / (n * k * (k + 1)) * (sums**2).sum(axis=1) - 3.0 * n * (k + 1)
+    counts = np.sort(ranks, axis=-1)
+    # sum over tie groups of t^3 - t, per block: from the multiplicity of each rank value
+    same = (counts[..., :, None] == counts[..., None, :]).sum(axis=-1)  # each value's group size
+    ties = (same**2 - 1).sum(axis=(-1, -2))  # sum_g t (t^2 - 1) = sum over members of (t^2 - 1)
+    correction = 1.0 - ties / (n * (k**3 - k))
+    chi2 = np.where(correction > 1e-12, np.maximum(raw, 0.0) / np.maximum(correction, 1e-12), 0.0)
+    statistic = (chi2 + 3.0 * n * (k + 1)) * (n * k * (k + 1)) / 12.0  # as an untied sum of squared rank sums
+    tol = 1e-7 * np.maximum(1.0, statistic)
+    null = _untied_null(n, k)
+    if null[0] == "exact":
+        values, tail = null[1], null[2]
+        at = np.searchsorted(values, statistic - tol, side="left")
+        p = np.where(at < len(values), tail[np.minimum(at, len(values) - 1)], 0.0)
+    elif null[0] == "permutation":
+        sample = null[1]
+        p = (1.0 + len(sample) - np.searchsorted(sample, statistic - tol, side="left")) / (len(sample) + 1.0)
+    else:
+        most = n * (k - 1)
+        spare = most - chi2
+        f = (n - 1) * chi2 / np.where(spare > 1e-9 * most, spare, np.inf)
+        p = np.where(spare > 1e-9 * most, f_dist.sf(f, k - 1, (k - 1) * (n - 1)), 0.0)
+    return np.minimum(1.0, p)
 
 
 def _distinct_floor(ranks: np.ndarray) -> float:
