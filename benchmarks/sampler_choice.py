@@ -79,11 +79,14 @@ def forced(at_once):
 
 
 def bootstrap_ratio(a_rounds, b_rounds, draws=2000, seed=0):
-    """95% interval of median(a) / median(b), resampling rounds (paired)."""
+    """95% interval of median(a) / median(b) over all steps, resampling rounds (paired)."""
     rng = np.random.default_rng(seed)
-    a, b = np.array([statistics.median(r) for r in a_rounds]), np.array([statistics.median(r) for r in b_rounds])
-    idx = rng.integers(0, len(a), size=(draws, len(a)))
-    ratios = np.median(a[idx], axis=1) / np.median(b[idx], axis=1)
+    ratios = []
+    for _ in range(draws):
+        pick = rng.integers(0, len(a_rounds), size=len(a_rounds))
+        a = np.concatenate([a_rounds[i] for i in pick])
+        b = np.concatenate([b_rounds[i] for i in pick])
+        ratios.append(np.median(a) / np.median(b))
     return float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))
 
 
