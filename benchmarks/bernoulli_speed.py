@@ -17,6 +17,8 @@ extensions, the 1-minute load at the start and the end, the median step time of 
 variant, its ratio to Dropout's median in the same run with a 95% bootstrap interval over
 rounds (paired by round: a round's drift cancels), and the targets: at the CIFAR-10 shape
 PerNodeBernoulli at most 3x Dropout at every rate, PerNodePartialGaussian at most 3.5x.
+``--primitives`` only times the pieces an exact mask is made of (random words, a field's
+AND and compare, a prefix sum, a gather), in ns per element on the running backend.
 ``VARIANT@RATE`` times a variant at another rate (rate 0.5 takes the one-bit path of the
 exact Bernoulli thresholds, 31 decisions per random word; 0.1, 0.3 and 0.7 need 14 or 15
 bits, two decisions per word). Runs on any Keras backend (``KERAS_BACKEND``).
@@ -167,6 +169,37 @@ def cpu_description() -> str:
     return f"CPU {model}, vector extensions: {' '.join(vector) or 'unknown'}"
 
 
+def primitives(log, n=1 << 21, repeats=15) -> str:
+    """ns per element of the pieces an exact mask is made of, on the running backend (eager
+    ops on ``n`` elements, median of ``repeats``): random words against the per-entry ops
+    that fewer random bits per decision would need (a prefix sum and a gather)."""
+    from keras import ops
+
+    gen = keras.random.SeedGenerator(0)
+    words = keras.random.randint((n,), -(2**30), 2**30, dtype="int32", seed=gen)
+    flags = ops.cast(ops.less(words, 0), "int32")
+    index = keras.random.randint((n,), 0, n // 16, dtype="int32", seed=gen)
+    pool = keras.random.randint((n // 16,), -(2**30), 2**30, dtype="int32", seed=gen)
+    pieces = {
+        "random int32 words (randint)": (lambda: keras.random.randint((n,), -(2**30), 2**30, dtype="int32", seed=gen), n),
+        "float32 uniforms": (lambda: keras.random.uniform((n,), seed=gen), n),
+        "AND + compare (one field)": (lambda: ops.less(ops.bitwise_and(words, 0x7FFF), 1234), n),
+        "prefix sum (cumsum)": (lambda: ops.cumsum(flags), n),
+        "gather (take)": (lambda: ops.take(pool, index), n),
+    }
+    lines = ["| piece | ns per element |", "|---|---|"]
+    for name, (fn, count) in pieces.items():
+        np.asarray(ops.convert_to_numpy(fn()))
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            np.asarray(ops.convert_to_numpy(fn()))
+            times.append(time.perf_counter() - t0)
+        lines.append(f"| {name} | {statistics.median(times) / count * 1e9:.2f} |")
+        log(f"primitives: {name} done")
+    return "\n".join(lines)
+
+
 def load_average() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
@@ -189,6 +222,7 @@ def main(argv=None) -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", default="cifar10=3,speech_commands=1", help="N, or per shape")
     p.add_argument("--out", help="also write the table to this Markdown file")
+    p.add_argument("--primitives", action="store_true", help="only time the pieces of a mask (ns per element)")
     args = p.parse_args(argv)
     shapes = args.shapes.split(",")
     unknown = [s for s in shapes if s not in SHAPES]
@@ -202,6 +236,13 @@ def main(argv=None) -> None:
     def log(msg):
         print(f"[{time.perf_counter() - start:6.0f} s] {msg}", file=sys.stderr, flush=True)
 
+    if args.primitives:
+        text = f"{head}\n\n{primitives(log)}\n\n1-minute load {load_average():.1f} at end"
+        print(text)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(f"# Pieces of an exact mask\n\n{text}\n")
+        return
     results = {s: time_shape(s, variants, args.rounds, steps[s], log) for s in shapes}
     elapsed = time.perf_counter() - start
     text = f"{head}, {load_average():.1f} at end; {elapsed:.0f} s in all\n\n{table(results, variants)}"

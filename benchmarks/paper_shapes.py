@@ -9,7 +9,7 @@ interleaves its variants round by round, Dropout among them), then prints one ta
 variants (at each rate) in rows, the ratio of their mean epoch time to Dropout's in the same
 run, with its 95% interval, in columns, next to the speed targets, and the CPU model with
 its vector extensions and the 1-minute load. ``--rates 0.1,0.3,0.5,0.7`` times every rate
-(the PerNode rows then read ``PerNodeBernoulli@0.3``); the PerNode variants run the sampler
+(rows then read ``PerNodeBernoulli@0.3``, each against ``Dropout@0.3`` of its run); the PerNode variants run the sampler
 that `auto` picks on the running backend, named in the table. With --out it also writes the
 table and the raw records (device, backend, versions, samplers) to a Markdown file.
 """
@@ -60,7 +60,7 @@ def run_shape(shape: str, args, rate: float, label_rates: bool) -> list[dict]:
         raise SystemExit(f"pernode timeit failed for {shape}:\n{out.stderr[-3000:]}")
     records = json.loads(out.stdout)
     for r in records:  # one row per variant and rate; Dropout of each run is its baseline
-        r["label"] = f"{r['variant']}@{rate:g}" if label_rates and r["variant"] != "Dropout" else r["variant"]
+        r["label"] = f"{r['variant']}@{rate:g}" if label_rates else r["variant"]
         r["load_1min"] = os.getloadavg()[0]
     return records
 

@@ -32,15 +32,17 @@ decision, which ``k = 31 // b`` fields per word attain up to the word's spare bi
 expansion bit by bit needs only 2 bits per decision *on average*, but how many bits a
 decision takes is random, so spending fewer than ``b`` needs shapes that depend on the
 draws: compacting the undecided entries (a prefix sum and a gather over every entry), or a
-loop until all are decided. On the 2-core CPU with TensorFlow those two per-entry ops cost
-about 8 ns an entry each, against the 3.7 ns a decision that 15-bit thresholds spend on
-random words (7.4 ns a word, two decisions a word; ``benchmarks/RESULTS.md``), so the exact
-path here stays the fixed-shape one. A cheaper mask needs fewer threshold bits (a coarser
-realised rate), not a cleverer exact construction.
+loop until all are decided. Compaction could save at most about a third of a random word a
+decision (from 1/2 to about 1/6), but on the 2-core CPU the prefix sum and the gather
+together cost more per entry than that on every backend: as much as 1.6 random words on
+TensorFlow, 0.5 on JAX and 3 on PyTorch (eager ops, ``benchmarks/bernoulli_speed.py
+--primitives``, ``benchmarks/RESULTS.md``), so the exact path here stays the fixed-shape
+one. A cheaper mask needs fewer threshold bits (a coarser realised rate), not a cleverer
+exact construction.
 
-``drop_decisions`` are the complements of keep decisions (``field >= t``): true with
+``bernoulli_drop`` gives the complements of keep decisions (``field >= t``): true with
 probability ``realised_rate(rate)``, from the same words at the same cost. The
-partial-Gaussian stir and sampler choose their perturbed connections with them.
+partial-Gaussian stir and sampler choose their perturbed connections with it.
 """
 
 from __future__ import annotations

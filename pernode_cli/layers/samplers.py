@@ -69,11 +69,12 @@ def _float32(*tensors):
 # benchmarks/RESULTS.md). Larger masks, other backends and unknown widths take the chunk
 # loop. The rule looks at the layer's width only, not at the batch of a call, so the sampler
 # that logs record is the one that runs.
-# Measured 2026-12-01 (RESULTS.md, "Sampler choice"): PyTorch materialised faster at every
-# width up to 4,096 x 128 (0.29x the chunk loop's step there; larger masks take the loop
-# for memory: 1 << 26 float32 elements are 256 MiB a copy); JAX up to 256 x 128 (0.77x),
-# not from 1,024 x 128 on (1.20x); TensorFlow at no width (1.01x at 64 x 128, intervals
-# holding 1, 1.17-1.52x above).
+# Measured 2026-12-01 (RESULTS.md, "Sampler choice", three runs on a busy VM): PyTorch
+# materialised faster at every width up to 4,096 x 128 (0.29-0.66x the chunk loop's step
+# there; larger masks take the loop for memory: 1 << 26 float32 elements are 256 MiB a
+# copy); JAX up to 256 x 128 (0.74-0.77x), not from 1,024 x 128 on (1.20-1.55x);
+# TensorFlow at no width clearly (0.83-0.92x at 256 x 128 with intervals holding 1,
+# 1.17-1.79x at 4,096 x 128).
 AUTO_REFERENCE_ELEMENTS = {"torch": 1 << 26, "jax": 1 << 22, "tensorflow": 0}
 
 
