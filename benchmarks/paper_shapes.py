@@ -9,8 +9,9 @@ interleaves its variants round by round, Dropout among them), then prints one ta
 variants (at each rate) in rows, the ratio of their mean epoch time to Dropout's in the same
 run, with its 95% interval, in columns, next to the speed targets, and the CPU model with
 its vector extensions and the 1-minute load. ``--rates 0.1,0.3,0.5,0.7`` times every rate
-(rows then read ``PerNodeBernoulli@0.3``, each against ``Dropout@0.3`` of its run); the PerNode variants run the sampler
-that `auto` picks on the running backend, named in the table. With --out it also writes the
+(rows then read ``PerNodeBernoulli@0.3``, each against ``Dropout@0.3`` of its run); the
+PerNode variants run the sampler that `auto` picks on the running backend, named in the
+table. With --out it also writes the
 table and the raw records (device, backend, versions, samplers) to a Markdown file.
 """
 

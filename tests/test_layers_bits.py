@@ -17,6 +17,7 @@ from pernode_cli.layers.bits import (
     keep_threshold,
     realised_keep,
     realised_rate,
+    words_along,
 )
 from pernode_cli.layers.stirs import bernoulli_stir, partial_gaussian_stir
 from tests.helpers import assert_mean_close, assert_uncorrelated, assert_variance_close, to_numpy
@@ -63,7 +64,7 @@ def test_keep_frequency_and_independent_fields(rate):
     q = realised_keep(rate)
     keep = to_numpy(bernoulli_keep((4000, 62, 8), rate, keras.random.SeedGenerator(3))).astype("float64")
     assert abs(keep.mean() - q) <= 5 * math.sqrt(q * (1 - q) / keep.size)
-    m = -(-62 // decisions_per_word(rate))
+    m = words_along(62, decisions_per_word(rate))
     flat = keep.transpose(0, 2, 1).reshape(-1, 62)
     for i in range(0, 62 - m, max(1, (62 - m) // 7)):
         assert_uncorrelated(flat[:, i], flat[:, i + m])
@@ -153,3 +154,10 @@ def test_partial_reparam_perturbs_with_the_realised_rate(rate, at_once, monkeypa
     r = realised_rate(rate)
     assert abs((y != 1.0).mean() - r) <= 5 * math.sqrt(r * (1 - r) / y.size)
     assert_variance_close(y.reshape(-1, 1), r / (1 - r))
+
+
+@pytest.mark.parametrize("n, k, m", [(128, 31, 8), (128, 2, 64), (124, 31, 4), (127, 31, 5), (1, 31, 1), (65, 2, 33), (64, 15, 8)])
+def test_words_along_fill_the_axis_exactly_when_a_divisor_is_near(n, k, m):
+    assert words_along(n, k) == m
+    used = -(-n // m)
+    assert used <= k and used * m >= n  # every entry has its own field of one word
