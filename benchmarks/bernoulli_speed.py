@@ -1,21 +1,27 @@
-"""PerNodeBernoulli's training step against Dropout's, timed side by side in one process.
+"""PerNode training steps against Dropout's, timed side by side in one process.
 
     python benchmarks/bernoulli_speed.py [--shapes cifar10,speech_commands]
-        [--variants Dropout,PerNodeBernoulli,PerNodeBernoulli@0.3] [--rate 0.5]
-        [--rounds 5] [--steps cifar10=3,speech_commands=1] [--out results.md]
+        [--variants Dropout,PerNodeBernoulli@0.1,PerNodeBernoulli@0.3,PerNodeBernoulli@0.5,
+                    PerNodeBernoulli@0.7,PerNodePartialGaussian]
+        [--rate 0.5] [--rounds 5] [--steps cifar10=3,speech_commands=1] [--out results.md]
 
 Builds each variant's model with ``pernode_cli.models.build_model`` (the paper's CNN
 backbone: CIFAR-10 input 32x32x3 with 10 outputs, flatten 4,096 -> 128 units; Speech
-Commands 128x128x1 with 8 outputs, flatten 65,536 -> 128), compiles it as training does
-(Adam 1e-3, Keras' default jit setting) and fits synthetic data at batch 128. After one
+Commands 128x128x1 with 8 outputs, flatten 65,536 -> 128), with the default sampler
+(``auto``: the table names the sampler it chose on this backend), compiles it as training
+does (Adam 1e-3, Keras' default jit setting) and fits synthetic data at batch 128. After one
 warm-up fit per model, every round fits ``steps`` steps of each model in turn, the order
 alternating between rounds, so that a machine shared with other work slows all variants
-alike; a callback times each step inside ``fit``. Prints the median step time of each
-variant and its ratio to Dropout's median in the same run, next to the targets
-(PerNodeBernoulli at most 4x Dropout at the CIFAR-10 shape, 5x at Speech Commands).
+alike; a callback times each step inside ``fit``. Prints the CPU model and its vector
+extensions, the 1-minute load at the start and the end, the median step time of each
+variant, its ratio to Dropout's median in the same run with a 95% bootstrap interval over
+rounds (paired by round: a round's drift cancels), and the targets: at the CIFAR-10 shape
+PerNodeBernoulli at most 3x Dropout at every rate, PerNodePartialGaussian at most 3.5x.
+``--primitives`` only times the pieces an exact mask is made of (random words, a field's
+AND and compare, a prefix sum, a gather), in ns per element on the running backend.
 ``VARIANT@RATE`` times a variant at another rate (rate 0.5 takes the one-bit path of the
-exact Bernoulli sampler, 31 decisions per random word; a rate such as 0.3 needs 14 bits,
-two decisions per word).
+exact Bernoulli thresholds, 31 decisions per random word; 0.1, 0.3 and 0.7 need 14 or 15
+bits, two decisions per word). Runs on any Keras backend (``KERAS_BACKEND``).
 """
 
 from __future__ import annotations
@@ -37,7 +43,10 @@ from pernode_cli.layers.bits import realised_rate  # noqa: E402
 from pernode_cli.models import build_model, module_sampler  # noqa: E402
 
 SHAPES = {"cifar10": ((32, 32, 3), 10), "speech_commands": ((128, 128, 1), 8)}
-TARGETS = {("PerNodeBernoulli", "cifar10"): 4.0, ("PerNodeBernoulli", "speech_commands"): 5.0}
+TARGETS = {("PerNodeBernoulli", "cifar10"): 3.0, ("PerNodePartialGaussian", "cifar10"): 3.5}
+DEFAULT_VARIANTS = ",".join(
+    ["Dropout"] + [f"PerNodeBernoulli@{r}" for r in (0.1, 0.3, 0.5, 0.7)] + ["PerNodePartialGaussian"]
+)
 BATCH, UNITS = 128, 128
 
 
@@ -89,7 +98,7 @@ def synthetic(shape: str, steps: int):
 
 
 def time_shape(shape: str, variants, rounds: int, steps: int, log) -> dict:
-    """Median step time (s) of every variant, interleaved in ``rounds`` rounds."""
+    """Step times (s) of every variant, per round, interleaved in ``rounds`` rounds."""
     x, y = synthetic(shape, steps)
     models = {}
     for label, name, rate in variants:
@@ -103,27 +112,91 @@ def time_shape(shape: str, variants, rounds: int, steps: int, log) -> dict:
         for label in order:
             timer = StepTimer()
             models[label][0].fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[timer])
-            times[label].extend(timer.times)
-        medians = ", ".join(f"{k} {statistics.median(v) * 1e3:.0f} ms" for k, v in times.items())
+            times[label].append(timer.times)
+        medians = ", ".join(f"{k} {statistics.median(sum(v, [])) * 1e3:.0f} ms" for k, v in times.items())
         log(f"{shape}: round {r + 1}/{rounds} {medians}")
-    return {label: (statistics.median(t), len(t), *models[label][1:]) for label, t in times.items()}
+    return {label: (t, *models[label][1:]) for label, t in times.items()}
+
+
+def ratio_interval(rounds_a, rounds_b, draws=2000, seed=0):
+    """95% bootstrap interval of median(a) / median(b), resampling rounds paired."""
+    rng = np.random.default_rng(seed)
+    a = [np.asarray(r) for r in rounds_a]
+    b = [np.asarray(r) for r in rounds_b]
+    ratios = []
+    for _ in range(draws):
+        pick = rng.integers(0, len(a), size=len(a))
+        ratios.append(np.median(np.concatenate([a[i] for i in pick])) / np.median(np.concatenate([b[i] for i in pick])))
+    return float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))
 
 
 def table(results: dict, variants) -> str:
     lines = [
-        "| shape | variant | rate (realised) | sampler | steps | median step | x Dropout | target |",
+        "| shape | variant | rate (realised) | sampler | steps | median step | x Dropout [95% CI] | target |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for shape, rows in results.items():
-        base = rows[variants[0][0]][0]
+        base_rounds = rows[variants[0][0]][0]
+        base = statistics.median(sum(base_rounds, []))
         for label, name, _ in variants:
-            median, n, sampler, rate = rows[label]
+            rounds, sampler, rate = rows[label]
+            median = statistics.median(sum(rounds, []))
             ratio = median / base
+            lo, hi = ratio_interval(rounds, base_rounds) if label != variants[0][0] else (1.0, 1.0)
             target = TARGETS.get((name, shape))
             verdict = "" if target is None else f"<= {target:g}x: {'met' if ratio <= target else 'NOT met'}"
-            shown = f"{rate:g} ({realised_rate(rate):.6g})" if name == "PerNodeBernoulli" else f"{rate:g}"
-            cells = [shape, label, shown, sampler or "-", n, f"{median * 1e3:.0f} ms", f"{ratio:.2f}x", verdict]
+            shown = f"{rate:g} ({realised_rate(rate):.6g})" if name.startswith(("PerNodeBernoulli", "PerNodePartial")) else f"{rate:g}"
+            n = sum(len(r) for r in rounds)
+            cells = [shape, label, shown, sampler or "-", n, f"{median * 1e3:.0f} ms", f"{ratio:.2f}x [{lo:.2f}, {hi:.2f}]", verdict]
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def cpu_description() -> str:
+    """The CPU model and its vector extensions (from /proc/cpuinfo where there is one)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    vector = sorted(f for f in flags if f.startswith(("avx", "sse4", "fma", "amx")))
+    return f"CPU {model}, vector extensions: {' '.join(vector) or 'unknown'}"
+
+
+def primitives(log, n=1 << 21, repeats=15) -> str:
+    """ns per element of the pieces an exact mask is made of, on the running backend (eager
+    ops on ``n`` elements, median of ``repeats``): random words against the per-entry ops
+    that fewer random bits per decision would need (a prefix sum and a gather)."""
+    from keras import ops
+
+    gen = keras.random.SeedGenerator(0)
+    words = keras.random.randint((n,), -(2**30), 2**30, dtype="int32", seed=gen)
+    flags = ops.cast(ops.less(words, 0), "int32")
+    index = keras.random.randint((n,), 0, n // 16, dtype="int32", seed=gen)
+    pool = keras.random.randint((n // 16,), -(2**30), 2**30, dtype="int32", seed=gen)
+    pieces = {
+        "random int32 words (randint)": (lambda: keras.random.randint((n,), -(2**30), 2**30, dtype="int32", seed=gen), n),
+        "float32 uniforms": (lambda: keras.random.uniform((n,), seed=gen), n),
+        "AND + compare (one field)": (lambda: ops.less(ops.bitwise_and(words, 0x7FFF), 1234), n),
+        "prefix sum (cumsum)": (lambda: ops.cumsum(flags), n),
+        "gather (take)": (lambda: ops.take(pool, index), n),
+    }
+    lines = ["| piece | ns per element |", "|---|---|"]
+    for name, (fn, count) in pieces.items():
+        np.asarray(ops.convert_to_numpy(fn()))
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            np.asarray(ops.convert_to_numpy(fn()))
+            times.append(time.perf_counter() - t0)
+        lines.append(f"| {name} | {statistics.median(times) / count * 1e9:.2f} |")
+        log(f"primitives: {name} done")
     return "\n".join(lines)
 
 
@@ -135,20 +208,21 @@ def header(args) -> str:
     backend = keras.backend.backend()
     version = __import__(backend).__version__ if backend in ("tensorflow", "jax", "torch") else "?"
     return (
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()} {os.cpu_count()} CPUs; "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()} {os.cpu_count()} CPUs; {cpu_description()}; "
         f"Keras {keras.__version__}, {backend} {version}; batch {BATCH}, units {UNITS}; "
-        f"{args.rounds} rounds, steps {args.steps}; load average {load_average():.1f} at start"
+        f"{args.rounds} rounds, steps {args.steps}; 1-minute load {load_average():.1f} at start"
     )
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shapes", default=",".join(SHAPES))
-    p.add_argument("--variants", default="Dropout,PerNodeBernoulli")
+    p.add_argument("--variants", default=DEFAULT_VARIANTS)
     p.add_argument("--rate", type=float, default=0.5)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", default="cifar10=3,speech_commands=1", help="N, or per shape")
     p.add_argument("--out", help="also write the table to this Markdown file")
+    p.add_argument("--primitives", action="store_true", help="only time the pieces of a mask (ns per element)")
     args = p.parse_args(argv)
     shapes = args.shapes.split(",")
     unknown = [s for s in shapes if s not in SHAPES]
@@ -162,13 +236,20 @@ def main(argv=None) -> None:
     def log(msg):
         print(f"[{time.perf_counter() - start:6.0f} s] {msg}", file=sys.stderr, flush=True)
 
+    if args.primitives:
+        text = f"{head}\n\n{primitives(log)}\n\n1-minute load {load_average():.1f} at end"
+        print(text)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(f"# Pieces of an exact mask\n\n{text}\n")
+        return
     results = {s: time_shape(s, variants, args.rounds, steps[s], log) for s in shapes}
     elapsed = time.perf_counter() - start
     text = f"{head}, {load_average():.1f} at end; {elapsed:.0f} s in all\n\n{table(results, variants)}"
     print(text)
     if args.out:
         with open(args.out, "w") as f:
-            f.write(f"# PerNodeBernoulli vs Dropout, training step\n\n{text}\n")
+            f.write(f"# PerNode variants vs Dropout, training step\n\n{text}\n")
 
 
 if __name__ == "__main__":

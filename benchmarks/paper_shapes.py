@@ -1,18 +1,26 @@
 """Epoch-time ratios to Dropout at the paper's three backbone shapes, via `pernode timeit`.
 
-    python benchmarks/paper_shapes.py [--steps-per-epoch 5] [--epochs 4] [--out results.md]
+    python benchmarks/paper_shapes.py [--shapes cifar10,speech_commands,rcv1] [--variants all]
+        [--rates 0.5] [--steps-per-epoch 5] [--epochs 4] [--out results.md]
 
 Runs `pernode timeit --format json` once per data set shape (CIFAR-10 32x32x3, Speech
-Commands 128x128x1, RCV1 47,236 TF-IDF features) on synthetic data, then prints one table:
-variants in rows, the ratio of their mean epoch time to Dropout's in the same run in
-columns, next to the speed targets. With --out it also writes the table and the raw
-records (device, backend, versions, samplers) to a Markdown file.
+Commands 128x128x1, RCV1 47,236 TF-IDF features) and rate on synthetic data (each run
+interleaves its variants round by round, Dropout among them), then prints one table:
+variants (at each rate) in rows, the ratio of their mean epoch time to Dropout's in the same
+run, with its 95% interval, in columns, next to the speed targets, and the CPU model with
+its vector extensions and the 1-minute load. ``--rates 0.1,0.3,0.5,0.7`` times every rate
+(rows then read ``PerNodeBernoulli@0.3``, each against ``Dropout@0.3`` of its run); the
+PerNode variants run the sampler that `auto` picks on the running backend, named in the
+table. With --out it also writes the
+table and the raw records (device, backend, versions, samplers) to a Markdown file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -24,7 +32,11 @@ GPU_TARGETS = {
     "PerNodePartialGaussian": {"cifar10": 1.25, "speech_commands": 1.25, "rcv1": 1.25},
     "PerNodeBernoulli": {"cifar10": 1.10, "speech_commands": 1.25, "rcv1": 1.10},
 }
-CPU_TARGETS = {"PerNodeGaussian": {"cifar10": 1.3}, "PerNodeBernoulli": {"cifar10": 4.0, "speech_commands": 5.0}}
+CPU_TARGETS = {
+    "PerNodeGaussian": {"cifar10": 1.3},
+    "PerNodeBernoulli": {"cifar10": 3.0},
+    "PerNodePartialGaussian": {"cifar10": 3.5},
+}
 MEMORY_TARGET = 1.1  # peak device memory vs Dropout (GPU only: CPUs report none)
 
 
@@ -36,18 +48,39 @@ def steps_for(shape: str, spec: str) -> str:
     return table[shape]
 
 
-def run_shape(shape: str, args) -> list[dict]:
+def run_shape(shape: str, args, rate: float, label_rates: bool) -> list[dict]:
     cmd = [
         sys.executable, "-m", "pernode_cli", "timeit", "--dataset", shape, "--variants", args.variants,
         "--epochs", str(args.epochs), "--warmup", str(args.warmup), "--steps-per-epoch", steps_for(shape, args.steps_per_epoch),
-        "--batch-size", str(args.batch_size), "--units", str(args.units), "--rate", str(args.rate),
+        "--batch-size", str(args.batch_size), "--units", str(args.units), "--rate", str(rate),
         "--format", "json", "--quiet",
     ] + (["--max-minutes", str(args.max_minutes)] if args.max_minutes else [])
     print(f"$ {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"pernode timeit failed for {shape}:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout)
+    records = json.loads(out.stdout)
+    for r in records:  # one row per variant and rate; Dropout of each run is its baseline
+        r["label"] = f"{r['variant']}@{rate:g}" if label_rates else r["variant"]
+        r["load_1min"] = os.getloadavg()[0]
+    return records
+
+
+def cpu_description() -> str:
+    """The CPU model and its vector extensions (from /proc/cpuinfo where there is one)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    vector = sorted(f for f in flags if f.startswith(("avx", "sse4", "fma", "amx")))
+    return f"{model}; vector extensions: {' '.join(vector) or 'unknown'}"
 
 
 def ratio_table(records: list[dict]) -> str:
@@ -55,12 +88,12 @@ def ratio_table(records: list[dict]) -> str:
 
     on_gpu = records[0]["device"] != "CPU"
     targets = GPU_TARGETS if on_gpu else CPU_TARGETS
-    variants = list(dict.fromkeys(r["variant"] for r in records))
+    variants = list(dict.fromkeys(r.get("label", r["variant"]) for r in records))
     shapes = list(dict.fromkeys(r["dataset"] for r in records))
-    by = {(r["variant"], r["dataset"]): r for r in records}
+    by = {(r.get("label", r["variant"]), r["dataset"]): r for r in records}
     rows = []
     for v in variants:
-        row = [v]
+        row = [v + "".join(sorted({f" ({r['sampler']})" for r in records if r.get("label", r["variant"]) == v and r.get("sampler")}))]
         for s in shapes:
             r = by.get((v, s))
             if r is None:
@@ -70,7 +103,7 @@ def ratio_table(records: list[dict]) -> str:
             if r.get("ratio_ci_low") is not None:
                 cell += f" [{r['ratio_ci_low']:.2f}, {r['ratio_ci_high']:.2f}]"
             cell += f" ({r['mean_s']:.3f} s)"
-            target = targets.get(v, {}).get(s)
+            target = targets.get(v.split("@")[0], {}).get(s)
             if target is not None:
                 cell += f" target <= {target}x: {'met' if r['ratio_to_dropout'] <= target else 'NOT met'}"
             row.append(cell)
@@ -102,18 +135,22 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--units", type=int, default=128)
-    p.add_argument("--rate", type=float, default=0.5)
+    p.add_argument("--rates", default="0.5", help="Comma-separated: one timeit run per rate and shape.")
     p.add_argument("--max-minutes", type=float, help="Per shape: stop after the round that passes this.")
     p.add_argument("--out", help="Markdown file for the table and the raw records.")
     args = p.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    load_start = os.getloadavg()[0]
     records = []
     for shape in args.shapes.split(","):
-        records.extend(run_shape(shape, args))
+        for rate in rates:
+            records.extend(run_shape(shape, args, rate, label_rates=len(rates) > 1))
     r0 = records[0]
     head = (
-        f"device: {r0['device']} ({r0['machine']}); backend {r0['backend']} {r0['backend_version']}; "
-        f"jit_compile {r0['jit_compile']}; batch {r0['batch_size']}, units {r0['units']}, rate {r0['rate']}, "
+        f"device: {r0['device']} ({r0['machine']}; {cpu_description()}); backend {r0['backend']} {r0['backend_version']}; "
+        f"jit_compile {r0['jit_compile']}; batch {r0['batch_size']}, units {r0['units']}, rates {args.rates}, "
         f"steps per epoch {args.steps_per_epoch}, {args.epochs} epochs ({args.warmup} warm-up); "
+        f"1-minute load {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end; "
         f"measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
     )
     table = ratio_table(records)

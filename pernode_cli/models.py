@@ -8,7 +8,11 @@ from keras import layers
 
 from pernode_cli.backbones import get_backbone
 from pernode_cli.layers import PerNodeDense
+from pernode_cli.seeds import layer_seed
 from pernode_cli.variants import get_variant
+
+# The role of the module's random layer in ``layer_seed`` (one random layer per module).
+MODULE_ROLE = "module"
 
 
 def model_strategy_adder(variant: str, units: int, rate: float, seed=None, sampler=None) -> list:
@@ -19,9 +23,14 @@ def model_strategy_adder(variant: str, units: int, rate: float, seed=None, sampl
     DropConnect also keeps its noise inside one ``DropConnectDense(units, "relu")`` of the
     same size. Every other variant is its regularizer followed by
     ``Dense(units, activation="relu")``; ``Dense`` is the unregularized control.
+
+    ``seed`` is the run seed: the module's random layer (PerNodeDense, its fixed mask
+    included, DropConnectDense, MaskEnsemble, Dropout, GaussianDropout) is seeded with
+    ``pernode_cli.seeds.layer_seed(seed, "module")``, never with ``seed`` itself, so runs of
+    consecutive seeds draw unrelated noise on every backend (see ``pernode_cli.seeds``).
     """
     spec = get_variant(variant)
-    return spec.build(spec, units, rate, seed, sampler)
+    return spec.build(spec, units, rate, layer_seed(seed, MODULE_ROLE), sampler)
 
 
 def build_model(

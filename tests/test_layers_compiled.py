@@ -13,7 +13,7 @@ import keras
 from pernode_cli.layers import DropConnectDense, MaskEnsemble, PerNodeDense, chunked
 from tests.helpers import small_chunks, to_numpy
 
-D_IN = 12
+D_IN = 13
 MODES = {"eager": {"run_eagerly": True}, "graph": {}, "xla": {"jit_compile": True}}
 STIRS = [("bernoulli", "chunked"), ("gaussian", "chunked"), ("partial_gaussian", "partial_reparam")]
 
@@ -32,7 +32,7 @@ def _model(stir, sampler, mode):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("stir, sampler", STIRS)
 def test_fit_runs_in_every_mode(stir, sampler, mode, monkeypatch):
-    # Chunks of 5 inputs for batch 16: three chunks, the last one padded.
+    # At most 5 inputs a chunk for batch 16: three chunks of 5 for 13 inputs, two padded.
     small_chunks(monkeypatch, batch=16, units=6, inputs=5)
     model = _model(stir, sampler, mode)
     rng = np.random.default_rng(0)

@@ -82,16 +82,26 @@ def test_drawing_a_block_leaves_the_layer_state_alone():
     np.testing.assert_array_equal(to_numpy(source.block((3, 4), seed)), x)
 
 
-@pytest.mark.parametrize(
-    "d_in, multiple, expected", [(4096, 1, 128), (4096, 2, 128), (4096, 31, 124), (40, 31, 40), (7, 2, 7)]
-)
-def test_chunk_size(d_in, multiple, expected, monkeypatch):
+@pytest.mark.parametrize("d_in, expected", [(4096, 128), (256, 128), (65536, 128), (40, 40), (7, 7), (129, 65), (1000, 125)])
+def test_chunk_size_pads_less_than_one_input_per_chunk(d_in, expected, monkeypatch):
+    # 2**21 elements at batch 128 and 128 units: a target of 128 inputs, so n = ceil(d_in /
+    # 128) chunks of ceil(d_in / n). A 256-wide input is two chunks of 128 (the earlier
+    # layout rounded chunks to 124 = 4 * 31 decisions a word and padded it to 372).
     monkeypatch.setattr(chunked, "CHUNK_ELEMENTS", 1 << 21)
-    assert chunked.chunk_size(128, d_in, 128, multiple) == expected
-    assert chunked.chunk_size(None, d_in, 128, multiple) == expected  # unknown batch: hint 128
-    # Blocks smaller than one word's decisions stay small (the tests rely on tiny chunks).
+    for multiple in (1, 2, 31):  # no longer changes the layout
+        assert chunked.chunk_size(128, d_in, 128, multiple) == expected
+    assert chunked.chunk_size(None, d_in, 128) == expected  # unknown batch: hint 128
     monkeypatch.setattr(chunked, "CHUNK_ELEMENTS", 3 * 6 * 2)
-    assert chunked.chunk_size(3, d_in, 6, multiple) == 2
+    assert chunked.chunk_size(3, 8, 6) == 2
+
+
+@pytest.mark.parametrize("budget", [1, 7, 128, 5000])
+def test_chunk_padding_is_below_the_chunk_count(budget, monkeypatch):
+    monkeypatch.setattr(chunked, "CHUNK_ELEMENTS", budget)
+    for d_in in (1, 2, 31, 127, 256, 4097):
+        size = chunked.chunk_size(1, d_in, 1)
+        n = -(-d_in // size)
+        assert size <= budget and n * size - d_in < n, (d_in, size)
 
 
 def test_noise_scale_keeps_non_finite_values():
@@ -116,3 +126,29 @@ def test_nan_variance_gives_nan_output(stir, sampler):
     y = to_numpy(layer(x, training=True))
     assert np.all(np.isnan(y[:, 0])) if stir == "gaussian" else np.any(np.isnan(y[:, 0]))
     assert np.all(np.isfinite(to_numpy(layer(x, training=False))[:, 0]))
+
+
+def test_auto_follows_the_measured_table_for_the_backend(monkeypatch):
+    from pernode_cli.layers import samplers
+
+    backend = keras.backend.backend()
+    monkeypatch.setitem(samplers.AUTO_REFERENCE_ELEMENTS, backend, 128 * 256 * 128)
+    assert resolve_sampler("auto", "bernoulli", 256, 128) == "reference"
+    assert resolve_sampler("auto", "bernoulli", 257, 128) == "chunked"
+    assert resolve_sampler("auto", "bernoulli", None, 128) == "chunked"  # width unknown
+    assert resolve_sampler("auto", "gaussian", 256, 128) == "local_reparam"
+    assert resolve_sampler("auto", "partial_gaussian", 256, 128) == "partial_reparam"
+    assert resolve_sampler("chunked", "bernoulli", 256, 128) == "chunked"
+    # A layer names the sampler that runs once its width is known.
+    layer = PerNodeDense(128, 0.3)
+    assert layer.resolved_sampler() == "chunked"
+    layer.build((None, 256))
+    assert layer.resolved_sampler() == "reference"
+    monkeypatch.setitem(samplers.AUTO_REFERENCE_ELEMENTS, backend, 0)
+    assert layer.resolved_sampler() == "chunked"
+    # The shipped table (README): at 128 units, the digits / RCV1 width 256 and the CIFAR-10
+    # width 4,096, and Speech Commands' 65,536 (always the chunk loop: memory).
+    monkeypatch.undo()
+    expected = {"tensorflow": ["chunked"] * 3, "jax": ["reference", "chunked", "chunked"],
+                "torch": ["reference", "reference", "chunked"]}
+    assert [resolve_sampler("auto", "bernoulli", d, 128) for d in (256, 4096, 65536)] == expected[backend]

@@ -6,7 +6,7 @@ import keras
 from scipy.stats import ks_2samp
 
 from pernode_cli.layers import PerNodeDense, chunked, register_stir
-from pernode_cli.layers.bits import decisions_per_word, realised_keep
+from pernode_cli.layers.bits import realised_keep
 from pernode_cli.layers.samplers import compatible
 from tests.helpers import (
     assert_mean_close,
@@ -98,14 +98,28 @@ def test_agrees_with_reference_in_distribution(stir, sampler):
         assert ks_2samp(ref[:, j], out[:, j]).pvalue > 1e-3
 
 
+def test_partial_reparam_with_the_mask_at_once_agrees_with_reference(monkeypatch):
+    # The materialised choice mask (what `auto` takes for small masks on some backends)
+    # against the reference sampler: KS per unit as above.
+    from pernode_cli.layers import samplers
+
+    monkeypatch.setitem(samplers.AUTO_REFERENCE_ELEMENTS, keras.backend.backend(), 1 << 62)
+    x = np.random.default_rng(9).normal(size=(1, D_IN)).astype("float32")
+    xb = np.repeat(x, BATCH, axis=0)
+    ref = to_numpy(_built("partial_gaussian", "reference", 0.6, seed=21)(xb, training=True))
+    out = to_numpy(_built("partial_gaussian", "partial_reparam", 0.6, seed=22)(xb, training=True))
+    for j in range(UNITS):
+        assert ks_2samp(ref[:, j], out[:, j]).pvalue > 1e-3
+
+
 @pytest.mark.parametrize("rate", [0.5, 0.3])
 def test_chunked_gradient_matches_the_mask_it_drew(monkeypatch, rate):
     # With many chunks, the custom gradient must redraw exactly the forward masks:
     # for y = sum_j y_j, dL/dx[b, i] = sum_j m[b, i, j] W[i, j], and the forward pass
     # with x = e_i reveals sum_j m[b, i, j] W[i, j] for that same draw. Rate 0.5 cuts 31
     # keep decisions from each random word, rate 0.3 two.
-    small_chunks(monkeypatch, batch=3, units=UNITS, inputs=2)
-    assert chunked.chunk_size(3, D_IN, UNITS, decisions_per_word(rate)) == 2
+    small_chunks(monkeypatch, batch=3, units=UNITS, inputs=3)
+    assert chunked.chunk_size(3, D_IN, UNITS) == 3  # 3 chunks of 3 for 8 inputs: one padded
     layer = _built("bernoulli", "chunked", rate, use_bias=False)
     w = to_numpy(layer.kernel)
     x = np.ones((3, D_IN), "float32")

@@ -20,6 +20,29 @@ constants are used (no broadcasting), the cheap case on every backend.
 ``22938 / 2**15 = 11469 / 2**14``: 14 bits, two decisions per word; rate 0.5 keeps with
 ``1 / 2``: one bit, 31 decisions per word), so the distribution does not depend on ``b``,
 and random words, the costly part, are drawn for ``1 / k`` of the entries.
+
+Why ``b`` bits per decision is the floor for masks of a fixed shape. Any computation whose
+tensor shapes do not depend on the random values (what ``jit``, XLA and graph mode compile)
+is a fixed function of a fixed number ``B`` of uniform random bits, so every outcome has a
+probability that is a multiple of ``2**-B``. For ``K`` i.i.d. decisions with keep
+probability ``t / 2**b``, ``t`` odd, the outcome "all kept" has probability
+``t**K / 2**(b K)`` with an odd numerator, hence ``B >= b K``: at least ``b`` bits per
+decision, which ``k = 31 // b`` fields per word attain up to the word's spare bits (for
+``b = 14``: 28 of 31 bits used). Comparing a uniform bit stream with the threshold's binary
+expansion bit by bit needs only 2 bits per decision *on average*, but how many bits a
+decision takes is random, so spending fewer than ``b`` needs shapes that depend on the
+draws: compacting the undecided entries (a prefix sum and a gather over every entry), or a
+loop until all are decided. Compaction could save at most about a third of a random word a
+decision (from 1/2 to about 1/6), but on the 2-core CPU the prefix sum and the gather
+together cost more per entry than that on every backend: as much as 1.6 random words on
+TensorFlow, 0.5 on JAX and 3 on PyTorch (eager ops, ``benchmarks/bernoulli_speed.py
+--primitives``, ``benchmarks/RESULTS.md``), so the exact path here stays the fixed-shape
+one. A cheaper mask needs fewer threshold bits (a coarser realised rate), not a cleverer
+exact construction.
+
+``bernoulli_drop`` gives the complements of keep decisions (``field >= t``): true with
+probability ``realised_rate(rate)``, from the same words at the same cost. The
+partial-Gaussian stir and sampler choose their perturbed connections with it.
 """
 
 from __future__ import annotations
@@ -80,32 +103,54 @@ def decisions_per_word(rate) -> int:
     return _WORD_BITS // field_threshold(rate)[0]
 
 
-def split_decisions(words, rate, k=None):
+def split_decisions(words, rate, k=None, drop=False):
     """The first ``k`` (default: all) keep decisions of every word, as a list of ``k``
     boolean tensors shaped like ``words``, each true with probability ``realised_keep(rate)``
-    and independent of the others."""
+    and independent of the others; with ``drop=True`` their complements (true with
+    probability ``realised_rate(rate)``), at the same cost."""
     bits, t = field_threshold(rate)
     k = _WORD_BITS // bits if k is None else k
-    out = [ops.less(words, t * 2 ** (_WORD_BITS - bits) + WORD_MIN)]  # top field
+    compare = ops.greater_equal if drop else ops.less
+    out = [compare(words, t * 2 ** (_WORD_BITS - bits) + WORD_MIN)]  # top field
     for f in range(k - 1):  # low fields
         field = (2**bits - 1) << (f * bits)
-        out.append(ops.less(ops.bitwise_and(words, field), t << (f * bits)))
+        out.append(compare(ops.bitwise_and(words, field), t << (f * bits)))
     return out
 
 
-def bernoulli_keep(shape, rate, seed_generator):
-    """Boolean mask of ``shape``, i.i.d. true with probability ``realised_keep(rate)``.
+def words_along(n: int, k: int) -> int:
+    """Words drawn for ``n`` decisions at ``k`` a word: ``ceil(n / k)``, or, where words are
+    cheap beside the mask (``k >= 4``), the smallest divisor of ``n`` up to twice that, so
+    the fields fill ``n`` exactly and the mask needs no slice afterwards (8 words of 16
+    decisions for 128 entries at rate 0.5, not 5 of 26 and a cut)."""
+    m = -(-n // k)
+    top = 2 * m if k >= 4 else m
+    return next((d for d in range(m, top + 1) if n % d == 0), m)
+
+
+def bernoulli_keep(shape, rate, seed_generator, drop=False):
+    """Boolean mask of ``shape``, i.i.d. true with probability ``realised_keep(rate)``
+    (``realised_rate(rate)`` with ``drop=True``).
 
     Packs along axis -2 (the input axis of kernel-shaped masks; axis -1 for rank 1): with
-    ``k = decisions_per_word(rate)`` and ``n`` entries on that axis, ``m = ceil(n / k)``
-    words are drawn along it, and decision ``f`` of word ``r`` fills entry ``f * m + r``.
+    ``k = decisions_per_word(rate)`` and ``n`` entries on that axis, ``m`` words are drawn
+    along it (``words_along(n, k)``), and decision ``f`` of word ``r`` fills entry
+    ``f * m + r``. Any ``n`` works: at most ``m - 1`` decisions of the last fields are cut
+    off, so no input needs padding.
     """
     axis = len(shape) - 2 if len(shape) >= 2 else 0
     n = shape[axis]
-    m = -(-n // decisions_per_word(rate))
+    m = words_along(n, decisions_per_word(rate))
     used = -(-n // m)  # decisions in use
     words = random_words(tuple(shape[:axis]) + (m,) + tuple(shape[axis + 1 :]), seed_generator)
-    keep = ops.concatenate(split_decisions(words, rate, used), axis=axis)
+    parts = split_decisions(words, rate, used, drop=drop)
+    keep = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=axis)
     if used * m == n:
         return keep
     return keep[..., :n, :] if axis == len(shape) - 2 else keep[:n]
+
+
+def bernoulli_drop(shape, rate, seed_generator):
+    """Boolean mask of ``shape``, i.i.d. true with probability ``realised_rate(rate)``: the
+    complement of ``bernoulli_keep`` for the same words."""
+    return bernoulli_keep(shape, rate, seed_generator, drop=True)

@@ -10,7 +10,14 @@ passes.
 
 Chunk seeds are drawn per call by ``chunk_seeds``: ``keras.random.randint`` from the layer's
 ``SeedGenerator``, i.e. a fold-in through the backend's counter-based generator; chunks and
-calls get independent streams whatever the layer seed. A block is drawn with the layer's
+calls get independent streams whatever the layer seed. They are random pairs, not
+``seed + c``, so they do not share the PyTorch backend's shifted streams (its generator seed
+is the sum of the state's two words): two chunk blocks coincide there only when their seed
+sums do, a birthday collision of 32-bit values. With ``G`` chunk blocks in a run (about
+250,000 for 20 CIFAR-10 epochs at 32 chunks a step) that is about ``G**2 / 2**33``: some 7
+pairs of identical blocks among a quarter of a million (a fraction of 6e-5 of the noise),
+the floor of any generator seeded with 32 bits; JAX and TensorFlow key the draw with both
+words (64 bits). A block is drawn with the layer's
 generator set to the chunk seed inside a ``keras.StatelessScope``, so any stir
 ``fn(shape, rate, seed_generator, dtype)`` works unchanged and the layer's own state moves
 only once per call.
@@ -38,9 +45,8 @@ class MaskSource:
         seed_generator: the layer's ``keras.random.SeedGenerator``; its state is replaced
             by a chunk seed while a block is drawn, and never updated.
         scale: multiplier of kept entries of boolean masks.
-        multiple: chunks hold a multiple of this many inputs when there is more than one
-            chunk (the Bernoulli blocks pack that many decisions per random word along the
-            input axis).
+        multiple: decisions packed per random word along the input axis (informative;
+            chunks no longer round to it).
     """
 
     def __init__(self, draw, seed_generator, scale=1.0, multiple=1):
@@ -65,13 +71,19 @@ class MaskSource:
 
 
 def chunk_size(batch, d_in: int, units: int, multiple: int = 1) -> int:
-    """Inputs per chunk: about ``CHUNK_ELEMENTS`` mask elements per block, rounded to a
-    multiple of ``multiple`` when the block holds at least that many inputs."""
+    """Inputs per chunk: ``n = ceil(d_in / target)`` chunks of ``ceil(d_in / n)`` inputs,
+    ``target`` the inputs of about ``CHUNK_ELEMENTS`` mask elements, so the padding is at
+    most ``n - 1`` inputs in all (none when ``n`` divides ``d_in``).
+
+    ``multiple`` is kept for callers of the earlier layout, which rounded chunks to a
+    multiple of the decisions per random word and padded (a 256-wide input at rate 0.5 to
+    372); the Bernoulli blocks no longer need it (``bits.bernoulli_keep`` takes any width).
+    """
+    del multiple
     rows = batch if isinstance(batch, int) else BATCH_HINT
-    size = max(1, int(CHUNK_ELEMENTS // max(1, rows * units)))
-    if size >= multiple:
-        size = int(round(size / multiple)) * multiple
-    return min(d_in, size)
+    target = max(1, int(CHUNK_ELEMENTS // max(1, rows * units)))
+    n = -(-d_in // target)
+    return -(-d_in // n)
 
 
 def chunk_seeds(seed_generator, n: int):

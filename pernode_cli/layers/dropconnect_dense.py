@@ -28,7 +28,8 @@ class DropConnectDense(NoisyDense):
         activation: activation function, as for ``keras.layers.Dense``.
         use_bias: whether to add a bias (the bias is never dropped).
         kernel_initializer: initializer of the kernel.
-        seed: optional non-negative int seed.
+        seed: optional non-negative int seed (see `PerNodeDense` and `pernode_cli.seeds` on
+            seeds of separate runs).
 
     Call arguments:
         inputs: tensor of rank >= 2 whose last axis has the width seen at build.

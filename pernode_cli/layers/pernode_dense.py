@@ -9,7 +9,7 @@ from pernode_cli.layers import samplers as _samplers
 from pernode_cli.layers.bits import realised_rate
 from pernode_cli.layers.checks import _invalid, validate_choice
 from pernode_cli.layers.dense_base import NoisyDense
-from pernode_cli.layers.stirs import bernoulli_stir, get_stir
+from pernode_cli.layers.stirs import bernoulli_stir, get_stir, partial_gaussian_stir
 
 MASK_MODES = ("dynamic", "fixed")
 
@@ -29,7 +29,9 @@ class PerNodeDense(NoisyDense):
     with probability ``q = max(1, round((1 - rate) * 2**15)) / 2**15`` and scales kept
     weights by ``1 / q``: ``E[m] = 1`` exactly. ``realised_rate`` (``1 - q``, within
     1.5e-5 of ``rate``; ``pernode_cli.layers.bits.realised_rate(rate)``) is the drop
-    probability that runs; other stirs realise ``rate`` itself.
+    probability that runs. The partial-Gaussian stir chooses its perturbed connections from
+    the same thresholds, so it perturbs with probability ``realised_rate`` (and variance
+    ``realised_rate / (1 - realised_rate)``); the Gaussian stir realises ``rate`` itself.
 
     Args:
         units: positive int, output width.
@@ -38,8 +40,8 @@ class PerNodeDense(NoisyDense):
             exactly a Dense layer.
         stir: ``"bernoulli"`` (``Bernoulli(q) / q``, see above), ``"gaussian"``
             (``N(1, rate / (1 - rate))``), ``"partial_gaussian"`` (with probability
-            ``rate`` a connection gets ``N(1, 1 / (1 - rate))``, otherwise 1), or a name
-            given to ``register_stir``.
+            ``r = realised_rate`` a connection gets ``N(1, 1 / (1 - r))``, otherwise 1), or
+            a name given to ``register_stir``.
         mask: ``"dynamic"``: a fresh mask per sample at every training call, and a plain
             Dense layer at inference. ``"fixed"``: one ``(d_in, units)`` mask drawn once at
             build, stored as a non-trainable weight, and applied in training and inference
@@ -48,14 +50,20 @@ class PerNodeDense(NoisyDense):
         use_bias: whether to add a bias.
         kernel_initializer: initializer of the kernel.
         sampler: how the dynamic noise is drawn; every sampler is exact (same output
-            distribution). ``"auto"`` (default) picks the fastest exact one for the stir:
-            ``"local_reparam"`` for Gaussian, ``"partial_reparam"`` for partial-Gaussian,
-            ``"chunked"`` for Bernoulli and any registered stir. ``"reference"``
+            distribution). ``"auto"`` (default) picks the fastest exact one measured for
+            the stir, backend and width: ``"local_reparam"`` for Gaussian,
+            ``"partial_reparam"`` for partial-Gaussian, and ``"reference"`` or ``"chunked"``
+            for Bernoulli and any registered stir (``samplers.AUTO_REFERENCE_ELEMENTS``;
+            ``resolved_sampler()`` names the one that runs). ``"reference"``
             materialises the ``(batch, d_in, units)`` mask and contracts it with einsum; it
             is the ground truth the others are tested against. ``"chunked"`` draws the mask
             chunk by chunk in a loop and draws it again in the backward pass instead of
             storing it (memory of one chunk, also under ``jit``).
-        seed: optional non-negative int seed of the layer's random stream.
+        seed: optional non-negative int seed of the layer's random stream (and of the
+            fixed mask). On the PyTorch backend Keras seeds each draw with ``seed +
+            counter``, so layers whose seeds differ by less than their number of draws
+            share noise: derive seeds of separate runs with
+            ``pernode_cli.seeds.layer_seed(run_seed)``, as ``pernode`` does.
 
     Call arguments:
         inputs: tensor of rank >= 2 whose last axis has the width seen at build.
@@ -97,9 +105,11 @@ class PerNodeDense(NoisyDense):
 
     @property
     def realised_rate(self) -> float:
-        """The drop probability that runs: ``bits.realised_rate(rate)`` for the Bernoulli
-        stir (``1 - max(1, round((1 - rate) * 2**15)) / 2**15``), ``rate`` otherwise."""
-        if get_stir(self.stir) is bernoulli_stir:
+        """The probability that runs: ``bits.realised_rate(rate)``
+        (``1 - max(1, round((1 - rate) * 2**15)) / 2**15``) for the Bernoulli stir (of a
+        dropped connection) and the partial-Gaussian stir (of a perturbed one), ``rate``
+        otherwise."""
+        if get_stir(self.stir) in (bernoulli_stir, partial_gaussian_stir):
             return realised_rate(self.rate)
         return self.rate
 
@@ -128,10 +138,12 @@ class PerNodeDense(NoisyDense):
         return ops.matmul(x, kernel)
 
     def resolved_sampler(self) -> str:
-        """The sampler that runs in training (``"auto"`` resolved; ``"fixed"`` for fixed masks)."""
+        """The sampler that runs in training (``"auto"`` resolved for the running backend and,
+        once built, the layer's width; ``"fixed"`` for fixed masks)."""
         if self.mask == "fixed":
             return "fixed"
-        return _samplers.resolve_sampler(self.sampler, self.stir)
+        d_in = self.kernel.shape[0] if self.built else None
+        return _samplers.resolve_sampler(self.sampler, self.stir, d_in, self.units)
 
     def _noisy_matmul(self, x, kernel):
         rank = len(x.shape)

@@ -9,9 +9,12 @@ exact: the output has the distribution of the materialised-mask reference.
   ``N(x @ W, v (x*x) @ (W*W))`` with ``v = rate / (1 - rate)``, independent over samples
   and units (Kingma, Salimans, Welling 2015). Two matmuls, no mask.
 - ``partial_reparam`` (partial-Gaussian stir): given which connections are perturbed
-  (``c ~ Bernoulli(rate)``), the noise is Gaussian with variance
-  ``sum_i c x^2 W^2 / (1 - rate)``. Only the binary choice is sampled per connection
-  (chunked, as below); one normal per output replaces ``d_in`` of them.
+  (``c ~ Bernoulli(r)``, ``r = realised_rate(rate)``), the noise is Gaussian with variance
+  ``sum_i c x^2 W^2 / (1 - r)``. Only the binary choice is sampled per connection, from the
+  Bernoulli stir's packed integer thresholds (``bits.bernoulli_drop``: several decisions per
+  random word, applied with ``where``, no float mask), chunked as below or materialised at
+  once where that is faster (``materialise``); one normal per output replaces ``d_in`` of
+  them.
 - ``chunked``: any stir; the mask is drawn ``d_in`` chunk by chunk in a loop, each chunk
   from its own per-call seed, and drawn again from the same seeds in the backward pass
   (custom gradient), so no ``(batch, d_in, units)`` tensor is kept between the passes and
@@ -19,6 +22,13 @@ exact: the output has the distribution of the materialised-mask reference.
   takes a fused path: boolean keep decisions from integer thresholds on at most 15 random
   bits, ``31 // b`` of them per random word (``pernode_cli.layers.bits``), applied with
   ``where`` to the kernel pre-scaled by the realised keep probability; no float mask.
+
+``auto`` picks, per stir, the fastest exact sampler measured on the running backend at the
+layer's width (``AUTO_REFERENCE_ELEMENTS``; ``benchmarks/sampler_choice.py`` measures it):
+``local_reparam`` for Gaussian, ``partial_reparam`` for partial-Gaussian, and for the
+Bernoulli stir and registered stirs ``reference`` while the mask of a batch of 128 has at
+most the backend's number of elements, ``chunked`` above it (and for an unknown width).
+``partial_reparam`` applies the same rule to its own choice mask.
 
 The variance path of the two reparameterised samplers (squares, variance contraction,
 square root) runs in float32 whatever the compute dtype, so ``mixed_float16`` neither
@@ -31,7 +41,7 @@ import keras
 from keras import ops
 
 from pernode_cli.layers import chunked
-from pernode_cli.layers.bits import bernoulli_keep, decisions_per_word, realised_keep
+from pernode_cli.layers.bits import bernoulli_drop, bernoulli_keep, decisions_per_word, realised_keep
 from pernode_cli.layers.checks import _invalid
 from pernode_cli.layers.stirs import bernoulli_stir
 
@@ -53,11 +63,44 @@ def _float32(*tensors):
     return [ops.cast(t, "float32") for t in tensors]
 
 
+# Largest mask of a batch of `chunked.BATCH_HINT` (128 * d_in * units elements) for which
+# materialising it at once was faster than the chunk loop, per backend, in
+# `benchmarks/sampler_choice.py` on the 2-core CPU (a full training step of the module;
+# benchmarks/RESULTS.md). Larger masks, other backends and unknown widths take the chunk
+# loop. The rule looks at the layer's width only, not at the batch of a call, so the sampler
+# that logs record is the one that runs.
+# Measured 2026-12-01 (RESULTS.md, "Sampler choice", three runs on a busy VM): PyTorch
+# materialised faster at every width up to 4,096 x 128 (0.29-0.66x the chunk loop's step
+# there; larger masks take the loop for memory: 1 << 26 float32 elements are 256 MiB a
+# copy); JAX up to 256 x 128 (0.74-0.77x), not from 1,024 x 128 on (1.20-1.55x);
+# TensorFlow at no width clearly (0.83-0.92x at 256 x 128 with intervals holding 1,
+# 1.17-1.79x at 4,096 x 128).
+AUTO_REFERENCE_ELEMENTS = {"torch": 1 << 26, "jax": 1 << 22, "tensorflow": 0}
+
+
+def materialise(d_in, units) -> bool:
+    """Whether ``auto`` draws the whole ``(batch, d_in, units)`` mask at once (instead of the
+    chunk loop) on the running backend: ``128 * d_in * units <= AUTO_REFERENCE_ELEMENTS``."""
+    if not isinstance(d_in, int) or not isinstance(units, int):
+        return False
+    limit = AUTO_REFERENCE_ELEMENTS.get(keras.backend.backend(), 0)
+    return chunked.BATCH_HINT * d_in * units <= limit
+
+
+def _static_batch(a):
+    return a.shape[0] if isinstance(a.shape[0], int) else None
+
+
 def _contract(a, w, source, seed_generator):
-    batch = a.shape[0] if isinstance(a.shape[0], int) else None
-    size = chunked.chunk_size(batch, w.shape[0], w.shape[1], source.multiple)
+    size = chunked.chunk_size(_static_batch(a), w.shape[0], w.shape[1])
     seeds = chunked.chunk_seeds(seed_generator, -(-w.shape[0] // size))
     return chunked.masked_contraction(a, w, source, seeds, size)
+
+
+def _contract_at_once(a, w, source, seed_generator):
+    """``sum_i a m w`` with the whole mask drawn from the layer's generator (autodiff)."""
+    mask = source.draw((ops.shape(a)[0],) + tuple(w.shape), seed_generator)
+    return ops.einsum("bi,bij->bj", a, source.apply(mask, w[None, :, :] * ops.cast(source.scale, w.dtype)))
 
 
 def reference_sampler(x, kernel, rate, stir_fn, seed_generator):
@@ -97,16 +140,23 @@ def chunked_sampler(x, kernel, rate, stir_fn, seed_generator):
 
 
 def partial_reparam_sampler(x, kernel, rate, stir_fn, seed_generator):
-    """Sample which connections are perturbed; their Gaussian noise is one normal per output."""
+    """Sample which connections are perturbed; their Gaussian noise is one normal per output.
+
+    ``c ~ Bernoulli(r)`` from packed thresholds (``r = realised_rate(rate)``), then
+    ``N(x @ W, sum_i c x^2 W^2 / (1 - r))``: per connection the variance is ``r / (1 - r)``,
+    as for the partial-Gaussian stir. Cost: the Bernoulli mask's (same words, same ``where``
+    contraction, on ``x*x`` and ``W*W``) plus one normal per output.
+    """
     mean = ops.matmul(x, kernel)
-
-    def chosen(shape, gen):  # which connections are perturbed: Bernoulli(rate), unscaled
-        return keras.random.uniform(shape, seed=gen, dtype="float32") < rate
-
+    chosen = lambda shape, gen: bernoulli_drop(shape, rate, gen)  # noqa: E731
     x32, k32 = _float32(x, kernel)
-    source = chunked.MaskSource(chosen, seed_generator)
-    variance = _contract(ops.square(x32), ops.square(k32), source, seed_generator) / (1.0 - rate)
-    return _add_noise(mean, variance, seed_generator)
+    source = chunked.MaskSource(chosen, seed_generator, 1.0, decisions_per_word(rate))
+    a, w = ops.square(x32), ops.square(k32)
+    if materialise(*kernel.shape):
+        contraction = _contract_at_once(a, w, source, seed_generator)
+    else:
+        contraction = _contract(a, w, source, seed_generator)
+    return _add_noise(mean, contraction / realised_keep(rate), seed_generator)
 
 
 SAMPLERS = {
@@ -117,15 +167,19 @@ SAMPLERS = {
 }
 # Samplers bound to one stir (the others take any stir).
 STIR_OF = {"local_reparam": "gaussian", "partial_reparam": "partial_gaussian"}
-# What "auto" picks: the fastest exact sampler for the stir; "chunked" for any other stir,
-# user-registered ones included.
+# What "auto" picks for the stirs with a sampler of their own; the Bernoulli stir and
+# user-registered stirs take "reference" or "chunked" by backend and shape (`materialise`).
 AUTO = {"gaussian": "local_reparam", "partial_gaussian": "partial_reparam"}
 
 
-def resolve_sampler(name: str, stir: str) -> str:
-    """The sampler that runs for ``name`` (``"auto"`` resolved) and ``stir``."""
+def resolve_sampler(name: str, stir: str, d_in=None, units=None) -> str:
+    """The sampler that runs for ``name`` (``"auto"`` resolved) and ``stir`` in a layer of
+    ``d_in`` inputs and ``units`` outputs on the running backend (an unknown width resolves
+    the Bernoulli stir and registered stirs to ``"chunked"``)."""
     if name == "auto":
-        return AUTO.get(stir, "chunked")
+        if stir in AUTO:
+            return AUTO[stir]
+        return "reference" if materialise(d_in, units) else "chunked"
     return name
 
 

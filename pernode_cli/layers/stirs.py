@@ -1,9 +1,9 @@
 """Stir functions: the mean-one random multipliers of PerNodeDrop, and the pure ops built on them.
 
 A stir is ``fn(shape, rate, seed_generator, dtype) -> tensor`` with ``E[m] = 1``.
-Built-in stirs have per-connection variance ``rate / (1 - rate)`` (the Bernoulli stir: of its
-realised rate, within 1.5e-5 of ``rate``) so that the three modes are comparable at the
-same rate.
+Built-in stirs have per-connection variance ``rate / (1 - rate)`` (the Bernoulli and
+partial-Gaussian stirs: of their realised rate, within 1.5e-5 of ``rate``) so that the three
+modes are comparable at the same rate.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Callable
 import keras
 from keras import ops
 
-from pernode_cli.layers.bits import bernoulli_keep, realised_keep
+from pernode_cli.layers.bits import bernoulli_drop, bernoulli_keep, realised_keep
 from pernode_cli.layers.checks import _invalid
 
 StirFn = Callable[..., object]
@@ -41,13 +41,16 @@ def gaussian_stir(shape, rate, seed_generator, dtype="float32"):
 
 
 def partial_gaussian_stir(shape, rate, seed_generator, dtype="float32"):
-    """With probability ``rate`` draw ``N(1, 1 / (1 - rate))``, otherwise 1.
+    """With probability ``r = realised_rate(rate)`` draw ``N(1, 1 / (1 - r))``, otherwise 1.
 
-    The per-connection variance is ``rate * 1 / (1 - rate)``, the same as the other stirs.
+    Which connections are perturbed comes from the Bernoulli stir's packed integer
+    thresholds (``bits.bernoulli_drop``): exactly probability ``r = 1 - q``, the multiple
+    of ``2**-15`` nearest to ``rate`` (within 1.5e-5). The per-connection variance is
+    ``r / (1 - r)``, the same as the Bernoulli stir's at the same rate.
     """
-    chosen = keras.random.uniform(shape, seed=seed_generator, dtype="float32") < rate
+    chosen = bernoulli_drop(shape, rate, seed_generator)
     noise = keras.random.normal(shape, seed=seed_generator, dtype=dtype)
-    std = math.sqrt(1.0 / (1.0 - rate))
+    std = math.sqrt(1.0 / realised_keep(rate))
     return ops.where(chosen, 1.0 + std * noise, ops.ones_like(noise))
 
 
