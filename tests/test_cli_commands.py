@@ -25,7 +25,8 @@ def test_train_passes_the_config_and_log():
                                      "--patience", "2", "--mc-samples", "3", "--log", "x.csv", "--quiet"])
     assert result.exit_code == 0, result.output
     expected = TrainConfig(variant="Dropout", rate=0.3, units=16, seed=4, patience=2, mc_samples=3)
-    train.assert_called_once_with(expected, log="x.csv", events=mock.ANY)
+    train.assert_called_once_with(expected, log="x.csv", events=mock.ANY, exporters=mock.ANY)
+    assert not train.call_args.kwargs["exporters"]  # no live export asked: no tracker
 
 
 def test_train_run_failure_exits_1():
@@ -52,7 +53,8 @@ def test_sweep_passes_config_log_shard_and_flags():
     assert result.exit_code == 0, result.output
     (config, log, shard), kwargs = run.call_args
     assert config.path == SMOKE and log == "s.csv" and shard == (2, 3)
-    assert kwargs == {"fail_fast": True, "events": mock.ANY, "runner": None}
+    assert kwargs == {"fail_fast": True, "events": mock.ANY, "runner": None, "exporters": mock.ANY}
+    assert not kwargs["exporters"]
 
 
 def test_sweep_failures_exit_1():
@@ -78,18 +80,22 @@ def test_sweep_dry_run_calls_only_the_plan():
 
 def test_rank_reads_then_ranks_with_the_options():
     with mock.patch("pernode_cli.logs.read_logs", return_value="frame") as read, \
+            mock.patch("pernode_cli.stats.rows.named_columns", return_value="named") as named, \
             mock.patch("pernode_cli.stats.ranking.rank_logs", return_value="result") as rank, \
             mock.patch("pernode_cli.report.ranking.render", return_value="rendered"):
         result = runner.invoke(app, ["rank", "a.csv", "b*.csv", "--top", "4", "--table-top", "2", "--metric", "val_acc",
                                      "--dataset", "cifar10", "--format", "json", "--design", "configs", "--select",
                                      "last", "--seeds", "blocks", "--control", "Dropout", "--across-datasets",
-                                     "--variants", "Dropout,Dense"])
+                                     "--variants", "Dropout,Dense", "--rope", "0.01", "--target", "val_acc>=0.9",
+                                     "--method-column", "algo", "--block-columns", "fold, seed"])
     assert result.exit_code == 0, result.output
     read.assert_called_once_with(["a.csv", "b*.csv"])
-    rank.assert_called_once_with("frame", design="configs", metric="val_acc", maximize=None, select="last",
+    named.assert_called_once_with("frame", "algo", None)
+    rank.assert_called_once_with("named", design="configs", metric="val_acc", maximize=None, select="last",
                                  select_on=None, seeds="blocks", control="Dropout", variants="Dropout,Dense",
                                  dataset="cifar10", across="datasets", per_dataset="mean", alpha=0.05,
-                                 zero_method="wilcox", top=4, table_top=2)
+                                 zero_method="wilcox", rope=0.01, target="val_acc>=0.9", top=4, table_top=2,
+                                 block_columns=("fold", "seed"))
     assert result.output.strip() == "rendered"
 
 

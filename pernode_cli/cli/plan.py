@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from pernode_cli.cli.app import app
-from pernode_cli.cli.rank import AlphaOpt, MaximizeOpt, MetricOpt, SelectOnOpt, SelectOpt, VariantsOpt
+from pernode_cli.cli.rank import AlphaOpt, MaximizeOpt, MetricOpt, SelectOnOpt, SelectOpt
 
 
 @app.command()
@@ -20,7 +20,7 @@ def plan(
     select_on: SelectOnOpt = None,
     control: Annotated[Optional[str], typer.Option(help="Also plan the comparison of --shifted against this variant.")] = None,
     shifted: Annotated[Optional[str], typer.Option(help="The variant made better by --delta (default: the first other than --control).")] = None,
-    variants: VariantsOpt = None,
+    variants: Annotated[Optional[str], typer.Option(help="Plan only these variants (names separated by commas, any case).")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Plan only this data set.")] = None,
     alpha: AlphaOpt = 0.05,
     power: Annotated[float, typer.Option(help="The power to reach.")] = 0.8,

@@ -48,9 +48,10 @@ def plan_blocks(result) -> list:
         blocks += [_power_table(d, "omnibus"), Text(_smallest(d, "omnibus"))]
         if d.plan.control_power is not None:
             blocks += [_power_table(d, "control"), Text(_smallest(d, "control"))]
-        blocks.append(Text("The omnibus power is Friedman's chi-square test's; below about 10 blocks the exact test "
-                           "pernode prints rejects a little less often, so read small designs' power as an upper "
-                           "bound.", "note"))
+        blocks.append(Text("Power is that of the tests `pernode rank` runs on such a design: Friedman's test with the "
+                           "p-value it prints (exact, permutation or Iman-Davenport by size) and, against a control, "
+                           "Wilcoxon-Holm; a Monte Carlo estimate (standard error at most "
+                           f"{0.5 / d.plan.n_resamples ** 0.5:.3f}).", "note"))
     return blocks
 
 

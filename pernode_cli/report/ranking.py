@@ -279,7 +279,12 @@ def ranking_rows(d: Ranking) -> list[dict]:
                      p_method=o.method, n_blocks=b.n, k=b.k, nemenyi_cd=d.nemenyi_cd)
     if not d.variants:
         return [dict(stats, variant="", reason=d.reason)]
-    return [dict(stats, variant=v.variant, mean_rank=v.mean_rank, median=v.median,
+    def bounds(ci):
+        return (None, None) if ci is None else tuple(ci)
+
+    return [dict(stats, variant=v.variant, mean_rank=v.mean_rank, median=v.median, mean=v.mean,
+                 mean_ci_low=bounds(v.mean_ci)[0], mean_ci_high=bounds(v.mean_ci)[1], iqm=v.iqm,
+                 iqm_ci_low=bounds(v.iqm_ci)[0], iqm_ci_high=bounds(v.iqm_ci)[1],
                  pooled_mean_rank=v.pooled_mean_rank, best=v.best) for v in d.variants]
 
 
