@@ -39,6 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from _common import cpu_description, ratio_interval, step_timer  # noqa: E402
 from pernode_cli.layers.bits import realised_rate  # noqa: E402
 from pernode_cli.models import build_model, module_sampler  # noqa: E402
 
@@ -69,20 +70,6 @@ def parse_variants(spec: str, rate: float) -> list[tuple[str, str, float]]:
     return out
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Records the wall time of every training step of ``fit``."""
-
-    def __init__(self):
-        super().__init__()
-        self.times, self._start = [], None
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
-
-
 def build(shape: str, variant: str, rate: float):
     input_shape, n_outputs = SHAPES[shape]
     model = build_model(input_shape, n_outputs, "cnn", variant, UNITS, rate, seed=0)
@@ -110,24 +97,12 @@ def time_shape(shape: str, variants, rounds: int, steps: int, log) -> dict:
     for r in range(rounds):
         order = list(models) if r % 2 == 0 else list(reversed(models))
         for label in order:
-            timer = StepTimer()
+            timer = step_timer()
             models[label][0].fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[timer])
             times[label].append(timer.times)
         medians = ", ".join(f"{k} {statistics.median(sum(v, [])) * 1e3:.0f} ms" for k, v in times.items())
         log(f"{shape}: round {r + 1}/{rounds} {medians}")
     return {label: (t, *models[label][1:]) for label, t in times.items()}
-
-
-def ratio_interval(rounds_a, rounds_b, draws=2000, seed=0):
-    """95% bootstrap interval of median(a) / median(b), resampling rounds paired."""
-    rng = np.random.default_rng(seed)
-    a = [np.asarray(r) for r in rounds_a]
-    b = [np.asarray(r) for r in rounds_b]
-    ratios = []
-    for _ in range(draws):
-        pick = rng.integers(0, len(a), size=len(a))
-        ratios.append(np.median(np.concatenate([a[i] for i in pick])) / np.median(np.concatenate([b[i] for i in pick])))
-    return float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))
 
 
 def table(results: dict, variants) -> str:
@@ -150,23 +125,6 @@ def table(results: dict, variants) -> str:
             cells = [shape, label, shown, sampler or "-", n, f"{median * 1e3:.0f} ms", f"{ratio:.2f}x [{lo:.2f}, {hi:.2f}]", verdict]
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
-
-
-def cpu_description() -> str:
-    """The CPU model and its vector extensions (from /proc/cpuinfo where there is one)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
-    vector = sorted(f for f in flags if f.startswith(("avx", "sse4", "fma", "amx")))
-    return f"CPU {model}, vector extensions: {' '.join(vector) or 'unknown'}"
 
 
 def primitives(log, n=1 << 21, repeats=15) -> str:
@@ -208,7 +166,7 @@ def header(args) -> str:
     backend = keras.backend.backend()
     version = __import__(backend).__version__ if backend in ("tensorflow", "jax", "torch") else "?"
     return (
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()} {os.cpu_count()} CPUs; {cpu_description()}; "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()} {os.cpu_count()} CPUs; CPU {cpu_description()}; "
         f"Keras {keras.__version__}, {backend} {version}; batch {BATCH}, units {UNITS}; "
         f"{args.rounds} rounds, steps {args.steps}; 1-minute load {load_average():.1f} at start"
     )

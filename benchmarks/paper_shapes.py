@@ -20,10 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 from datetime import datetime, timezone
+
+from _common import cpu_description
 
 SHAPES = ("cifar10", "speech_commands", "rcv1")
 # (variant, shape) -> target ratio on a GPU with JAX; variants not listed are reported only.
@@ -64,23 +65,6 @@ def run_shape(shape: str, args, rate: float, label_rates: bool) -> list[dict]:
         r["label"] = f"{r['variant']}@{rate:g}" if label_rates else r["variant"]
         r["load_1min"] = os.getloadavg()[0]
     return records
-
-
-def cpu_description() -> str:
-    """The CPU model and its vector extensions (from /proc/cpuinfo where there is one)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
-    vector = sorted(f for f in flags if f.startswith(("avx", "sse4", "fma", "amx")))
-    return f"{model}; vector extensions: {' '.join(vector) or 'unknown'}"
 
 
 def ratio_table(records: list[dict]) -> str:

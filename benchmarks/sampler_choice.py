@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from _common import cpu_description, ratio_interval, step_timer  # noqa: E402
 from pernode_cli.layers import PerNodeDense  # noqa: E402
 from pernode_cli.layers import samplers as samplers_module  # noqa: E402
 
@@ -40,18 +40,6 @@ FORMS = {  # label -> (stir, sampler, materialise the choice mask of partial_rep
     "partial_reparam chunked": ("partial_gaussian", "partial_reparam", False),
 }
 PAIRS = [("bernoulli reference", "bernoulli chunked"), ("partial_reparam at once", "partial_reparam chunked")]
-
-
-class StepTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times, self._start = [], None
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
 
 
 def build(d_in, units, stir, sampler, rate):
@@ -78,18 +66,6 @@ def forced(at_once):
     return Force()
 
 
-def bootstrap_ratio(a_rounds, b_rounds, draws=2000, seed=0):
-    """95% interval of median(a) / median(b) over all steps, resampling rounds (paired)."""
-    rng = np.random.default_rng(seed)
-    ratios = []
-    for _ in range(draws):
-        pick = rng.integers(0, len(a_rounds), size=len(a_rounds))
-        a = np.concatenate([a_rounds[i] for i in pick])
-        b = np.concatenate([b_rounds[i] for i in pick])
-        ratios.append(np.median(a) / np.median(b))
-    return float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))
-
-
 def measure(d_in, args, log):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.batch * args.steps, d_in)).astype("float32")
@@ -105,28 +81,12 @@ def measure(d_in, args, log):
         order = list(models) if r % 2 == 0 else list(reversed(models))
         for label in order:
             model, at_once = models[label]
-            timer = StepTimer()
+            timer = step_timer()
             with forced(at_once):  # eager backends decide at every call
                 model.fit(x, y, batch_size=args.batch, epochs=1, verbose=0, callbacks=[timer])
             rounds[label].append(timer.times)
     log(f"d_in {d_in}: " + ", ".join(f"{k} {statistics.median(sum(v, [])) * 1e3:.1f} ms" for k, v in rounds.items()))
     return rounds
-
-
-def cpu_description() -> str:
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and model in ("", platform.machine()):
-                    model = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
-    vector = sorted(f for f in flags if f.startswith(("avx", "sse4", "fma", "amx")))
-    return f"{model}; vector extensions: {' '.join(vector) or 'unknown'}"
 
 
 def main(argv=None):
@@ -161,7 +121,7 @@ def main(argv=None):
         elements = args.batch * d_in * args.units
         for a, b in PAIRS:
             ma, mb = statistics.median(sum(rounds[a], [])), statistics.median(sum(rounds[b], []))
-            lo, hi = bootstrap_ratio(rounds[a], rounds[b])
+            lo, hi = ratio_interval(rounds[a], rounds[b])
             if hi < 1.0:
                 limit[a] = max(limit[a], elements)
             lines.append(f"| {d_in} | {elements:,} | {a} | {ma * 1e3:.1f} ms | {ma / mb:.2f}x [{lo:.2f}, {hi:.2f}] |")

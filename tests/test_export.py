@@ -108,7 +108,7 @@ def finite_metrics(row: dict) -> dict:
 
 
 def invoke(*args):
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(app, [str(a) for a in args])
     return result, result.output
 
 
@@ -556,13 +556,6 @@ SWEEP = ('dataset = "digits"\n[grid]\nvariants = ["Dropout", "Dense"]\nrates = [
          'batch_sizes = [32]\n[fixed]\nepochs = 3\nmax_train_samples = 64\n')
 
 
-def _pernode(*args, cwd):
-    root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=str(root))
-    return subprocess.Popen([sys.executable, "-m", "pernode_cli", *map(str, args)], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
 @pytest.mark.slow
 def test_a_sweep_exports_live_to_mlflow_survives_an_outage_and_export_refills(tmp_path, mlflow_servers):
     from mlflow import MlflowClient
@@ -572,16 +565,26 @@ def test_a_sweep_exports_live_to_mlflow_survives_an_outage_and_export_refills(tm
     log = tmp_path / "c.csv"
     client = MlflowClient(mlflow_server.url)
     # A real sweep exporting live; once its first run has reached the server whole, the server dies.
-    sweep = _pernode("sweep", "c.toml", "--mlflow", mlflow_server.url, "--export-timeout", "3", "--quiet", cwd=tmp_path)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and sweep.poll() is None:
-        runs = [r for rs in _tracker_runs(client).values() for r in rs] if mlflow_server.process.poll() is None else []
-        if any(client.get_run(r.info.run_id).info.status == "FINISHED" for r in runs):
-            break
-        time.sleep(0.3)
-    mlflow_server.kill()
-    _, err = sweep.communicate(timeout=300)
-    assert sweep.returncode == 0, err  # the tracker failed: the sweep did not
+    killed = threading.Event()
+
+    def kill_after_the_first_run():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not killed.is_set():
+            runs = [r for rs in _tracker_runs(client).values() for r in rs]
+            if any(client.get_run(r.info.run_id).info.status == "FINISHED" for r in runs):
+                mlflow_server.kill()
+                killed.set()
+            time.sleep(0.3)
+
+    watcher = threading.Thread(target=kill_after_the_first_run, daemon=True)
+    watcher.start()
+    result, err = invoke("sweep", tmp_path / "c.toml", "--log", log, "--mlflow", mlflow_server.url,
+                         "--export-timeout", "3", "--quiet")
+    watched = killed.is_set()
+    killed.set()
+    watcher.join()
+    assert watched, f"the server outlived the sweep: {err}"
+    assert result.exit_code == 0, err  # the tracker failed: the sweep did not
     frame = pd.read_csv(log)
     assert len(frame) == 4 * 3 and not frame.duplicated(["run_id", "attempt", "epoch"]).any()  # the CSV whole
     assert "export:" in err and "pernode export" in err  # what was not sent, said
@@ -611,9 +614,8 @@ def test_a_sweep_exports_live_to_mlflow_survives_an_outage_and_export_refills(tm
 
 @pytest.mark.slow
 def test_train_exports_live_to_tensorboard_equal_to_its_log(tmp_path, tensorboard_reader):
-    trained = _pernode("train", "--max-train-samples", "64", "--units", "4", "--batch-size", "32", "--epochs", "3",
-                       "--log", "t.csv", "--tensorboard", "tb", "--quiet", cwd=tmp_path)
-    _, err = trained.communicate(timeout=300)
-    assert trained.returncode == 0, err
+    result, output = invoke("train", "--max-train-samples", "64", "--units", "4", "--batch-size", "32", "--epochs", "3",
+                            "--log", tmp_path / "t.csv", "--tensorboard", tmp_path / "tb", "--quiet")
+    assert result.exit_code == 0, output
     (key, (_, rows)), = log_attempts(tmp_path / "t.csv").items()
     _tensorboard_holds(tensorboard_reader, tmp_path / "tb" / key[0] / f"attempt-{key[1]}", rows)

@@ -74,6 +74,7 @@ def test_train_cli_logs_calibration_and_mc(tmp_path):
     assert bad.exit_code == 2 and "--mc-samples must be 0 (off) or a positive integer" in bad.output
 
 
+@pytest.mark.slow
 def test_sweep_mc_samples_and_rank_by_mc_metric(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('dataset = "digits"\n[grid]\nvariants = ["Dropout", "GaussianDropout", "PerNodeGaussian"]\n'

@@ -148,20 +148,20 @@ def test_the_example_plugin_runs_through_every_command(tmp_path):
     text = " ".join(listed.stdout.split())
     for name in ("GaussianNoiseDense", "AlphaDropoutDense", "blobs", "mlp2", "pernode-example-plugin 0.1.0"):
         assert name in text, name
-    trained = _run(tmp_path, site, "train", "--dataset", "blobs", "--variant", "GaussianNoiseDense", "--units", "8",
-                   "--epochs", "2", "--batch-size", "64", "--log", "t.csv", "--quiet")
-    assert trained.returncode == 0, trained.stderr
-    t = pd.read_csv(tmp_path / "t.csv")
-    assert len(t) == 2 and t["module_params"].iloc[0] == 32 * 8 + 8 and t["test_loss"].notna().all()
-    assert t["sources"].iloc[0].startswith("pernode-example-plugin 0.1.0 (module pernode_example.plugin, sha256:")
-    (tmp_path / "c.toml").write_text('dataset = "blobs"\n[grid]\nvariants = ["Dropout", "GaussianNoiseDense", '
-                                     '"AlphaDropoutDense", "Dense"]\nrates = [0.1, 0.3, 0.5]\nunits = [8]\n'
+    # One sweep trains the plugin's variants on its data set and backbone (train's path is the same).
+    (tmp_path / "c.toml").write_text('dataset = "blobs"\n[grid]\nvariants = ["GaussianNoiseDense", '
+                                     '"AlphaDropoutDense"]\nrates = [0.1, 0.3, 0.5]\nunits = [8]\n'
                                      'batch_sizes = [64]\n[fixed]\nepochs = 2\n')
     swept = _run(tmp_path, site, "sweep", "c.toml", "--quiet")
     assert swept.returncode == 0, swept.stderr
+    t = pd.read_csv(tmp_path / "c.csv")
+    assert len(t) == 6 * 2 and t["test_loss"].notna().all()
+    mine = t[t["variant"] == "GaussianNoiseDense"]
+    assert (mine["module_params"] == 32 * 8 + 8).all()
+    assert mine["sources"].str.startswith("pernode-example-plugin 0.1.0 (module pernode_example.plugin, sha256:").all()
     ranked = _run(tmp_path, site, "rank", "c.csv", "--format", "json")
     (d,) = json.loads(ranked.stdout)["datasets"]
-    assert d["design"] == "configs" and len(d["variants"]) == 4 and d["metric"] == "test_loss"
+    assert d["design"] == "configs" and len(d["variants"]) == 2 and d["metric"] == "test_loss"
     assert not any("modules differ in size" in w for w in d["warnings"])  # equal modules: the fairness rule
     reported = _run(tmp_path, site, "report", "c.csv", "--out", "r")
     assert reported.returncode == 0 and "AlphaDropoutDense" in (tmp_path / "r" / "index.md").read_text()

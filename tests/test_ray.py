@@ -49,6 +49,7 @@ def _wait(condition, seconds: float, proc) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_ray_sweep_survives_a_killed_worker_and_driver_and_matches_local(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "pernode_cli", "sweep", str(SMOKE), "--ray", "--cpus-per-run", "1",

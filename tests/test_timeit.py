@@ -102,6 +102,7 @@ def test_timeit_real_data_uses_the_loader():
     assert json.loads(default.stdout)[0]["steps_per_epoch"] == 3
 
 
+@pytest.mark.slow
 def test_rounds_interleave_and_max_minutes_stops_early():
     args = ["timeit", "--dataset", "digits", "--variants", "Dropout,Dense,PerNodeGaussian", "--epochs", "4",
             "--steps-per-epoch", "1", "--batch-size", "8", "--units", "4", "--format", "json", "--quiet"]

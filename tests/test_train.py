@@ -51,6 +51,7 @@ def test_every_variant_trains_on_digits(tmp_path, variant):
     assert 0 <= row["val_acc"] <= 1
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(tmp_path):
     config = dict(variant="PerNodeBernoulli", epochs=2, units=8, batch_size=32, max_train_samples=96, seed=3)
     a = train_run(TrainConfig(**config), CsvLog(tmp_path / "a.csv"))

@@ -187,7 +187,7 @@ def report_blocks(bench, plt) -> tuple[list, list]:
 
 
 def _options_line(o: dict) -> str:
-    select = (f"its last epoch" if o["select"] == "last" else
+    select = ("its last epoch" if o["select"] == "last" else
               f"its best epoch by {o['select_on']}")
     return (f"Ranked by {o['metric']} ({o['direction']}); each run gives {select}; configs design: seeds "
             f"{'averaged first' if o['seeds'] in (None, 'average') else 'as separate blocks'}"
