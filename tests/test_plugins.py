@@ -148,20 +148,27 @@ def test_the_example_plugin_runs_through_every_command(tmp_path):
     text = " ".join(listed.stdout.split())
     for name in ("GaussianNoiseDense", "AlphaDropoutDense", "blobs", "mlp2", "pernode-example-plugin 0.1.0"):
         assert name in text, name
-    # One sweep trains the plugin's variants on its data set and backbone (train's path is the same).
-    (tmp_path / "c.toml").write_text('dataset = "blobs"\n[grid]\nvariants = ["GaussianNoiseDense", '
+    trained = _run(tmp_path, site, "train", "--dataset", "blobs", "--variant", "alphadropoutdense",
+                   "--units", "8", "--epochs", "1", "--log", "t.csv", "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    (row,) = pd.read_csv(tmp_path / "t.csv").to_dict("records")
+    assert row["variant"] == "AlphaDropoutDense" and row["dataset"] == "blobs" and row["run_end"] == "epochs"
+    # A sweep trains the plugin's variants on its data set and backbone beside a built-in one.
+    (tmp_path / "c.toml").write_text('dataset = "blobs"\n[grid]\nvariants = ["Dropout", "GaussianNoiseDense", '
                                      '"AlphaDropoutDense"]\nrates = [0.1, 0.3, 0.5]\nunits = [8]\n'
                                      'batch_sizes = [64]\n[fixed]\nepochs = 2\n')
     swept = _run(tmp_path, site, "sweep", "c.toml", "--quiet")
     assert swept.returncode == 0, swept.stderr
     t = pd.read_csv(tmp_path / "c.csv")
-    assert len(t) == 6 * 2 and t["test_loss"].notna().all()
+    assert len(t) == 9 * 2 and t["test_loss"].notna().all()
+    assert (t.loc[t["variant"] == "Dropout", "sources"] == t.loc[t["variant"] == "Dropout", "sources"].iloc[0]).all()
+    assert t.loc[t["variant"] == "Dropout", "sources"].iloc[0].startswith("variant: pernode ")
     mine = t[t["variant"] == "GaussianNoiseDense"]
     assert (mine["module_params"] == 32 * 8 + 8).all()
     assert mine["sources"].str.startswith("pernode-example-plugin 0.1.0 (module pernode_example.plugin, sha256:").all()
     ranked = _run(tmp_path, site, "rank", "c.csv", "--format", "json")
     (d,) = json.loads(ranked.stdout)["datasets"]
-    assert d["design"] == "configs" and len(d["variants"]) == 2 and d["metric"] == "test_loss"
+    assert d["design"] == "configs" and len(d["variants"]) == 3 and d["metric"] == "test_loss"
     assert not any("modules differ in size" in w for w in d["warnings"])  # equal modules: the fairness rule
     reported = _run(tmp_path, site, "report", "c.csv", "--out", "r")
     assert reported.returncode == 0 and "AlphaDropoutDense" in (tmp_path / "r" / "index.md").read_text()
