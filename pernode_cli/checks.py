@@ -27,6 +27,8 @@ LIMITS = {
     "cpus_per_run": 4096,
     "gpus_per_run": 4096,
     "max_minutes": 525_600,  # a year
+    "timeout": 604_800,  # seconds, a week: beyond it a thread's deadline overflows the platform's time_t
+    "export_timeout": 604_800,
     "grid_runs": 10_000_000,  # runs of one sweep config
 }
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from pernode_cli.cli import app
 from pernode_cli.logs import CsvLog, LogLock
 from pernode_cli.training.records import TRAIN_COLUMNS
+from tests.logs_factory import log_rows, write_log
 
 runner = CliRunner()
 FAST = ["--max-train-samples", "64", "--units", "4", "--batch-size", "32", "--epochs", "1"]
@@ -36,6 +37,11 @@ def _npz(tmp, name, **arrays):
                 x_val=rng.normal(size=(5, 6)), y_val=rng.integers(0, 3, 5))
     np.savez(tmp / name, **{**base, **arrays})
     return name
+
+
+def _pilot(tmp):
+    write_log(tmp / "p.csv", log_rows(seeds=(0, 1)))
+    return "p.csv"
 
 
 def _toml(tmp, text, name="c.toml"):
@@ -128,6 +134,22 @@ CASES = [
     ("rank-missing", lambda t: None, ["rank", "none.csv"], "does not exist"),
     ("rank-format", lambda t: _log(t), ["rank", "l.csv", "--format", "xml"], "Invalid value for '--format'"),
     ("rank-empty", lambda t: (t / "e.csv").write_text(""), ["rank", "e.csv"], "is empty"),
+    ("rank-block-column", _pilot, ["rank", "p.csv", "--block-columns", "nosuch"], "--block-columns: no column nosuch"),
+    # plan and the report's planner: arguments are bad input before any data set is planned
+    ("plan-delta-nan", _pilot, ["plan", "p.csv", "--delta", "nan"], "--delta. Expected a finite float >= 0"),
+    ("plan-delta-negative", _pilot, ["plan", "p.csv", "--delta", "-0.05"], "--delta. Expected a finite float >= 0"),
+    ("plan-power", _pilot, ["plan", "p.csv", "--delta", "0.05", "--power", "1"], "--power. Expected a float in (0, 1)"),
+    ("plan-shifted-control", _pilot, ["plan", "p.csv", "--delta", "0.05", "--control", "dropout", "--shifted", "Dropout"],
+     "--shifted is the --control (Dropout)"),
+    ("report-delta", _pilot, ["report", "p.csv", "--out", "r", "--delta", "-1"], "--delta. Expected a finite float >= 0"),
+    ("report-block-column", _pilot, ["report", "p.csv", "--out", "r", "--block-columns", "nosuch"],
+     "--block-columns: no column nosuch"),
+    ("train-export-timeout", lambda t: None, ["train", "--tensorboard", "tb", "--export-timeout", "inf"],
+     "--export-timeout must be a positive number"),
+    ("sweep-export-timeout", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--export-timeout", "-1"],
+     "--export-timeout must be a positive number"),
+    ("export-timeout-huge", _pilot, ["export", "p.csv", "--tensorboard", "tb", "--timeout", "1e300"],
+     "--timeout must be at most"),
     # timeit
     ("timeit-warmup", lambda t: None, ["timeit", "--dataset", "digits", "--epochs", "2", "--warmup", "2"], "--warmup must be in [0, --epochs)"),
     ("timeit-log-folder", lambda t: (t / "d").mkdir(), ["timeit", "--dataset", "digits", "--log", "d"], "is a folder"),

@@ -91,6 +91,16 @@ def test_permutation_p_is_valid_under_the_null():
     assert np.mean(np.array(ps) <= ALPHA) <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 300)
 
 
+def test_beyond_the_permutation_range_no_p_is_zero():
+    # Every block ranks alike: F is infinite and its tail 0; the most extreme untied pattern
+    # has probability (k!)^-(n-1).
+    n = proc.PERMUTATION_MAX_BLOCKS + 1
+    alike = proc.friedman(np.tile([0.1, 0.2, 0.3], (n, 1)), False)
+    assert alike.method == "iman-davenport" and alike.iman_davenport_f is None
+    assert alike.p == pytest.approx(6.0 ** -(n - 1), rel=1e-9) and alike.p > 0
+    assert proc.friedman(np.tile(np.arange(8.0), (300, 1)), False).p > 0  # below every double: the smallest one
+
+
 def test_exact_means_decide_ties_on_the_csv_values():
     assert exact_mean([0.1, 0.2]) == exact_mean([0.15, 0.15]) == 0.15
     assert (0.1 + 0.2) / 2 != 0.15  # a float mean would break that tie

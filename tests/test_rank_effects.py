@@ -91,14 +91,18 @@ def test_a_run_that_never_reaches_the_target_ranks_last(log, ranked):
     never = {v for v, g in frame.groupby("variant") if g["val_acc"].max() < 0.77}
     reached = {v for v, g in frame.groupby("variant") if g["val_acc"].max() >= 0.77}
     assert never and reached  # the fixture holds both kinds
-    names, m = t["blocks"]["variants"], np.array(t["blocks"]["values"])
-    ranks = sps.rankdata(m, axis=1)
+    names, m = t["blocks"]["variants"], np.array(t["blocks"]["values"], dtype=float)  # null: censored
+    for v in never:
+        assert np.isnan(m[:, names.index(v)]).all()
+    ranks = sps.rankdata(np.where(np.isnan(m), np.inf, m), axis=1)
     for block, key in zip(ranks, t["blocks"]["keys"]):
         for v in never:
             assert block[names.index(v)] == block.max()  # censored: no better than any run that arrived
     means = {v["variant"]: v["mean_rank"] for v in t["variants"]}
     assert max(means[v] for v in reached) <= min(means[v] for v in never)
     assert all(v["median"] is None for v in t["variants"])  # censored seconds are no seconds
+    # --rope is in the metric's units: the times get no Bayesian comparison.
+    assert t["posthoc"]["rope"] is None and all(p["bayes_a_better"] is None for p in t["posthoc"]["pairs"])
 
 
 def test_demsar_table_ranked_as_demsar_did(tmp_path):
@@ -120,6 +124,19 @@ def test_demsar_table_ranked_as_demsar_did(tmp_path):
     assert api["across_datasets"] == a
     table = pernode_cli.rank(frame.rename(columns={"method": "algorithm"}), method_column="algorithm").to_frame()
     assert set(table["variant"]) == set(wide.columns)
+
+
+def test_too_few_rank_patterns_are_blamed_on_ties_or_on_blocks(tmp_path):
+    tied = pd.DataFrame([{"dataset": f"d{i}", "method": m, "acc": 0.8 + i / 100} for i in range(8) for m in "AB"])
+    tied.to_csv(tmp_path / "tied.csv", index=False)
+    (w,) = [w for w in json.loads(run("rank", tmp_path / "tied.csv", "--format", "json").stdout)["across_datasets"]
+            ["warnings"] if "cannot reach" in w]
+    assert "its smallest p here is 1" in w and "tied values" in w and "needs at least" not in w
+    few = tied.assign(acc=tied["acc"] + (tied["method"] == "A") * 0.01)[tied["dataset"] < "d4"]  # 4 blocks, k=2
+    few.to_csv(tmp_path / "few.csv", index=False)
+    (w,) = [w for w in json.loads(run("rank", tmp_path / "few.csv", "--format", "json").stdout)["across_datasets"]
+            ["warnings"] if "cannot reach" in w]
+    assert "It needs at least 6 blocks" in w and "tied values" not in w  # 2^-(n-1) <= 0.05 from n = 6
 
 
 def test_api_formats_are_the_commands(log):

@@ -114,6 +114,13 @@ def test_direction_and_symmetry():
     assert up.p_a_better > 0.99
 
 
+def test_identical_methods_without_a_rope_favour_neither():
+    # Every draw's masses are (1/2, 0, 1/2): a tie that argmax would hand to a.
+    a = np.linspace(0.7, 0.9, 8)
+    post = bayes_signed_rank(a, a.copy(), 0.0, False)
+    assert (post.p_a_better, post.p_equivalent, post.p_b_better) == (0.5, 0.0, 0.5)
+
+
 def test_record_reproduces_carries_samples_and_is_json():
     a, b = cases()["close"]
     one, two = bayes_signed_rank(a, b, 0.01, True), bayes_signed_rank(a, b, 0.01, True)

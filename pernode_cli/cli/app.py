@@ -230,10 +230,12 @@ ExportTimeoutOpt = Annotated[float, typer.Option(
     help="Seconds to keep sending the live copy at the end; what is left is said (run pernode export later).")]
 
 
-def open_live_exports(tensorboard, mlflow, experiment):
-    """The trackers a command copies its rows to (a bad destination: one line, before any work)."""
+def open_live_exports(tensorboard, mlflow, experiment, timeout):
+    """The trackers a command copies its rows to (a bad destination or timeout: one line, before any work)."""
+    from pernode_cli.checks import check_positive_number
     from pernode_cli.export import open_exporters
 
+    check_positive_number("export_timeout", timeout)
     return open_exporters(tensorboard=tensorboard, mlflow=mlflow, experiment=experiment)
 
 

@@ -135,7 +135,7 @@ def sweep(
                            plugins=[*(plugin or ()), *sweep_config.plugins], base=sweep_config.path.parent)
     fixed = sweep_config.fixed
     exporters = open_live_exports(tensorboard or fixed.get("tensorboard"), mlflow or fixed.get("mlflow"),
-                                  experiment or fixed.get("experiment") or "pernode")
+                                  experiment or fixed.get("experiment") or "pernode", export_timeout)
     display = _ProgressEvents if runner is None else _RayProgressEvents
     try:
         with interruptible(saved_in_log(log)), display(console) as events:

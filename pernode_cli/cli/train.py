@@ -76,7 +76,7 @@ def train(
                      epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
                      patience=patience, mc_samples=mc_samples)
     LogLock(log).probe()  # a second writer is refused before the backend's slow start
-    exporters = open_live_exports(tensorboard, mlflow, experiment)
+    exporters = open_live_exports(tensorboard, mlflow, experiment, export_timeout)
     console = Console(quiet=quiet, highlight=False)
     try:
         with interruptible(saved_in_log(log)):

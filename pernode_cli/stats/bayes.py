@@ -17,7 +17,8 @@ al. 2014, "A Bayesian Wilcoxon signed-rank test based on the Dirichlet process",
   ``(i, j)``, ``i = j`` included;
 - the reported probabilities are the shares of draws in which each region holds the most
   mass (``baycomp``'s ``Posterior.probs``): ``P(a better)``, ``P(practically equivalent)``,
-  ``P(b better)``; they sum to 1.
+  ``P(b better)``; they sum to 1. A draw in which two regions hold the same largest mass is
+  shared between them (baycomp gives it to the first).
 
 The ROPE is in metric units (``rope=0.01``: a difference in accuracy under one point is no
 difference). Draws come from ``numpy.random.default_rng(seed)``, ``N_SAMPLES`` = 50,000 of them
@@ -81,9 +82,12 @@ def region_masses(z, rope: float, weights: np.ndarray) -> np.ndarray:
 
 
 def winner_shares(masses: np.ndarray) -> tuple[float, float, float]:
-    """Share of draws in which each region holds the most mass (ties go to the first, as argmax)."""
-    counts = np.bincount(np.argmax(masses, axis=1), minlength=3)
-    p = counts / len(masses)
+    """Share of draws in which each region holds the most mass. A draw whose largest mass is
+    held by several regions counts for each of them equally: baycomp's argmax gives such a draw
+    to the first region, so two identical methods at ``rope=0`` (every draw (1/2, 0, 1/2))
+    would come out as "a better" with probability 1."""
+    top = masses == masses.max(axis=1, keepdims=True)
+    p = (top / top.sum(axis=1, keepdims=True)).mean(axis=0)
     return float(p[0]), float(p[1]), float(p[2])
 
 

@@ -71,9 +71,11 @@ def pilot_tensor(rows, r, variants) -> tuple[np.ndarray, tuple]:
 def plan_logs(frame, delta: float, control: Optional[str] = None, shifted: Optional[str] = None,
               power: float = 0.8, n_resamples: int = 1000, **options) -> PlanResult:
     """The planner on every data set of a merged log frame (``options`` as ``RankOptions``)."""
-    from pernode_cli.stats.power import plan_sizes
+    from pernode_cli.stats.power import check_plan_arguments, plan_sizes
 
     o = RankOptions(**options).check()
+    # Arguments are checked before any data set, so bad input is an error, not a data set "not planned".
+    check_plan_arguments(delta, o.alpha, power, n_resamples)
     r = resolve(frame, o)
     clean = clean_rows(frame, r.metric, o.dataset, o.variants)
     groups = clean.groups()
@@ -83,6 +85,9 @@ def plan_logs(frame, delta: float, control: Optional[str] = None, shifted: Optio
     names = None if o.variants is None else match_names(variant_list(o.variants), present, "variants")
     control = None if control is None else match_names([control], present, "control")[0]
     shifted = None if shifted is None else match_names([shifted], present, "shifted")[0]
+    if shifted is not None and shifted == control:
+        raise PernodeError(f"`shifted` is the `control` ({control}): the variant shifted by `delta` must be another "
+                           "one.")
     out = []
     for name, group in groups:
         variants = tuple(sorted(names if names is not None else set(group["variant"])))

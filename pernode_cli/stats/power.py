@@ -356,6 +356,17 @@ def _smallest(power: np.ndarray, n_configs: tuple, n_seeds: tuple, goal: float):
     return tuple(mins), (None if best is None else best[1])
 
 
+def check_plan_arguments(delta, alpha, power, n_resamples) -> int:
+    """The planner's arguments that do not depend on the pilot; returns ``n_resamples``."""
+    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating)) or not math.isfinite(delta) \
+            or delta < 0:
+        raise _invalid("delta", "a finite float >= 0 in metric units", delta)
+    for name, value in (("alpha", alpha), ("power", power)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise _invalid(name, "a float in (0, 1)", value)
+    return check_count("n_resamples", n_resamples)
+
+
 def plan_sizes(pilot, delta: float, maximize: bool, alpha: float = ALPHA, control: Optional[int] = None,
                target: Optional[int] = None, n_configs=N_CONFIGS, n_seeds=N_SEEDS,
                block_test: Optional[Callable] = None, vectorized: Optional[bool] = None, power: float = POWER,
@@ -369,12 +380,7 @@ def plan_sizes(pilot, delta: float, maximize: bool, alpha: float = ALPHA, contro
     """
     pl = _pilot(pilot)
     k = pl.components.k
-    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating)) or not math.isfinite(delta) \
-            or delta < 0:
-        raise _invalid("delta", "a finite float >= 0 in metric units", delta)
-    for name, value in (("alpha", alpha), ("power", power)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-            raise _invalid(name, "a float in (0, 1)", value)
+    n_resamples = check_plan_arguments(delta, alpha, power, n_resamples)
     for name, value in (("control", control), ("target", target)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
                                   or not 0 <= value < k):
@@ -398,7 +404,6 @@ def plan_sizes(pilot, delta: float, maximize: bool, alpha: float = ALPHA, contro
             "The pilot (`pilot`) has one run per configuration and variant, so the seed-to-seed spread is unknown: "
             "run at least 2 seeds in some configurations, or plan `n_seeds` = 1 only."
         )
-    n_resamples = check_count("n_resamples", n_resamples)
     if residuals not in RESIDUALS:
         raise _invalid("residuals", " or ".join(repr(r) for r in RESIDUALS), residuals)
     better = 1.0 if maximize else -1.0

@@ -149,8 +149,11 @@ def friedman(matrix, maximize: bool, resamples: int = PERMUTATION_RESAMPLES, see
         method, used, floor = "permutation", resamples, 1.0 / (resamples + 1)
     else:
         df1, df2 = k - 1, (k - 1) * (n - 1)
-        p = 0.0 if f is None else float(f_dist.sf(f, df1, df2))
-        method, used, floor = "iman-davenport", None, 0.0
+        # The F tail underflows (or F is infinite when every block ranks alike); no p is below the
+        # exact probability of the most extreme untied pattern, (k!)^-(n-1), nor printed as 0.
+        floor = max(math.exp(-(n - 1) * math.lgamma(k + 1)), np.finfo(np.float64).tiny)
+        p = max(floor, 0.0 if f is None else float(f_dist.sf(f, df1, df2)))
+        method, used = "iman-davenport", None
     if method != "iman-davenport" and n > 1 and exact is None:
         floor = max(floor, _distinct_floor(ranks))
     return FriedmanResult(chi2=float(chi2), iman_davenport_f=None if f is None else float(f), kendall_w=float(w),

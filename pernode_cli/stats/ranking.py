@@ -313,6 +313,11 @@ def numeric_columns(frame, block_columns=None) -> list:
 
 def resolve(frame, o: RankOptions) -> Resolved:
     """The metric (and its direction), the selection column and the epoch rule."""
+    missing = [c for c in (o.block_columns or ()) if c not in frame.columns]
+    if missing:
+        raise PernodeError(f"`block_columns`: no column {', '.join(map(str, missing))} in the log(s); name columns "
+                           f"they hold ({', '.join(map(str, list(frame.columns)[:12]))}"
+                           f"{', ...' if len(frame.columns) > 12 else ''}).")
     notes = []
     metric = o.metric
     if metric is None and "epoch" not in frame.columns:
@@ -407,11 +412,12 @@ def _tested(m: blk.BlockMatrix, maximize: bool, control, o: RankOptions):
     posthoc = _posthoc(m.values, m.variants, order, control, o.alpha, o.zero_method, maximize, o.rope)
     warnings = []
     if omnibus.min_attainable_p is not None and omnibus.min_attainable_p > o.alpha:
-        need = proc.friedman_blocks_needed(m.k, o.alpha)
-        warnings.append(
-            f"With {m.n} block(s) of {m.k} variants the exact Friedman test cannot reach p <= {o.alpha:g} (its "
-            f"smallest p here is {omnibus.min_attainable_p:.3g}): no difference can be shown. It needs at least "
-            f"{need} blocks.")
+        head = (f"With {m.n} block(s) of {m.k} variants the exact Friedman test cannot reach p <= {o.alpha:g} (its "
+                f"smallest p here is {omnibus.min_attainable_p:.3g}): no difference can be shown. ")
+        if proc.min_friedman_p(m.n, m.k) <= o.alpha:  # enough blocks: their ties are what bind
+            warnings.append(head + "The blocks are enough; their tied values leave too few distinct rank patterns.")
+        else:
+            warnings.append(head + f"It needs at least {proc.friedman_blocks_needed(m.k, o.alpha)} blocks.")
     if posthoc.blocks_needed is not None and posthoc.pairs:
         k1 = m.k - 1
         control_need = proc.blocks_needed_for_family(k1, o.alpha)
@@ -699,16 +705,22 @@ def _rank_targets(frame, o: RankOptions, control) -> tuple:
         finite = replace(m, values=censored_as_worst(m.values))
         reason = ("the configs design over each run's training seconds to the first epoch that meets "
                   f"{t.text}; a run that never meets it ranks last (censored)")
-        ranked = _configs_ranking(str(name), finite, r, o, control, reason, _configurations(group))
+        # --rope is in the metric's units, not seconds: no Bayesian comparison of times.
+        ranked = _configs_ranking(str(name), finite, r, replace(o, rope=None), control, reason,
+                                  _configurations(group))
         if ranked.ranked:  # a censored run's stand-in value is a rank, not seconds: no sizes in seconds
             ranked = replace(ranked, variants=tuple(replace(v, median=None, mean=None, mean_ci=None, iqm=None,
                                                             iqm_ci=None) for v in ranked.variants),
                              posthoc=replace(ranked.posthoc, pairs=tuple(
                                  replace(t, median_difference=None, hodges_lehmann=None, hodges_lehmann_ci=None,
-                                         hodges_lehmann_confidence=None) for t in ranked.posthoc.pairs)))
+                                         hodges_lehmann_confidence=None) for t in ranked.posthoc.pairs)),
+                             blocks=replace(ranked.blocks, values=tuple(
+                                 tuple(float(x) if np.isfinite(x) else None for x in row) for row in m.values)))
         out.append(replace(ranked, warnings=ranked.warnings + ((
-            "Runs that never met the target are tied below every run that met it; the tests and P(A better) are "
-            "rank-based, so they hold, but no difference is given in seconds (a censored run has none)."),)))
+            "Runs that never met the target are tied below every run that met it (null in the block values); the "
+            "tests and P(A better) are rank-based, so they hold, but no difference is given in seconds (a censored "
+            "run has none)" + ("" if o.rope is None else ", and no Bayesian comparison (the ROPE is in units of "
+                                                        f"{o.metric or 'the metric'}, not seconds)") + "."),)))
     return tuple(out), times
 
 
