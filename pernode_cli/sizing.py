@@ -12,7 +12,6 @@ import math
 import os
 from typing import Optional
 
-from pernode_cli.checks import SEED_LIMIT  # noqa: F401 (where the seed bound was looked up before)
 from pernode_cli.errors import PernodeError
 
 BYTES = 4  # float32

@@ -28,7 +28,6 @@ import numpy as np
 
 from pernode_cli.checks import LIMITS
 from pernode_cli.errors import PernodeError
-from pernode_cli.schema import BLOCK_COLUMNS  # noqa: F401 (the settings that tell blocks apart)
 from pernode_cli.stats import blocks as blk
 from pernode_cli.stats import procedures as proc
 from pernode_cli.stats.direction import direction_word, known_direction, resolve_direction, selection_column
