@@ -112,15 +112,43 @@ def sweep_state_path(log: Path) -> Path:
 
 
 class LogLock:
-    """One writer per log: an exclusive ``flock`` on ``LOG.lock``, which names its holder.
+    """One writer per log: an exclusive ``flock`` on ``LOG.lock``, which names its holder,
+    and one on the log file itself, which is what two hard links of one log share (symbolic
+    links are followed to the one real path, whose ``LOG.lock`` they share).
 
-    The kernel drops the lock when its process dies, however it dies, so a lock left by a
+    The kernel drops the locks when their process dies, however it dies, so a lock left by a
     killed process is free: the next writer takes it over and says so.
     """
 
     def __init__(self, log):
         self.log = check_log_path(log)
         self.path, self.fd, self.created = lock_path(self.log), None, False
+        self.file_fd = None  # the flock on the log's own inode, once the log exists
+
+    def _busy_elsewhere(self) -> PernodeError:
+        return PernodeError(
+            f"Log {self.log} is being written by another process through another name of the same file (a hard "
+            "link); wait for it to finish, or give another `log`."
+        )
+
+    def hold_file(self) -> None:
+        """Lock the log's inode (called on acquiring, and again once the log is created)."""
+        if fcntl is None or self.fd is None:
+            return
+        try:
+            fd = os.open(self.log, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise PernodeError(f"Cannot read log {self.log} ({exc.strerror}); give another `log`.") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise self._busy_elsewhere() from None
+        if self.file_fd is not None:
+            os.close(self.file_fd)
+        self.file_fd = fd
 
     def _busy(self, holder: str) -> PernodeError:
         return PernodeError(
@@ -155,6 +183,18 @@ class LogLock:
         if fcntl is None:
             return self
         fd, previous = self._open_and_lock()
+        self.fd = fd
+        try:  # before the holder is written: a refused start leaves the lock file as it was
+            self.hold_file()
+        except BaseException:
+            if self.file_fd is not None:
+                os.close(self.file_fd)
+                self.file_fd = None
+            if self.created:
+                self.path.unlink(missing_ok=True)
+            os.close(fd)
+            self.fd = None
+            raise
         if previous:
             notices.info(f"took over the lock of {self.log} left by a process that ended ({previous})")
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -163,22 +203,32 @@ class LogLock:
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}: {' '.join(sys.argv)}\n".encode(), 0)
         except OSError:
             pass
-        self.fd = fd
         return self
 
     def probe(self) -> None:
         """Refuse at once when another process holds the lock (before any slow start-up);
         the lock itself is taken later, by ``acquire``."""
-        if fcntl is None or not self.path.exists():
+        if fcntl is None:
             return
+        if self.path.exists():
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except OSError as exc:
+                raise PernodeError(f"Cannot read the lock {self.path} of log {self.log} ({exc.strerror}).") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                raise self._busy(os.read(fd, 4096).decode(errors="replace").strip()) from None
+            finally:
+                os.close(fd)
         try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError as exc:
-            raise PernodeError(f"Cannot read the lock {self.path} of log {self.log} ({exc.strerror}).") from None
+            fd = os.open(self.log, os.O_RDONLY)
+        except OSError:
+            return  # no log yet (or unreadable: the writer says so when it opens it)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
-            raise self._busy(os.read(fd, 4096).decode(errors="replace").strip()) from None
+            raise self._busy_elsewhere() from None
         finally:
             os.close(fd)
 
@@ -186,6 +236,9 @@ class LogLock:
         """Drop the lock; ``wrote_nothing``: a start that failed removes the lock file it made."""
         if self.fd is None:
             return
+        if self.file_fd is not None:
+            os.close(self.file_fd)
+            self.file_fd = None
         os.ftruncate(self.fd, 0)  # a clean end leaves no holder to report
         if wrote_nothing and self.created:
             self.path.unlink(missing_ok=True)
@@ -247,6 +300,7 @@ class CsvLog:
                 self._mend_tail()
             else:
                 atomic_write(self.path, format_header(self.columns))
+                self.lock.hold_file()  # the new file's inode, which a hard link made now would share
         except BaseException:
             self.lock.release(wrote_nothing=True)
             raise
@@ -256,6 +310,11 @@ class CsvLog:
             header = read_header(self.path)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise PernodeError(f"Cannot read log {self.path} ({exc}); give another `log`.") from None
+        if header and header[0].startswith("\ufeff"):
+            raise PernodeError(
+                f"Log {self.path} starts with a UTF-8 byte-order mark (an editor or a spreadsheet adds one); save it as "
+                "UTF-8 without it, or give a new `log` file (the existing one is left as it is)."
+            )
         if header != self.columns:
             raise PernodeError(
                 f"Log {self.path} has a different header than this version of pernode writes; "

@@ -38,3 +38,15 @@ def describe(given, real: Path) -> str:
     if os.path.islink(given):
         return f"{given} (a link to {real})"
     return given
+
+
+def existing_file(path, what: str) -> Path:
+    """``path`` when it reaches a regular file that exists; one line otherwise (a loop of
+    links, a missing file, or a folder, FIFO or device where a file is read)."""
+    real = real_path(path, what.lower())
+    if not real.exists():
+        raise PernodeError(f"{what} {path} does not exist.")
+    if not real.is_file():
+        kind = "a folder" if real.is_dir() else "not a regular file (a FIFO, socket or device)"
+        raise PernodeError(f"{what} {path} is {kind}; give the path of a file.")
+    return Path(path)

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from pernode_cli.errors import PernodeError
+from pernode_cli.paths import real_path
 
 GROUP = "pernode.plugins"
 _LOADED: dict = {}  # what was given (name or path) -> module
@@ -40,8 +41,10 @@ def _import_file(path: Path):
 
 def _load_one(given: str, base: Path | None):
     is_path = given.endswith(".py") or os.sep in given
-    key = str((base / given).resolve() if is_path and base is not None and not os.path.isabs(given) else
-              Path(given).resolve()) if is_path else given
+    if is_path:  # a loop of links is one line, as for every other path
+        key = str(real_path(base / given if base is not None and not os.path.isabs(given) else given, "plugin"))
+    else:
+        key = given
     if key in _LOADED:
         return _LOADED[key]
     try:

@@ -150,6 +150,16 @@ CASES = [
      "--export-timeout must be a positive number"),
     ("export-timeout-huge", _pilot, ["export", "p.csv", "--tensorboard", "tb", "--timeout", "1e300"],
      "--timeout must be at most"),
+    # paths that are not what they must be
+    ("report-out-root", _pilot, ["report", "p.csv", "--out", "/"], "is the root of the file system"),
+    ("rank-plots-root", _pilot, ["rank", "p.csv", "--plots", "/"], "is the root of the file system"),
+    ("report-out-foreign-manifest", lambda t: [_pilot(t), (t / "m").mkdir(), (t / "m" / ".pernode-output").write_text("")],
+     ["report", "p.csv", "--out", "m"], "(.pernode-output, which lists no output of `report`)"),
+    ("sweep-config-fifo", lambda t: os.mkfifo(t / "f.toml"), ["sweep", "f.toml", "--dry-run"],
+     "Config f.toml is not a regular file (a FIFO"),
+    ("train-npz-folder", lambda t: (t / "d.npz").mkdir(), ["train", "--dataset", "d.npz"], "Data file d.npz is a folder"),
+    ("train-log-bom", lambda t: (t / "b.csv").write_bytes(b"\xef\xbb\xbf" + (",".join(TRAIN_COLUMNS) + "\n").encode()),
+     ["train", "--log", "b.csv"], "starts with a UTF-8 byte-order mark"),
     # timeit
     ("timeit-warmup", lambda t: None, ["timeit", "--dataset", "digits", "--epochs", "2", "--warmup", "2"], "--warmup must be in [0, --epochs)"),
     ("timeit-log-folder", lambda t: (t / "d").mkdir(), ["timeit", "--dataset", "digits", "--log", "d"], "is a folder"),

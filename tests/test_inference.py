@@ -99,6 +99,7 @@ def test_beyond_the_permutation_range_no_p_is_zero():
     assert alike.method == "iman-davenport" and alike.iman_davenport_f is None
     assert alike.p == pytest.approx(6.0 ** -(n - 1), rel=1e-9) and alike.p > 0
     assert proc.friedman(np.tile(np.arange(8.0), (300, 1)), False).p > 0  # below every double: the smallest one
+    assert proc.blocks_needed_for_family(28, 1e-320) == 1069  # 2m/alpha overflows a double; its log does not
 
 
 def test_exact_means_decide_ties_on_the_csv_values():

@@ -22,7 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pernode_cli.cli import app
-from pernode_cli.logs import CsvLog
+from pernode_cli.errors import PernodeError
+from pernode_cli.logs import CsvLog, LogLock
 from pernode_cli.training.records import TRAIN_COLUMNS
 from tests.logs_factory import log_rows, write_log
 
@@ -77,6 +78,8 @@ def test_link_loops_are_one_line_everywhere(tmp_path, monkeypatch):
     os.symlink("loop.csv", "loop.csv")
     os.symlink("cfg.toml", "cfg.toml")
     os.symlink("data.npz", "data.npz")
+    os.symlink("plug.py", "plug.py")
+    os.symlink("store", "store")
     (tmp_path / "ok.toml").write_text(TINY.format(data="digits"))
     write_log(tmp_path / "good.csv", log_rows())
     before = _snapshot(tmp_path)
@@ -85,7 +88,9 @@ def test_link_loops_are_one_line_everywhere(tmp_path, monkeypatch):
              ["timeit", "--dataset", "digits", "--log", "loop.csv"], ["rank", "loop.csv"],
              ["rank", "good.csv", "--plots", "loop.csv"], ["report", "loop.csv", "--out", "r"],
              ["report", "good.csv", "--out", "loop.csv"], ["report", "good.csv", "--timings", "loop.csv", "--out", "r"],
-             ["train", "--dataset", "data.npz"]]
+             ["train", "--dataset", "data.npz"], ["list", "--plugin", "plug.py"],
+             ["train", "--plugin", "plug.py", "--log", "l.csv"], ["train", "--tensorboard", "store", "--log", "l.csv"],
+             ["train", "--mlflow", "sqlite:///store", "--log", "l.csv"], ["export", "good.csv", "--mlflow", "store"]]
     for args in cases:
         line = _one_line(runner.invoke(app, args))
         assert "loop of symbolic links" in line or "does not exist" in line, (args, line)
@@ -114,6 +119,30 @@ def test_two_names_of_one_log_are_one_writer_and_links_are_written_through(tmp_p
     before = _snapshot(tmp_path)
     _one_line(runner.invoke(app, ["train", "--log", str(tmp_path / "nowhere.csv")]), 2, "does not exist")
     assert _snapshot(tmp_path) == before and os.path.islink(tmp_path / "nowhere.csv")
+
+
+def test_hard_links_of_one_log_are_one_writer(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_log(tmp_path / "a.csv", log_rows())
+    (tmp_path / "other").mkdir()
+    os.link("a.csv", "b.csv")
+    os.link("a.csv", "other/c.csv")
+    (tmp_path / "g.toml").write_text(TINY.format(data="digits"))
+    with LogLock("a.csv"):
+        before = _snapshot(tmp_path)
+        for args in (["train", *FAST, "--log", "b.csv"], ["sweep", "g.toml", "--log", "other/c.csv"],
+                     ["timeit", "--dataset", "digits", "--log", "b.csv"]):
+            _one_line(runner.invoke(app, args), 2, "through another name of the same file (a hard link)")
+        with pytest.raises(PernodeError, match="hard link"):
+            LogLock("b.csv").acquire()
+        assert _snapshot(tmp_path) == before  # no lock file added beside b.csv
+    # A log created by its writer is locked as a file too: a link made while it runs is refused.
+    log = CsvLog(tmp_path / "new.csv", columns=TRAIN_COLUMNS)
+    os.link("new.csv", "new-link.csv")
+    with pytest.raises(PernodeError, match="hard link"):
+        LogLock("new-link.csv").acquire()
+    log.lock.release()
+    LogLock("new-link.csv").acquire().release()  # free once the writer is done
 
 
 # --- a header is never a row -----------------------------------------------------------------

@@ -78,11 +78,9 @@ def check_dataset_name(name: str) -> str:
     if name in DATASETS:
         return name
     if is_npz(name):
-        from pernode_cli.paths import real_path
+        from pernode_cli.paths import existing_file
 
-        real_path(name, "data file")  # a loop of links is one line
-        if not Path(name).is_file():
-            raise PernodeError(f"Data file {name} does not exist.")
+        existing_file(name, "Data file")
         return name
     raise PernodeError(
         f"Unknown data set {name!r}. Use one of {', '.join(DATASETS)}, or a path to an .npz "

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from pernode_cli.errors import PernodeError
+from pernode_cli.paths import real_path
 
 EXTRAS = {"mlflow": "mlflow", "tensorboard": "tensorboard"}  # import name -> pernode extra
 
@@ -26,9 +27,9 @@ def require(module: str, argument: str) -> None:
 
 def tensorboard_folder(folder) -> Path:
     """A folder for TensorBoard runs: created if missing, inside an existing folder."""
-    path = Path(str(folder)).expanduser()
     if not str(folder).strip():
         raise PernodeError("`tensorboard` is empty; give a folder for the TensorBoard runs.")
+    path = real_path(Path(str(folder)).expanduser(), "`tensorboard` folder")  # a loop of links: one line
     if path.exists() and not path.is_dir():
         raise PernodeError(f"`tensorboard` {path} is a file; give a folder for the TensorBoard runs.")
     if not path.exists() and not path.parent.is_dir():
@@ -71,6 +72,7 @@ def mlflow_uri(uri: str) -> str:
 
 
 def _local_parent(path: Path, text: str, file: bool) -> None:
+    path = real_path(path, "`mlflow` store")  # a loop of links: one line
     if path.exists() and path.is_dir() == file:
         what = "a folder, not a database file" if file else "a file, not a store folder"
         raise PernodeError(f"`mlflow` {text} is {what}.")

@@ -26,9 +26,23 @@ FAULTS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exc
           errno.EROFS: "the file system is read-only"}
 
 
-def _listed(folder: Path) -> set:
-    """Every file under ``folder``, relative, as POSIX paths."""
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
+def _foreign(folder: Path, own: set, shown: str, what: str, most: int = 4) -> list:
+    """Up to ``most`` files under ``folder`` that are not in ``own`` (relative POSIX paths);
+    stops at the ``most``-th, so a large folder given by mistake is not read whole."""
+    def unreadable(exc: OSError):
+        raise PernodeError(f"Cannot read folder {exc.filename or shown} ({exc.strerror}); give another `{what}` "
+                           "folder.") from None
+
+    found = []
+    for top, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs.sort()
+        for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(top, d))]:
+            rel = Path(top, name).relative_to(folder).as_posix()
+            if rel not in own:
+                found.append(rel)
+                if len(found) >= most:
+                    return found
+    return found
 
 
 def check_target(out, what: str, kind: str) -> Path:
@@ -39,6 +53,8 @@ def check_target(out, what: str, kind: str) -> Path:
         raise PernodeError(f"`{what}` is empty; give the folder to write, e.g. `{what}` report.")
     real = real_path(given, f"`{what}` folder")
     shown = describe(given, real)
+    if real.parent == real:
+        raise PernodeError(f"{shown} is the root of the file system; give a new or empty `{what}` folder.")
     if real.exists() and not real.is_dir():
         raise PernodeError(f"{shown} is a file, not a folder; give another `{what}` folder.")
     parent = real.parent
@@ -47,9 +63,11 @@ def check_target(out, what: str, kind: str) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PernodeError(f"Cannot write in {parent}; give another `{what}` folder.")
     if real.is_dir():
-        found = _listed(real)
-        if found and not _is_own(real, found, kind):
-            others = sorted(found - _manifest(real, kind) - {MANIFEST})
+        listed = _manifest(real, kind)
+        others = _foreign(real, listed | {MANIFEST}, shown, what)
+        if not listed and not others and (real / MANIFEST).exists():
+            others = [f"{MANIFEST}, which lists no output of `{kind}`"]
+        if others:
             raise PernodeError(
                 f"{shown} holds files that pernode did not write there ({', '.join(others[:3])}"
                 f"{', ...' if len(others) > 3 else ''}); give a new or empty `{what}` folder (a folder is replaced "
@@ -64,11 +82,6 @@ def _manifest(folder: Path, kind: str) -> set:
     except (OSError, ValueError):
         return set()
     return set(data.get("files", [])) if isinstance(data, dict) and data.get("kind") == kind else set()
-
-
-def _is_own(folder: Path, found: set, kind: str) -> bool:
-    listed = _manifest(folder, kind)
-    return bool(listed) and found - {MANIFEST} <= listed
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -309,7 +309,7 @@ def min_signed_rank_p(n: int) -> float:
 
 def blocks_needed_for_family(m: int, alpha: float) -> int:
     """Fewest blocks at which Holm's first step over ``m`` signed-rank tests can reach ``alpha``."""
-    return max(1, math.ceil(math.log2(2 * m / alpha))) if m > 0 else 1
+    return max(1, math.ceil(math.log2(2 * m) - math.log2(alpha))) if m > 0 else 1  # 2m/alpha overflows for tiny alpha
 
 
 def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:

@@ -20,7 +20,7 @@ from pernode_cli.checks import LIMITS, config_value, is_gpu_share
 from pernode_cli.data import DATASETS, check_dataset_name
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import notices
-from pernode_cli.paths import real_path
+from pernode_cli.paths import existing_file
 from pernode_cli.schema import SETTINGS
 from pernode_cli.sizing import check_fits
 from pernode_cli.training.config import RunSpec
@@ -188,10 +188,7 @@ def load_config(path, plugins: tuple = ()) -> SweepConfig:
     from pernode_cli.plugins import load_plugins
 
     given = path
-    real_path(path, "config")  # a loop of links is one line
-    path = Path(path)
-    if not path.is_file():
-        raise PernodeError(f"Config {path} does not exist.")
+    path = existing_file(path, "Config")
     text, raw = _read(path, given)
     listed = raw.get("plugins", [])
     where = f"{path} line {_line_of(text, '', 'plugins')}: plugins"
