@@ -187,13 +187,7 @@ class LogLock:
         try:  # before the holder is written: a refused start leaves the lock file as it was
             self.hold_file()
         except BaseException:
-            if self.file_fd is not None:
-                os.close(self.file_fd)
-                self.file_fd = None
-            if self.created:
-                self.path.unlink(missing_ok=True)
-            os.close(fd)
-            self.fd = None
+            self._close(unlink=True)
             raise
         if previous:
             notices.info(f"took over the lock of {self.log} left by a process that ended ({previous})")
@@ -236,13 +230,17 @@ class LogLock:
         """Drop the lock; ``wrote_nothing``: a start that failed removes the lock file it made."""
         if self.fd is None:
             return
+        os.ftruncate(self.fd, 0)  # a clean end leaves no holder to report
+        self._close(unlink=wrote_nothing)
+
+    def _close(self, unlink: bool) -> None:
+        """Drop both flocks (closing drops a flock); ``unlink``: remove a lock file this start made."""
         if self.file_fd is not None:
             os.close(self.file_fd)
             self.file_fd = None
-        os.ftruncate(self.fd, 0)  # a clean end leaves no holder to report
-        if wrote_nothing and self.created:
+        if unlink and self.created:
             self.path.unlink(missing_ok=True)
-        os.close(self.fd)  # closing drops the flock
+        os.close(self.fd)
         self.fd = None
 
     def __enter__(self):
