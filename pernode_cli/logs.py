@@ -143,9 +143,11 @@ class LogLock:
             raise PernodeError(f"Cannot read log {self.log} ({exc.strerror}); give another `log`.") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
             os.close(fd)
-            raise self._busy_elsewhere() from None
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise self._busy_elsewhere() from None
+            return  # a file system without flock on files: the lock beside the log still holds
         if self.file_fd is not None:
             os.close(self.file_fd)
         self.file_fd = fd
@@ -221,8 +223,9 @@ class LogLock:
             return  # no log yet (or unreadable: the writer says so when it opens it)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            raise self._busy_elsewhere() from None
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise self._busy_elsewhere() from None
         finally:
             os.close(fd)
 
