@@ -300,8 +300,14 @@ class CsvLog:
                 self._probe_writable()  # before any repair: an unwritable log is refused untouched
                 self._mend_tail()
             else:
+                existed = self.path.exists()
                 atomic_write(self.path, format_header(self.columns))
-                self.lock.hold_file()  # the new file's inode, which a hard link made now would share
+                try:
+                    self.lock.hold_file()  # the new file's inode, which a hard link made now would share
+                except BaseException:
+                    if not existed:  # refused at once: the header-only log this start made goes too
+                        self.path.unlink(missing_ok=True)
+                    raise
         except BaseException:
             self.lock.release(wrote_nothing=True)
             raise
