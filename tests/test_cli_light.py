@@ -42,3 +42,25 @@ def test_console_entry_point_help_and_version():
     assert "Usage: pernode" in _pernode().stdout  # no arguments: the help
     out = _pernode("--version")
     assert out.returncode == 0 and out.stdout.strip() == f"pernode {__version__}"
+
+
+def test_a_logging_handler_made_while_hidden_writes_to_the_real_stream_afterwards(monkeypatch, capsys):
+    # TensorFlow makes its logger's handler at import, inside the hidden window: once the
+    # window closes, its sink is closed, and a later warning printed a "Logging error" traceback.
+    import logging
+
+    from pernode_cli.training.environment import BACKEND_LOGS_ENV, backend_chatter_hidden
+
+    monkeypatch.delenv(BACKEND_LOGS_ENV, raising=False)
+    logger = logging.getLogger("pernode-test-backend")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", False)
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    with backend_chatter_hidden():
+        logger.addHandler(logging.StreamHandler(sys.stderr))
+        logger.warning("hidden at start-up")
+    logger.warning("a retracing warning")  # chatter: stays hidden
+    logger.error("an error the user must see")
+    err = capsys.readouterr().err
+    assert "Logging error" not in err and "hidden at start-up" not in err and "a retracing warning" not in err
+    assert "an error the user must see" in err

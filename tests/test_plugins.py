@@ -153,14 +153,14 @@ def test_the_example_plugin_runs_through_every_command(tmp_path):
     assert trained.returncode == 0, trained.stderr
     (row,) = pd.read_csv(tmp_path / "t.csv").to_dict("records")
     assert row["variant"] == "AlphaDropoutDense" and row["dataset"] == "blobs" and row["run_end"] == "epochs"
-    # A sweep trains the plugin's variants on its data set and backbone beside a built-in one.
-    (tmp_path / "c.toml").write_text('dataset = "blobs"\n[grid]\nvariants = ["Dropout", "GaussianNoiseDense", '
-                                     '"AlphaDropoutDense"]\nrates = [0.1, 0.3, 0.5]\nunits = [8]\n'
-                                     'batch_sizes = [64]\n[fixed]\nepochs = 2\n')
+    # A sweep trains a plugin variant on the plugin's data set and backbone beside a built-in one.
+    (tmp_path / "c.toml").write_text('dataset = "blobs"\n[grid]\nvariants = ["Dropout", "GaussianNoiseDense"]\n'
+                                     'rates = [0.1, 0.3, 0.5]\nunits = [8]\nbatch_sizes = [64]\n[fixed]\nepochs = 2\n')
     swept = _run(tmp_path, site, "sweep", "c.toml", "--quiet")
     assert swept.returncode == 0, swept.stderr
+    assert "Logging error" not in swept.stderr  # TensorFlow's retracing warnings once hit a closed stream
     t = pd.read_csv(tmp_path / "c.csv")
-    assert len(t) == 9 * 2 and t["test_loss"].notna().all()
+    assert len(t) == 6 * 2 and t["test_loss"].notna().all()
     assert (t.loc[t["variant"] == "Dropout", "sources"] == t.loc[t["variant"] == "Dropout", "sources"].iloc[0]).all()
     assert t.loc[t["variant"] == "Dropout", "sources"].iloc[0].startswith("variant: pernode ")
     mine = t[t["variant"] == "GaussianNoiseDense"]
@@ -168,10 +168,10 @@ def test_the_example_plugin_runs_through_every_command(tmp_path):
     assert mine["sources"].str.startswith("pernode-example-plugin 0.1.0 (module pernode_example.plugin, sha256:").all()
     ranked = _run(tmp_path, site, "rank", "c.csv", "--format", "json")
     (d,) = json.loads(ranked.stdout)["datasets"]
-    assert d["design"] == "configs" and len(d["variants"]) == 3 and d["metric"] == "test_loss"
+    assert d["design"] == "configs" and len(d["variants"]) == 2 and d["metric"] == "test_loss"
     assert not any("modules differ in size" in w for w in d["warnings"])  # equal modules: the fairness rule
     reported = _run(tmp_path, site, "report", "c.csv", "--out", "r")
-    assert reported.returncode == 0 and "AlphaDropoutDense" in (tmp_path / "r" / "index.md").read_text()
+    assert reported.returncode == 0 and "GaussianNoiseDense" in (tmp_path / "r" / "index.md").read_text()
     timed = _run(tmp_path, site, "timeit", "--dataset", "blobs", "--variants", "Dropout,GaussianNoiseDense",
                  "--epochs", "2", "--steps-per-epoch", "3", "--format", "json", "--quiet")
     assert timed.returncode == 0, timed.stderr

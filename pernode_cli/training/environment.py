@@ -38,7 +38,10 @@ def backend_chatter_hidden(fds=(2,)):
         with open(os.devnull, "w") as sink:
             for fd in fds:
                 setattr(sys, streams[fd], sink)
-            yield
+            try:
+                yield
+            finally:  # while the sink is still open (a handler flushes it when it is repointed)
+                _repoint_handlers(sink, python_level.get(2) or next(iter(python_level.values())))
     finally:
         for fd, stream in python_level.items():
             setattr(sys, streams[fd], stream)
@@ -46,6 +49,22 @@ def backend_chatter_hidden(fds=(2,)):
             os.dup2(copy, fd)
             os.close(copy)
         os.close(null)
+
+
+def _repoint_handlers(sink, stream) -> None:
+    """A logging handler made while the streams were hidden (TensorFlow's, at import) holds the
+    sink, closed once this returns, and would print a "Logging error" traceback at its next
+    warning: point it at the real stream, and keep its logger's warnings (tf.function retracing
+    and the like) hidden, its errors shown."""
+    import logging
+
+    loggers = [logging.getLogger()] + [x for x in logging.root.manager.loggerDict.values()
+                                       if isinstance(x, logging.Logger)]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sink:
+                handler.setStream(stream)
+                logger.setLevel(max(logger.level, logging.ERROR))
 
 
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
