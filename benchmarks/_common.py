@@ -56,3 +56,11 @@ def cpu_description() -> str:
         pass
     vector = sorted(f for f in flags if f.startswith(("avx", "sse4", "fma", "amx")))
     return f"{model}; vector extensions: {' '.join(vector) or 'unknown'}"
+
+
+def publish(text: str, out, title: str) -> None:
+    """Print a result and, when ``out`` names a file, keep it there as Markdown under ``title``."""
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(f"# {title}\n\n{text}\n")

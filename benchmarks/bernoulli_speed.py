@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _common import cpu_description, ratio_interval, step_timer  # noqa: E402
+from _common import cpu_description, publish, ratio_interval, step_timer  # noqa: E402
 from pernode_cli.layers.bits import realised_rate  # noqa: E402
 from pernode_cli.models import build_model, module_sampler  # noqa: E402
 
@@ -196,18 +196,12 @@ def main(argv=None) -> None:
 
     if args.primitives:
         text = f"{head}\n\n{primitives(log)}\n\n1-minute load {load_average():.1f} at end"
-        print(text)
-        if args.out:
-            with open(args.out, "w") as f:
-                f.write(f"# Pieces of an exact mask\n\n{text}\n")
+        publish(text, args.out, "Pieces of an exact mask")
         return
     results = {s: time_shape(s, variants, args.rounds, steps[s], log) for s in shapes}
     elapsed = time.perf_counter() - start
     text = f"{head}, {load_average():.1f} at end; {elapsed:.0f} s in all\n\n{table(results, variants)}"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(f"# PerNode variants vs Dropout, training step\n\n{text}\n")
+    publish(text, args.out, "PerNode variants vs Dropout, training step")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _common import cpu_description, ratio_interval, step_timer  # noqa: E402
+from _common import cpu_description, publish, ratio_interval, step_timer  # noqa: E402
 from pernode_cli.layers import PerNodeDense  # noqa: E402
 from pernode_cli.layers import samplers as samplers_module  # noqa: E402
 
@@ -130,10 +130,7 @@ def main(argv=None):
     for a, _ in PAIRS:
         lines.append(f"- largest mask where `{a}` was faster (interval below 1): {limit[a]:,} elements")
     text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(f"# Sampler choice on {backend}\n\n{text}\n")
+    publish(text, args.out, f"Sampler choice on {backend}")
 
 
 if __name__ == "__main__":
