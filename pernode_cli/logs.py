@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pernode_cli.errors import PernodeError, RunFailed
-from pernode_cli.paths import describe, real_path
+from pernode_cli.paths import describe, existing_file, real_path
 from pernode_cli.schema import TRAIN_COLUMNS
 
 notices = logging.getLogger("pernode")  # one-line notices the command line prints
@@ -495,8 +495,7 @@ def expand(patterns: list[str], what: str = "log") -> list[Path]:
 def _read_one(path: Path):
     import pandas as pd
 
-    if not path.is_file():
-        raise PernodeError(f"Log {path} does not exist or is not a file.")
+    existing_file(path, "Log")
     try:
         text, torn = _whole_text(path, read_header(path) or [])
         if torn:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pernode_cli.errors import PernodeError
+from pernode_cli.paths import existing_file
 from pernode_cli.export.columns import row_epoch, run_key
 from pernode_cli.export.engine import Exporters
 
@@ -44,8 +45,7 @@ class LoggedRuns:
 def _read_text(path: Path) -> tuple[list, list]:
     from pernode_cli.logs import _whole_text, read_header
 
-    if not path.is_file():
-        raise PernodeError(f"Log {path} does not exist or is not a file.")
+    existing_file(path, "Log")
     try:
         header = read_header(path) or []
         text, _ = _whole_text(path, header)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pernode_cli.errors import PernodeError
+from pernode_cli.paths import existing_file
 from pernode_cli.stats.ranking import Ranking, rank_logs
 from pernode_cli.stats.rows import cell_text
 
@@ -135,8 +136,7 @@ def read_timings(patterns) -> Any:
 
     frames = []
     for path in expand(list(patterns)):
-        if not path.is_file():
-            raise PernodeError(f"Timing log {path} does not exist or is not a file (`timings`).")
+        existing_file(path, "Timing log")
         try:
             frame = pd.read_csv(path, dtype={"variant": str, "dataset": str, "device": str}, keep_default_na=False,
                                 na_values=[""])
