@@ -135,22 +135,32 @@ class LogLock:
         """Lock the log's inode (called on acquiring, and again once the log is created)."""
         if fcntl is None or self.fd is None:
             return
+        fd = self._lock_log_file(fcntl.LOCK_EX, unreadable_ok=False)
+        if fd is not None:
+            if self.file_fd is not None:
+                os.close(self.file_fd)
+            self.file_fd = fd
+
+    def _lock_log_file(self, operation: int, unreadable_ok: bool) -> "int | None":
+        """An open descriptor of the log with ``flock(operation)`` taken, or None where there is
+        no log yet (or, with ``unreadable_ok``, it cannot be opened) or the file system has no
+        flock on files (the lock beside the log still holds); another holder is refused."""
         try:
             fd = os.open(self.log, os.O_RDONLY)
         except FileNotFoundError:
-            return
+            return None
         except OSError as exc:
+            if unreadable_ok:
+                return None  # the writer says so when it opens it
             raise PernodeError(f"Cannot read log {self.log} ({exc.strerror}); give another `log`.") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise self._busy_elsewhere() from None
-            return  # a file system without flock on files: the lock beside the log still holds
-        if self.file_fd is not None:
-            os.close(self.file_fd)
-        self.file_fd = fd
+            return None
+        return fd
 
     def _busy(self, holder: str) -> PernodeError:
         return PernodeError(
@@ -217,16 +227,8 @@ class LogLock:
                 raise self._busy(os.read(fd, 4096).decode(errors="replace").strip()) from None
             finally:
                 os.close(fd)
-        try:
-            fd = os.open(self.log, os.O_RDONLY)
-        except OSError:
-            return  # no log yet (or unreadable: the writer says so when it opens it)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise self._busy_elsewhere() from None
-        finally:
+        fd = self._lock_log_file(fcntl.LOCK_SH, unreadable_ok=True)
+        if fd is not None:
             os.close(fd)
 
     def release(self, wrote_nothing: bool = False) -> None:
