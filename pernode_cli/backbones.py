@@ -15,11 +15,11 @@ from typing import Callable, Optional
 
 from pernode_cli.registry import (
     _invalid,
-    check_callable,
     check_description,
     check_name,
     check_positive_int,
     check_replace,
+    check_signature,
     existing,
 )
 from pernode_cli.sources import source_of
@@ -91,12 +91,14 @@ def register_backbone(name, features, *, head_units=64, description="", feature_
     """
     check_name(name)
     check_replace(replace)
-    check_callable("features", features, "a callable features(inputs) -> tensor")
+    check_signature("features", features, (None,), "features(inputs) -> tensor")
     check_positive_int("head_units", head_units)
     check_description(description)
     for arg, value in (("feature_width", feature_width), ("params", params)):
         if value is not None and not callable(value):
             raise _invalid(arg, f"None or a callable {arg}(input_shape) -> int", value)
+        if value is not None:
+            check_signature(arg, value, ((8,),), f"{arg}(input_shape) -> int")
     existing(BACKBONES, name, "backbone", replace)
     entry = Backbone(name, features, head_units, description, source_of(features), feature_width, params)
     BACKBONES[name] = entry

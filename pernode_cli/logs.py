@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pernode_cli.errors import PernodeError, RunFailed
 from pernode_cli.paths import describe, existing_file, real_path
-from pernode_cli.schema import TRAIN_COLUMNS
+from pernode_cli.schema import CELLS, KNOWN_HEADERS, KNOWN_VERSIONS, TRAIN_COLUMNS, Cell, header_version
 
 notices = logging.getLogger("pernode")  # one-line notices the command line prints
 
@@ -80,8 +80,11 @@ def format_header(columns) -> str:
     return format_row(columns, dict(zip(columns, columns)))
 
 
+BOM = "\ufeff"  # a UTF-8 byte-order mark (editors and spreadsheets add one): read as if absent
+
+
 def read_header(path: Path) -> list[str] | None:
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         first = f.readline()
     return next(csv.reader([first])) if first else None
 
@@ -196,10 +199,10 @@ class LogLock:
             return self
         fd, previous = self._open_and_lock()
         self.fd = fd
-        try:  # before the holder is written: a refused start leaves the lock file as it was
+        try:  # before the holder is written: a refused start leaves no lock file of its own
             self.hold_file()
         except BaseException:
-            self._close(unlink=True)
+            self._close_refused()
             raise
         if previous:
             notices.info(f"took over the lock of {self.log} left by a process that ended ({previous})")
@@ -232,18 +235,42 @@ class LogLock:
             os.close(fd)
 
     def release(self, wrote_nothing: bool = False) -> None:
-        """Drop the lock; ``wrote_nothing``: a start that failed removes the lock file it made."""
+        """Drop the lock and remove ``LOG.lock``: a clean end leaves nothing beside the log (a
+        killed writer's lock stays, free, naming its holder for the next one to report).
+        ``wrote_nothing``: a start that failed removes the lock file only if it made it."""
         if self.fd is None:
             return
-        os.ftruncate(self.fd, 0)  # a clean end leaves no holder to report
-        self._close(unlink=wrote_nothing)
+        try:
+            os.ftruncate(self.fd, 0)  # no holder to report, should the file outlive us
+        except OSError:
+            pass
+        if wrote_nothing:
+            self._close_refused()
+        else:
+            self._close()
 
-    def _close(self, unlink: bool) -> None:
-        """Drop both flocks (closing drops a flock); ``unlink``: remove a lock file this start made."""
+    def _close(self) -> None:
+        """Drop both flocks (closing drops a flock), removing the lock file first while it is still
+        held: a process that opened it meanwhile finds, once it has the flock, that the file at the
+        lock's path is another (or none) and starts again (``_open_and_lock``)."""
         if self.file_fd is not None:
             os.close(self.file_fd)
             self.file_fd = None
-        if unlink and self.created:
+        try:
+            if os.fstat(self.fd).st_ino == os.stat(self.path).st_ino:
+                self.path.unlink()
+        except OSError:
+            pass  # gone already, or a folder we may not change: the free lock file is harmless
+        os.close(self.fd)
+        self.fd = None
+
+    def _close_refused(self) -> None:
+        """A start refused right after taking the lock file: remove it only if this start made it
+        (an existing one, a killed writer's, stays as it was)."""
+        if self.file_fd is not None:
+            os.close(self.file_fd)
+            self.file_fd = None
+        if self.created:
             self.path.unlink(missing_ok=True)
         os.close(self.fd)
         self.fd = None
@@ -319,11 +346,6 @@ class CsvLog:
             header = read_header(self.path)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise PernodeError(f"Cannot read log {self.path} ({exc}); give another `log`.") from None
-        if header and header[0].startswith("\ufeff"):
-            raise PernodeError(
-                f"Log {self.path} starts with a UTF-8 byte-order mark (an editor or a spreadsheet adds one); save it as "
-                "UTF-8 without it, or give a new `log` file (the existing one is left as it is)."
-            )
         if header != self.columns:
             raise PernodeError(
                 f"Log {self.path} has a different header than this version of pernode writes; "
@@ -419,12 +441,15 @@ class RunInLog:
     sources: set = field(default_factory=set)  # where its variant, data set and backbone came from
 
 
-def _whole_text(path: Path, columns) -> tuple[str, bool]:
+def whole_text(path: Path, columns) -> tuple[str, bool]:
     """The log's text without a torn last line (one not ended by a newline that is not a
     whole row: it is no record until a writer moves it aside), and whether one was left out.
-    A header whose newline was lost is the header, not a torn row. A header repeated inside
-    the log (two logs joined) is refused, naming its line."""
+    A header whose newline was lost is the header, not a torn row; a byte-order mark before
+    it is dropped. A header inside the log (two logs joined, of any schema) is refused,
+    naming its line."""
     data = path.read_bytes()
+    if data.startswith(BOM.encode()):
+        data = data[len(BOM.encode()):]
     torn = False
     if data and not data.endswith(b"\n"):
         keep = data.rfind(b"\n") + 1
@@ -433,7 +458,7 @@ def _whole_text(path: Path, columns) -> tuple[str, bool]:
         elif not _is_complete(data[keep:], columns):
             data, torn = data[:keep], True
     text = data.decode()
-    _refuse_repeated_header(path, text)
+    refuse_inner_header(path, text)
     return text, torn
 
 
@@ -444,18 +469,40 @@ def _is_header(line: bytes, columns) -> bool:
         return False
 
 
-def _refuse_repeated_header(path: Path, text: str) -> None:
+# How every header pernode writes begins (training logs of every schema, timing logs): no
+# row of a log can begin so, since a run id is ``VARIANT-HASH`` and a timestamp a time.
+_HEADER_STARTS = tuple(sorted({",".join(h[:2]) + "," for _, h in KNOWN_HEADERS} | {"timestamp,dataset,"}))
+
+
+def refuse_inner_header(path: Path, text: str) -> None:
+    """Refuse a log with a header line after its first line: its own header repeated, or
+    any header pernode has written (a log of another schema joined to it)."""
     first = text.find("\n")
     if first < 0:
         return
-    header = text[: first + 1]
-    again = text.find("\n" + header, first)
-    if again >= 0:
-        line = text.count("\n", 0, again + 1) + 1
-        raise PernodeError(
-            f"Log {path} repeats its header at line {line} (two logs joined into one?); delete that line, "
-            "or give the parts as separate logs."
-        )
+    own = "\n" + text[: first + 1]
+    hits = [i for i in (text.find(own, first), *(text.find("\n" + start, first) for start in _HEADER_STARTS))
+            if i >= 0]
+    if not hits:
+        return
+    at = min(hits)
+    line_no = text.count("\n", 0, at + 1) + 1
+    end = text.find("\n", at + 1)
+    line = text[at + 1: end if end >= 0 else len(text)]
+    try:
+        version = header_version(next(csv.reader([line])))
+    except csv.Error:
+        version = None
+    if line + "\n" == own[1:]:
+        what = "repeats its header"
+    elif version is not None:
+        what = f"holds the header of a schema-{version} log"
+    else:
+        what = "holds a header of another pernode log"
+    raise PernodeError(
+        f"Log {path} {what} at line {line_no} (two logs joined into one?); its rows would be read under the wrong "
+        "columns. Split the file at that line and give the parts as separate logs."
+    )
 
 
 def runs_in_log(path, columns=TRAIN_COLUMNS) -> dict[str, RunInLog]:
@@ -465,7 +512,7 @@ def runs_in_log(path, columns=TRAIN_COLUMNS) -> dict[str, RunInLog]:
     if not path.is_file():
         return out
     try:
-        for row in csv.DictReader(io.StringIO(_whole_text(path, columns)[0])):
+        for row in csv.DictReader(io.StringIO(whole_text(path, columns)[0])):
             run = out.setdefault(row.get("run_id") or "", RunInLog())
             run.rows += 1
             run.attempts = max(run.attempts, int(row.get("attempt") or 1))
@@ -494,15 +541,138 @@ def expand(patterns: list[str], what: str = "log") -> list[Path]:
     return list(paths.values())
 
 
+_NONFINITE_WORDS = ("nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+
+
+def _bad_cells(series, rule: Cell):
+    """Mask of the cells of ``series`` that break ``rule`` (vectorised: a million rows in a blink)."""
+    import numpy as np
+    import pandas as pd
+
+    if series.dtype.kind in "biuf":
+        numbers = series.to_numpy(dtype="float64", na_value=np.nan)
+        present = ~np.isnan(numbers) if rule.kind != "str" else series.notna().to_numpy()
+        spelled_nonfinite = np.zeros(len(series), dtype=bool)
+        text = None
+    else:
+        text = series.astype("string").str.strip().fillna("")
+        present = (text != "").to_numpy(dtype=bool)
+        if rule.kind == "str":
+            bad = ~present if rule.required else np.zeros(len(series), dtype=bool)
+            if rule.choices:
+                bad |= present & ~text.isin(rule.choices).to_numpy(dtype=bool)
+            return bad
+        numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype="float64",
+                                                                                         na_value=np.nan)
+        spelled_nonfinite = text.str.lower().isin(_NONFINITE_WORDS).to_numpy(dtype=bool)
+    if rule.kind == "str":
+        return ~present if rule.required else np.zeros(len(series), dtype=bool)
+    finite = np.isfinite(numbers)
+    bad = present & ~finite & ~spelled_nonfinite & np.isnan(numbers)  # text that is no number
+    if not rule.nonfinite:  # nan or inf where only numbers may be
+        bad |= present & ~finite
+    if rule.required:
+        bad |= ~present
+    with np.errstate(invalid="ignore"):
+        if rule.kind == "int":
+            bad |= finite & (numbers != np.floor(numbers))
+        if rule.low is not None:
+            bad |= finite & (numbers < rule.low)
+        if rule.high is not None:
+            bad |= finite & ((numbers >= rule.high) if rule.high_open else (numbers > rule.high))
+    return bad
+
+
+def _record_lines(text: str, n: int):
+    """The file line of each of the ``n`` data records (blank lines skipped, a quoted newline
+    inside a cell counted), and each record's cells as the file holds them."""
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    start, lines, records = reader.line_num, [], []
+    for fields in reader:
+        if fields:
+            lines.append(start + 1)
+            records.append(fields)
+        start = reader.line_num
+    return lines[:n], records[:n]
+
+
+BAD_CELL = "_bad_cell"  # a frame column: why a row's cell is impossible (see ``cell_problems``)
+
+
+def cell_problems(frame, path, text: str, header):
+    """Why each row of a training log holds a cell pernode cannot have written (``schema.CELLS``:
+    types, ranges, choices; ``schema_version`` one this pernode knows, and its header's), as
+    ``"Log L, line N: column C holds 'cell', not RULE"`` for the rows that do, or None when none
+    does. Applies to logs whose header has ``schema_version`` (pernode's); a results table from
+    elsewhere is not a log and is not checked here. Vectorised: a million rows in a blink."""
+    import numpy as np
+    import pandas as pd
+
+    if "schema_version" not in frame.columns or frame.empty:
+        return None
+    version = header_version(header)
+    first = np.full(len(frame), -1)
+    rules = []
+    for column in frame.columns:
+        rule = CELLS.get(column)
+        if rule is None:
+            continue
+        if column == "schema_version":
+            choices = (version,) if version is not None else KNOWN_VERSIONS
+            bad = _bad_cells(frame[column], Cell("int", required=True))
+            values = frame[column].astype("string").str.strip()
+            bad |= ~values.isin([str(v) for v in choices]).fillna(False).to_numpy(dtype=bool)
+            expected = (f"{version}, the version of its header" if version is not None else
+                        f"a schema version this pernode knows ({', '.join(map(str, KNOWN_VERSIONS))})")
+        else:
+            bad = _bad_cells(frame[column], rule)
+            expected = rule.expected()
+        first[(first < 0) & bad] = len(rules)
+        rules.append((column, expected))
+    rows = np.flatnonzero(first >= 0)
+    if not len(rows):
+        return None
+    lines, records = _record_lines(text, len(frame))
+    names = list(header)
+    out = {}
+    for i in rows:
+        column, expected = rules[first[i]]
+        cells = dict(zip(names, records[i])) if i < len(records) else {}
+        shown = str(cells.get(column, "")).strip()
+        newer = column == "schema_version" and shown.isdigit() and int(shown) > max(KNOWN_VERSIONS)
+        out[frame.index[i]] = (f"Log {path}, line {lines[i] if i < len(lines) else '?'}: column {column} holds "
+                               f"{shown!r}, not {expected}" + (" (written by a newer pernode? upgrade pernode)"
+                                                               if newer else ""))
+    return pd.Series(out, dtype=object)
+
+
+def impossible_cells_error(messages, where: str = "") -> PernodeError:
+    """The refusal of rows with impossible cells: the first named, and how many there are."""
+    messages = list(messages)
+    more = f"; {len(messages)} row(s){where} hold such cells" if len(messages) > 1 else ""
+    return PernodeError(f"{messages[0]}{more}. pernode writes no such cell: fix or remove that line, or give the "
+                        "log without it.")
+
+
+def check_cells(frame, path, text: str, header) -> None:
+    """Refuse a training log with an impossible cell (``cell_problems``), naming the first."""
+    problems = cell_problems(frame, path, text, header)
+    if problems is not None:
+        raise impossible_cells_error(problems)
+
+
 def _read_one(path: Path):
     import pandas as pd
 
     existing_file(path, "Log")
     try:
-        text, torn = _whole_text(path, read_header(path) or [])
+        header = read_header(path) or []
+        text, torn = whole_text(path, header)
         if torn:
             notices.info(f"{path}: left out a torn last line (an interrupted write)")
-        frame = pd.read_csv(io.StringIO(text), dtype={"variant": str, "dataset": str, "status": str, "run_id": str, "run_end": str},
+        frame = pd.read_csv(io.StringIO(text), dtype={"variant": str, "dataset": str, "status": str, "run_id": str,
+                                                      "run_end": str},
                             keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise PernodeError(f"Log {path} is empty; give a log written by pernode train or sweep.") from None
@@ -510,6 +680,9 @@ def _read_one(path: Path):
         raise PernodeError(f"Cannot read log {path} as CSV ({str(exc).splitlines()[0]}).") from None
     if frame.empty:
         raise PernodeError(f"Log {path} has a header but no rows.")
+    problems = cell_problems(frame, path, text, header)
+    if problems is not None:  # refused by whoever reads those rows (``stats.rows.clean_rows``)
+        frame[BAD_CELL] = problems
     return frame.assign(source=str(path))
 
 

@@ -7,6 +7,7 @@ import numpy as np
 from keras import layers
 
 from pernode_cli.backbones import get_backbone
+from pernode_cli.errors import PernodeError
 from pernode_cli.layers import PerNodeDense
 from pernode_cli.seeds import layer_seed
 from pernode_cli.variants import get_variant
@@ -31,6 +32,47 @@ def model_strategy_adder(variant: str, units: int, rate: float, seed=None, sampl
     """
     spec = get_variant(variant)
     return spec.build(spec, units, rate, layer_seed(seed, MODULE_ROLE), sampler)
+
+
+def _plugin_failure(what: str, exc: BaseException) -> PernodeError:
+    reason = str(exc).splitlines()[0] if str(exc) else ""
+    return PernodeError(f"{what} ({type(exc).__name__}: {reason})." if reason else f"{what} ({type(exc).__name__}).")
+
+
+def check_plugin_parts(variants, backbone: str, input_shape, rate: float = 0.5) -> None:
+    """Build every plugin variant's module and a plugin backbone once at a tiny size, before a
+    command creates any file: a function that returns something other than a list of Keras
+    layers, or that fails, is one line naming it (pernode's own are not rebuilt)."""
+    for name in dict.fromkeys(variants):
+        spec = get_variant(name)
+        if not spec.source:
+            continue
+        where = f"Variant {spec.name} ({spec.source})"
+        try:
+            module = spec.build(spec, 2, rate, 0, None)
+        except Exception as exc:
+            raise _plugin_failure(f"{where}: its function failed to build a module at units=2, rate={rate:g}",
+                                  exc) from None
+        if not isinstance(module, (list, tuple)) or not module or not all(isinstance(x, layers.Layer) for x in module):
+            got = type(module).__name__ if not isinstance(module, (list, tuple)) else (
+                "an empty list" if not module else "a list of " + ", ".join(sorted({type(x).__name__ for x in module})))
+            raise PernodeError(f"{where}: its function must return a non-empty list of Keras layers; it returned {got}.")
+        try:
+            h = keras.Input(shape=(4,))
+            for layer in module:
+                h = layer(h)
+        except Exception as exc:
+            raise _plugin_failure(f"{where}: its module cannot take a (batch, 4) input", exc) from None
+    entry = get_backbone(backbone)
+    if entry.source and input_shape is not None:
+        try:
+            out = entry.features(keras.Input(shape=tuple(input_shape)))
+        except Exception as exc:
+            raise _plugin_failure(f"Backbone {entry.name} ({entry.source}): features(inputs) failed on inputs of shape "
+                                  f"{tuple(input_shape)}", exc) from None
+        if not hasattr(out, "shape") or len(out.shape) < 2:
+            raise PernodeError(f"Backbone {entry.name} ({entry.source}): features(inputs) must return a tensor of rank "
+                               f"2 or more (batch, features); it returned {type(out).__name__}.")
 
 
 def build_model(

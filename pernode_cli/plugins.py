@@ -39,6 +39,15 @@ def _import_file(path: Path):
     return module
 
 
+def _quietly(load):
+    """``load()`` with the backend's start-up chatter hidden, exactly as `train` imports Keras: a
+    plugin that imports keras prints no TensorFlow C++ lines before pernode's own."""
+    from pernode_cli.training.environment import quiet_backend_import
+
+    with quiet_backend_import():
+        return load()
+
+
 def _load_one(given: str, base: Path | None):
     is_path = given.endswith(".py") or os.sep in given
     if is_path:  # a loop of links is one line, as for every other path
@@ -52,12 +61,12 @@ def _load_one(given: str, base: Path | None):
             path = Path(key)
             if not path.is_file():
                 raise PernodeError(f"Plugin {given} does not exist; give a module name or the path to a .py file.")
-            module = _import_file(path)
+            module = _quietly(lambda: _import_file(path))
         else:
             for folder in (os.getcwd(), str(base) if base is not None else None):
                 if folder and folder not in sys.path:
                     sys.path.insert(0, folder)  # a module beside the config or in the current folder
-            module = importlib.import_module(given)
+            module = _quietly(lambda: importlib.import_module(given))
     except PernodeError:
         raise
     except BaseException as exc:
@@ -82,7 +91,7 @@ def load_entry_points() -> list:
         if ep.value in _LOADED:
             continue
         try:
-            _LOADED[ep.value] = ep.load()
+            _LOADED[ep.value] = _quietly(ep.load)
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise

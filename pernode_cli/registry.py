@@ -3,6 +3,7 @@ as the layers word theirs: ``ValueError("Invalid value received for argument `na
 
 from __future__ import annotations
 
+import inspect
 import re
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
@@ -59,4 +60,23 @@ def check_bool(name: str, value) -> bool:
 def check_callable(name: str, value, expected: str):
     if not callable(value):
         raise _invalid(name, expected, value)
+    return value
+
+
+def check_signature(name: str, value, args: tuple, expected: str):
+    """A callable that accepts ``args`` positionally, as pernode will call it; ``expected`` is
+    the call in words (``"fn(units, rate, seed) -> list of Keras layers"``)."""
+    check_callable(name, value, f"a callable {expected}")
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):  # a builtin without a signature: its call will tell
+        return value
+    try:
+        signature.bind(*args)
+    except TypeError:
+        shown = getattr(value, "__qualname__", None) or type(value).__name__
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected a callable {expected}, called with "
+            f"{len(args)} positional argument(s); {shown}{signature} cannot be. Received: {name}={shown}"
+        ) from None
     return value

@@ -96,64 +96,113 @@ BLOCK_COLUMNS = tuple(f.name for f in SETTINGS if f.metadata["block"]) + ("data_
 # --- the training log ------------------------------------------------------------------------
 
 
-def _column(role: str, default=None, kind=None, mixed: bool = False):
-    value = {"default_factory": list} if default is list else {"default": default}
-    return kind or Optional[float], field(metadata={"role": role, "mixed": mixed}, **value)
+@dataclass(frozen=True)
+class Cell:
+    """What a log cell may hold, checked by every reader (``logs.check_cells``).
+
+    ``kind``: ``"int"``, ``"float"`` or ``"str"``; numbers lie in ``[low, high]`` (``high_open``:
+    below ``high``); ``required``: never empty; ``nonfinite``: ``nan``/``inf`` allowed (the
+    metrics of a diverged epoch); ``choices``: the only texts a ``"str"`` cell may hold.
+    """
+
+    kind: str = "str"
+    low: Optional[float] = None
+    high: Optional[float] = None
+    high_open: bool = False
+    required: bool = False
+    nonfinite: bool = False
+    choices: tuple = ()
+
+    def expected(self) -> str:
+        """The rule in words ("an integer >= 1", "a number in [0, 1)")."""
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        what = {"int": "an integer", "float": "a number"}.get(self.kind, "text")
+        if self.low is not None and self.high is not None:
+            what += f" in [{_bound(self.low)}, {_bound(self.high)}{')' if self.high_open else ']'}"
+        elif self.low is not None:
+            what += f" >= {_bound(self.low)}"
+        return what + (" (or nan)" if self.nonfinite else "")
 
 
-# (name, role, default, type, mixed), in column order around the settings.
+def _bound(value) -> str:
+    """A bound as a person writes it: 2^32 rather than 4294967296, 1 rather than 1.0."""
+    if float(value).is_integer() and value >= 2**16 and (int(value) & (int(value) - 1)) == 0:
+        return f"2^{int(value).bit_length() - 1}"
+    return f"{value:g}"
+
+
+_INT1, _COUNT0 = Cell("int", 1), Cell("int", 0)
+_LOSS = Cell("float", 0, nonfinite=True)  # cross-entropies; nan/inf where a run diverged
+_SHARE = Cell("float", 0, 1, nonfinite=True)  # accuracies and ECE
+# The check of each setting kind (``setting(kind=...)``) as a log cell.
+_KIND_CELLS = {
+    "rate": Cell("float", 0, 1, high_open=True, required=True),
+    "size": Cell("int", 1, 2**20, required=True),
+    "count": Cell("int", 1, 100_000, required=True),
+    "optional_count": _INT1,
+    "patience": _COUNT0,
+    "count0": _COUNT0,
+    "positive": Cell("float", 0, None),
+    "seed": Cell("int", 0, 2**32, high_open=True, required=True),
+    "dataset": Cell(), "variant": Cell(), "path": Cell(),
+}
+
+# (name, role, default, type, mixed, cell), in column order around the settings.
 _BEFORE = [
-    ("run_id", "identity", MISSING, str, False),
-    ("attempt", "identity", 1, int, False),
-    ("epoch", "identity", MISSING, int, False),
-    ("timestamp", "environment", "", str, False),
+    ("run_id", "identity", MISSING, str, False, Cell()),
+    ("attempt", "identity", 1, int, False, _INT1),
+    ("epoch", "identity", MISSING, int, False, Cell("int", 1, required=True)),
+    ("timestamp", "environment", "", str, False, Cell()),
 ]
 _AFTER = [
-    ("data_fingerprint", "data", "", str, True),  # NAME@VERSION, +dir:HASH, or npz:HASH of the file
-    ("split", "data", "", str, False),  # how train / validation / test were split (sizes, stratification, seed)
-    ("train_samples", "data", None, Optional[int], True),  # samples trained on (a seeded subset when cut)
-    ("realised_rate", "setting", None, Optional[float], False),  # the drop probability that ran
-    ("val_loss", "metric", math.nan, float, False),
-    ("val_acc", "metric", math.nan, float, False),
-    ("test_loss", "metric", None, Optional[float], False),  # the held-out test split (empty without one)
-    ("test_acc", "metric", None, Optional[float], False),
-    ("train_loss", "metric", math.nan, float, False),  # epoch-end: the updated model in inference mode
-    ("train_acc", "metric", math.nan, float, False),
-    ("fit_loss", "metric", math.nan, float, False),  # Keras' running value during the epoch
-    ("fit_acc", "metric", math.nan, float, False),
-    ("val_ece", "metric", None, Optional[float], False),
-    ("val_brier", "metric", None, Optional[float], False),
-    ("mc_passes", "setting", None, Optional[int], False),
-    ("mc_val_loss", "metric", None, Optional[float], False),
-    ("mc_val_acc", "metric", None, Optional[float], False),
-    ("mc_val_ece", "metric", None, Optional[float], False),
-    ("epoch_seconds", "metric", math.nan, float, False),  # training pass only, device-synced
-    ("status", "outcome", "ok", str, False),  # ok | nonfinite
-    ("run_end", "outcome", "", str, False),  # on the attempt's last row only: epochs | patience | nonfinite
-    ("module_params", "setting", None, Optional[int], True),  # trainable parameters of the module
-    ("sources", "environment", "", str, False),  # where the variant, data set and backbone came from
-    ("sampler", "setting", "", str, False),  # the sampler that ran
-    ("backend", "environment", "", str, False),
-    ("backend_version", "environment", "", str, False),
-    ("device", "environment", "", str, False),
-    ("machine", "environment", "", str, False),
-    ("pernode_version", "environment", __version__, str, False),
-    ("schema_version", "environment", SCHEMA_VERSION, int, False),
+    ("data_fingerprint", "data", "", str, True, Cell()),  # NAME@VERSION, +dir:HASH, or npz:HASH of the file
+    ("split", "data", "", str, False, Cell()),  # how train / validation / test were split (sizes, stratification, seed)
+    ("train_samples", "data", None, Optional[int], True, _INT1),  # samples trained on (a seeded subset when cut)
+    ("realised_rate", "setting", None, Optional[float], False, Cell("float", 0, 1)),  # the drop probability that ran
+    ("val_loss", "metric", math.nan, float, False, _LOSS),
+    ("val_acc", "metric", math.nan, float, False, _SHARE),
+    ("test_loss", "metric", None, Optional[float], False, _LOSS),  # the held-out test split (empty without one)
+    ("test_acc", "metric", None, Optional[float], False, _SHARE),
+    ("train_loss", "metric", math.nan, float, False, _LOSS),  # epoch-end: the updated model in inference mode
+    ("train_acc", "metric", math.nan, float, False, _SHARE),
+    ("fit_loss", "metric", math.nan, float, False, _LOSS),  # Keras' running value during the epoch
+    ("fit_acc", "metric", math.nan, float, False, _SHARE),
+    ("val_ece", "metric", None, Optional[float], False, _SHARE),
+    ("val_brier", "metric", None, Optional[float], False, Cell("float", 0, 2, nonfinite=True)),
+    ("mc_passes", "setting", None, Optional[int], False, _INT1),
+    ("mc_val_loss", "metric", None, Optional[float], False, _LOSS),
+    ("mc_val_acc", "metric", None, Optional[float], False, _SHARE),
+    ("mc_val_ece", "metric", None, Optional[float], False, _SHARE),
+    ("epoch_seconds", "metric", math.nan, float, False, Cell("float", 0, nonfinite=True)),  # training pass only
+    ("status", "outcome", "ok", str, False, Cell(choices=("ok", "nonfinite"))),
+    # on the attempt's last row only: epochs | patience | nonfinite
+    ("run_end", "outcome", "", str, False, Cell(choices=("epochs", "patience", "nonfinite"))),
+    ("module_params", "setting", None, Optional[int], True, _COUNT0),  # trainable parameters of the module
+    ("sources", "environment", "", str, False, Cell()),  # where the variant, data set and backbone came from
+    ("sampler", "setting", "", str, False, Cell()),  # the sampler that ran
+    ("backend", "environment", "", str, False, Cell()),
+    ("backend_version", "environment", "", str, False, Cell()),
+    ("device", "environment", "", str, False, Cell()),
+    ("machine", "environment", "", str, False, Cell()),
+    ("pernode_version", "environment", __version__, str, False, Cell()),
+    ("schema_version", "environment", SCHEMA_VERSION, int, False, Cell("int", required=True)),
 ]
 
 
 def _row_fields():
     out = []
-    for name, role, default, kind, mixed in _BEFORE:
-        out.append((name, kind, field(metadata={"role": role, "mixed": mixed}) if default is MISSING else
-                    field(default=default, metadata={"role": role, "mixed": mixed})))
+    for name, role, default, kind, mixed, cell in _BEFORE:
+        meta = {"role": role, "mixed": mixed, "cell": cell}
+        out.append((name, kind, field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)))
     for f in SETTINGS:
         if f.metadata["identity"] is False and f.name == "data_dir":
             continue  # where the data lives is not part of what they are (``data_fingerprint`` is)
         out.append((f.name, f.type, field(default=MISSING if f.name in ("dataset", "variant") else f.default,
-                                          metadata={"role": "setting", "mixed": f.metadata["mixed"]})))
-    for name, role, default, kind, mixed in _AFTER:
-        out.append((name, kind, field(default=default, metadata={"role": role, "mixed": mixed})))
+                                          metadata={"role": "setting", "mixed": f.metadata["mixed"],
+                                                    "cell": _KIND_CELLS[f.metadata["kind"]]})))
+    for name, role, default, kind, mixed, cell in _AFTER:
+        out.append((name, kind, field(default=default, metadata={"role": role, "mixed": mixed, "cell": cell})))
     return out
 
 
@@ -164,6 +213,36 @@ TRAIN_COLUMNS = [f.name for f in fields(EpochRow)]
 COLUMN_ROLES = {f.name: f.metadata["role"] for f in fields(EpochRow)}
 # Columns whose mix among ranked rows the output points out.
 MIXED_COLUMNS = tuple(f.name for f in fields(EpochRow) if f.metadata["mixed"])
+# What each column's cells may hold (``Cell``), the same in every schema that has the column.
+CELLS = {f.name: f.metadata["cell"] for f in fields(EpochRow)}
+
+# Every training-log header pernode has written, with its schema version: a header inside a
+# log (two logs joined) is recognised whatever its schema, and a log's rows must carry the
+# version of its header. Schemas 1-3 are read, not appended to.
+_V1 = ("run_id,timestamp,dataset,variant,rate,units,batch_size,seed,epoch,val_loss,val_acc,train_loss,train_acc,"
+       "fit_loss,fit_acc,epoch_seconds,status,lr,epochs,patience,max_train_samples,sampler,backend,backend_version,"
+       "device,machine,pernode_version,schema_version")
+_V2 = ("run_id,timestamp,dataset,variant,rate,units,batch_size,seed,epoch,val_loss,val_acc,train_loss,train_acc,"
+       "fit_loss,fit_acc,val_ece,val_brier,mc_samples,mc_passes,mc_val_loss,mc_val_acc,mc_val_ece,epoch_seconds,"
+       "status,lr,epochs,patience,max_train_samples,sampler,backend,backend_version,device,machine,pernode_version,"
+       "schema_version")
+_V3 = ("run_id,timestamp,dataset,variant,rate,units,batch_size,seed,epoch,attempt,val_loss,val_acc,train_loss,"
+       "train_acc,fit_loss,fit_acc,val_ece,val_brier,mc_samples,mc_passes,mc_val_loss,mc_val_acc,mc_val_ece,"
+       "epoch_seconds,status,run_end,lr,epochs,patience,max_train_samples,train_samples,sampler,backend,"
+       "backend_version,device,machine,pernode_version,schema_version")
+_V3B = _V3.replace("rate,units", "rate,realised_rate,units")  # 0.2.0 development: the realised rate
+_V4A = _V3B.replace("dataset,variant", "dataset,data_fingerprint,variant")
+_V4B = _V4A.replace("val_acc,train_loss", "val_acc,test_loss,test_acc,train_loss").replace(
+    "train_samples,sampler", "train_samples,split,sampler")
+KNOWN_HEADERS = tuple((v, tuple(h.split(","))) for v, h in (
+    (1, _V1), (2, _V2), (3, _V3), (3, _V3B), (4, _V4A), (4, _V4B), (SCHEMA_VERSION, ",".join(TRAIN_COLUMNS))))
+KNOWN_VERSIONS = tuple(sorted({v for v, _ in KNOWN_HEADERS}))
+
+
+def header_version(header) -> Optional[int]:
+    """The schema version of a training-log header pernode wrote, or None for another header."""
+    header = tuple(header or ())
+    return next((v for v, h in KNOWN_HEADERS if h == header), None)
 
 
 def row(**values) -> dict:

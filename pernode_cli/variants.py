@@ -176,7 +176,7 @@ def register_variant(name, fn=None, *, description="", deterministic=False, repl
 
     Returns ``fn`` (so it decorates), after registering it.
     """
-    from pernode_cli.registry import check_bool, check_callable, check_description, check_name, check_replace, existing
+    from pernode_cli.registry import check_bool, check_description, check_name, check_replace, check_signature, existing
     from pernode_cli.sources import source_of
 
     check_name(name)
@@ -185,11 +185,12 @@ def register_variant(name, fn=None, *, description="", deterministic=False, repl
     check_replace(replace)
 
     def register(function):
-        check_callable("fn", function, "a callable fn(units, rate, seed) -> list of Keras layers")
+        check_signature("fn", function, (128, 0.5, 0), "fn(units, rate, seed) -> list of Keras layers")
         existing(REGISTRY, name, "variant", replace)
 
         def build(variant, units, rate, seed, sampler):
-            return list(function(units, rate, seed))
+            module = function(units, rate, seed)
+            return list(module) if isinstance(module, (list, tuple)) else module  # anything else: refused by its check
 
         REGISTRY[name] = Variant(name, build, deterministic=deterministic, description=description,
                                  source=source_of(function))

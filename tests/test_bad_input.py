@@ -158,8 +158,6 @@ CASES = [
     ("sweep-config-fifo", lambda t: os.mkfifo(t / "f.toml"), ["sweep", "f.toml", "--dry-run"],
      "Config f.toml is not a regular file (a FIFO"),
     ("train-npz-folder", lambda t: (t / "d.npz").mkdir(), ["train", "--dataset", "d.npz"], "Data file d.npz is a folder"),
-    ("train-log-bom", lambda t: (t / "b.csv").write_bytes(b"\xef\xbb\xbf" + (",".join(TRAIN_COLUMNS) + "\n").encode()),
-     ["train", "--log", "b.csv"], "starts with a UTF-8 byte-order mark"),
     # timeit
     ("timeit-warmup", lambda t: None, ["timeit", "--dataset", "digits", "--epochs", "2", "--warmup", "2"], "--warmup must be in [0, --epochs)"),
     ("timeit-log-folder", lambda t: (t / "d").mkdir(), ["timeit", "--dataset", "digits", "--log", "d"], "is a folder"),

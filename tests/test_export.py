@@ -9,6 +9,7 @@ import hashlib
 import math
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -140,8 +141,9 @@ class Recorder(engine.Sink):
 
     name = "recorder"
 
-    def __init__(self, gate=None, fail=0, refuse=(), flaky=()):
+    def __init__(self, gate=None, fail=0, refuse=(), flaky=(), error=TimeoutError):
         self.gate, self.fail, self.refuse, self.flaky = gate, fail, set(refuse), set(flaky)
+        self.error = error  # what a failed send raises: a slow tracker, or one nobody listens for
         self.sent, self.ended, self.calls = [], [], 0
 
     def open_run(self, run_id, attempt, params, tags, first_row):
@@ -154,7 +156,7 @@ class Recorder(engine.Sink):
             self.gate.wait()
         self.calls += 1
         if self.calls <= self.fail or handle[0] in self.flaky:
-            raise ConnectionRefusedError("tracker unreachable")
+            raise self.error("tracker unreachable")
         self.sent += [(handle, row_epoch(r)) for r in rows]
         return len(rows), 0
 
@@ -257,11 +259,26 @@ def test_close_gives_up_at_its_timeout_with_one_line_per_run(fast_backoff):
     lines = ex.close(timeout_s=0.3)
     assert len(lines) == 3
     assert lines[0] == ("recorder: run R0 attempt 1: all 5 epoch(s) and its end not sent (gave up after 0.3 s: "
-                        "ConnectionRefusedError: tracker unreachable)")
+                        "TimeoutError: tracker unreachable)")
     assert lines[1].startswith("recorder: run R1 attempt 1: all 5 epoch(s) not sent (gave up")
     stuck = Exporters([Recorder(gate=threading.Event())])  # a tracker that never answers
     _feed(stuck, runs=1)
     assert len(stuck.close(timeout_s=0.2)) == 1
+
+
+def test_a_refused_connection_is_said_at_once_and_not_waited_on_at_the_end(fast_backoff):
+    told = []
+    ex = Exporters([Recorder(fail=10**9, error=ConnectionRefusedError)], on_problem=lambda *a: told.append(a))
+    _feed(ex)
+    started = time.monotonic()
+    lines = ex.close(timeout_s=600)
+    assert time.monotonic() - started < 60  # a grace of engine.REFUSED_GRACE_S, not the 600 s
+    assert len(lines) == 3 and all("ConnectionRefusedError: tracker unreachable" in x for x in lines)
+    assert told == [("recorder", "ConnectionRefusedError: tracker unreachable")]  # once, at the first failure
+    back = Recorder(fail=1, error=ConnectionRefusedError)  # back within the grace: everything is sent
+    ex = Exporters([back])
+    _feed(ex)
+    assert ex.close(timeout_s=600) == [] and len(back.ended) == 3
 
 
 def test_the_interface_never_raises():
@@ -500,6 +517,64 @@ class MlflowServer:
             self.process.wait(timeout=30)
 
 
+class Relay:
+    """A TCP relay on a fixed port of 127.0.0.1 to a target port: stopped, nothing listens
+    there (a refused connection, as when a server is down); started again, the same address
+    reaches whatever server it is pointed at."""
+
+    def __init__(self):
+        self.port, self.listener, self.links = _free_port(), None, []
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, target: int) -> "Relay":
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(64)
+        threading.Thread(target=self._accept, args=(self.listener, target), daemon=True).start()
+        return self
+
+    def _accept(self, listener, target: int) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", target))
+            except OSError:
+                client.close()
+                continue
+            self.links += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        for x in self.links:
+            try:
+                x.close()
+            except OSError:
+                pass
+        self.links = []
+
+
 @pytest.fixture(scope="module")
 def mlflow_servers(tmp_path_factory):
     """Two servers on one SQLite store and one artifact folder, started together: the second
@@ -563,40 +638,55 @@ def test_a_sweep_exports_live_to_mlflow_survives_an_outage_and_export_refills(tm
     mlflow_server, restarted = mlflow_servers
     (tmp_path / "c.toml").write_text(SWEEP)
     log = tmp_path / "c.csv"
+    relay = Relay().start(mlflow_server.port)  # the sweep's tracker address
     client = MlflowClient(mlflow_server.url)
-    # A real sweep exporting live; once its first run has reached the server whole, the server dies.
+    # A real sweep exporting live; once its first run has reached the server whole, the server dies
+    # and nothing listens at its address any more.
     killed = threading.Event()
 
     def kill_after_the_first_run():
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not killed.is_set():
-            runs = [r for rs in _tracker_runs(client).values() for r in rs]
+            runs = [r for rs in _tracker_runs(client, "outage").values() for r in rs]
             if any(client.get_run(r.info.run_id).info.status == "FINISHED" for r in runs):
+                relay.stop()
                 mlflow_server.kill()
                 killed.set()
             time.sleep(0.3)
 
     watcher = threading.Thread(target=kill_after_the_first_run, daemon=True)
     watcher.start()
-    result, err = invoke("sweep", tmp_path / "c.toml", "--log", log, "--mlflow", mlflow_server.url,
-                         "--export-timeout", "3", "--quiet")
+    started = time.monotonic()
+    result, err = invoke("sweep", tmp_path / "c.toml", "--log", log, "--mlflow", relay.url,
+                         "--experiment", "outage", "--export-timeout", "600", "--quiet")
+    took = time.monotonic() - started
     watched = killed.is_set()
     killed.set()
     watcher.join()
     assert watched, f"the server outlived the sweep: {err}"
-    assert result.exit_code == 0, err  # the tracker failed: the sweep did not
+    assert result.exit_code == 0, err  # the tracker failed: the sweep did not (its result is the log)
+    assert took < 300, took  # a refused connection is not waited on for the 600 s of --export-timeout
     frame = pd.read_csv(log)
     assert len(frame) == 4 * 3 and not frame.duplicated(["run_id", "attempt", "epoch"]).any()  # the CSV whole
-    assert "export:" in err and "pernode export" in err  # what was not sent, said
-    # Back up: `pernode export` fills the tracker in, reusing the runs sent live; a second export adds nothing.
+    text = " ".join(err.split())
+    assert text.count("training goes on and the rows are retried") == 1, err  # said once, at the first failure
+    hint = re.search(r"to send the rest later, run: (pernode export [^\n]*)", err)
+    assert hint is not None, err
+    command = " ".join(hint.group(1).split())
+    assert command == f"pernode export {log} --mlflow {relay.url} --experiment outage", command
+    # The tracker is back at the same address: the command as printed, in a real process, fills it in.
+    relay.start(restarted.port)
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
     getattr(tracking_utils, "_artifact_repos_cache", {}).clear()
+    done = subprocess.run([sys.executable, "-m", "pernode_cli", *shlex.split(command)[1:]], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    relay.stop()
     client = MlflowClient(restarted.url)
-    result, output = invoke("export", str(log), "--mlflow", restarted.url, "--timeout", "60")
-    assert result.exit_code == 0, output
-    _assert_tracker_equals_log(client, log, tmp_path / "first")
-    result, output = invoke("export", str(log), "--mlflow", restarted.url)
+    _assert_tracker_equals_log(client, log, tmp_path / "outage", "outage")
+    # A second export adds nothing.
+    result, output = invoke("export", str(log), "--mlflow", restarted.url, "--experiment", "outage")
     assert result.exit_code == 0, output
     assert "0 run(s) created, 4 already there; 0 epoch(s) written, 12 already there" in " ".join(output.split())
     # Another log of the same runs, trained again: what MLflow holds is kept, and said.

@@ -102,8 +102,14 @@ def test_a_bad_data_set_does_not_block_ranking_another(tmp_path):
     bad[3]["test_loss"] = "nan"
     bad[7]["test_loss"] = "low"
     log = write_log(tmp_path / "log.csv", good + bad)
-    out = one_line_error(log)
-    assert "'nan'" in out and "cifar10" in out and "np." not in out and "2 such row(s)" in out
+    out = one_line_error(log)  # 'low' is no number at all: an impossible cell, named with its line
+    assert "line 57: column test_loss holds 'low', not a number >= 0 (or nan)" in out and "np." not in out
+    bad[7]["test_loss"] = 0.5
+    write_log(log, good + bad)
+    out = one_line_error(log)  # 'nan' is a cell pernode writes, but not a value to rank
+    assert "'nan'" in out and "cifar10" in out and "np." not in out and "1 such row(s)" in out
+    bad[7]["test_loss"] = "low"
+    write_log(log, good + bad)
     (d,) = rank_json(log, "--dataset", "digits")["datasets"]
     assert d["dataset"] == "digits" and d["left_out"]["rows"] == len(good)
     conflict = bad[:4] + [dict(bad[3], test_loss=1.0)]  # a finished run's last epoch, twice

@@ -138,7 +138,7 @@ def test_bad_input_is_one_line_and_touches_nothing(tmp_path):
     rows = schema3_rows()
     rows[3]["test_loss"] = "low"
     bad_log = write_log(tmp_path / "bad_log.csv", rows)
-    assert "holds 'low', not a finite number" in _run_bad(tmp_path, [bad_log, "--out", out])
+    assert "holds 'low', not a number >= 0 (or nan)" in _run_bad(tmp_path, [bad_log, "--out", out])
     assert not out.exists() and taken.read_text() == "keep me" and good_timings.exists()
 
 

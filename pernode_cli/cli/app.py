@@ -88,6 +88,30 @@ def fill_optional_values(args: list[str]) -> list[str]:
     return out
 
 
+@contextlib.contextmanager
+def library_warnings():
+    """No library's raw warning reaches the user: Python warnings raised while a command runs
+    (NumPy's overflow, a backend's deprecation) are held, and a numeric one becomes one note in
+    pernode's words. ``PERNODE_BACKEND_LOGS=1`` shows them all as they were."""
+    import os
+    import warnings
+
+    if os.environ.get("PERNODE_BACKEND_LOGS") == "1":
+        yield
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            numeric = sorted({str(w.message).split(" encountered")[0] for w in caught
+                              if issubclass(w.category, RuntimeWarning) and "encountered" in str(w.message)})
+            if numeric:
+                logging.getLogger("pernode").info(
+                    f"a computation met {' and '.join(numeric)} (values too large or undefined); the numbers it "
+                    "touched are shown as n/a (null in JSON)")
+
+
 class PernodeGroup(TyperGroup):
     """Library errors (``PernodeError``) from any command: one red line and the error's exit
     code (2 for bad input, 1 for a run that started and failed, 130/143 when interrupted)."""
@@ -98,7 +122,8 @@ class PernodeGroup(TyperGroup):
     def invoke(self, ctx):
         _show_notices()
         try:
-            return super().invoke(ctx)
+            with library_warnings():
+                return super().invoke(ctx)
         except typer.TyperException as exc:  # a command's options: wrong type or choice, unknown option
             sub = getattr(exc, "ctx", None)
             where = sub.command_path if sub is not None else "pernode"
@@ -217,7 +242,8 @@ DatasetOpt = Annotated[
     str, typer.Option(help="digits (embedded), cifar10, speech_commands, rcv1, or a path to an .npz file.")
 ]
 DataDirOpt = Annotated[
-    Optional[str], typer.Option(help="Folder (or archive) holding an already downloaded copy of the data set.")
+    Optional[str], typer.Option(help="Folder (or archive) holding an already downloaded copy of the data set.",
+                                show_default="Keras' / scikit-learn's cache, downloading once")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Print nothing but errors.")]
 TensorBoardOpt = Annotated[Optional[str], typer.Option(
@@ -230,18 +256,44 @@ ExportTimeoutOpt = Annotated[float, typer.Option(
     help="Seconds to keep sending the live copy at the end; what is left is said (run pernode export later).")]
 
 
-def open_live_exports(tensorboard, mlflow, experiment, timeout):
-    """The trackers a command copies its rows to (a bad destination or timeout: one line, before any work)."""
+def export_command(log, tensorboard=None, mlflow=None, experiment="pernode") -> str:
+    """The `pernode export` command that sends ``log`` to the same trackers, as it is typed."""
+    import shlex
+
+    parts = ["pernode", "export", str(log)]
+    if tensorboard is not None:
+        parts += ["--tensorboard", str(tensorboard)]
+    if mlflow is not None:
+        parts += ["--mlflow", str(mlflow)]
+        if str(experiment).strip() != "pernode":
+            parts += ["--experiment", str(experiment).strip()]
+    return shlex.join(parts)
+
+
+def open_live_exports(tensorboard, mlflow, experiment, timeout, log):
+    """The trackers a command copies its rows to (a bad destination or timeout: one line, before any
+    work). A tracker's first failed send is said at once, with the command that sends the rest."""
     from pernode_cli.checks import check_positive_number
     from pernode_cli.export import open_exporters
 
     check_positive_number("export_timeout", timeout)
-    return open_exporters(tensorboard=tensorboard, mlflow=mlflow, experiment=experiment)
+    command = export_command(log, tensorboard, mlflow, experiment)
+
+    def on_problem(tracker: str, message: str) -> None:
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True, highlight=False).print(
+            f"[yellow]export:[/yellow] {escape(tracker)}: {escape(message)}; training goes on and the rows are "
+            f"retried in the background (what is not sent by the end: {escape(command)})", soft_wrap=True)
+
+    return open_exporters(tensorboard=tensorboard, mlflow=mlflow, experiment=experiment, on_problem=on_problem)
 
 
-def close_live_exports(exporters, timeout: float, log) -> None:
-    """Send what is left; one line per run that could not be sent. The CSV is the truth: an
-    export that failed changes no exit code."""
+def close_live_exports(exporters, timeout: float, log, tensorboard=None, mlflow=None, experiment="pernode") -> None:
+    """Send what is left; one line per run that could not be sent, then the complete command that
+    sends it later. The CSV is the truth and the command's result: an export that failed changes
+    no exit code of `train` or `sweep` (`pernode export`, whose result is the copy, exits 1)."""
     if not exporters:
         return
     from rich.console import Console
@@ -252,8 +304,9 @@ def close_live_exports(exporters, timeout: float, log) -> None:
     for line in lines:
         err.print(f"[yellow]export:[/yellow] {escape(line)}", soft_wrap=True)
     if lines:
-        err.print(f"[yellow]export:[/yellow] {log} holds every row; `pernode export {log}` sends the rest later",
-                  soft_wrap=True)
+        command = export_command(log, tensorboard, mlflow, experiment)
+        err.print(f"[yellow]export:[/yellow] {escape(str(log))} holds every row; to send the rest later, run: "
+                  f"{escape(command)}", soft_wrap=True)
 
 
 PluginOpt = Annotated[Optional[list[str]], typer.Option(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from pernode_cli.cli.app import app
-from pernode_cli.cli.rank import AlphaOpt, MaximizeOpt, MetricOpt, SelectOnOpt, SelectOpt
+from pernode_cli.cli.rank import AlphaOpt, MaximizeOpt, MetricOpt, MinimizeOpt, SelectOnOpt, SelectOpt, direction_flags
 
 
 @app.command()
@@ -15,7 +15,8 @@ def plan(
     logs: Annotated[list[str], typer.Argument(help="A pilot's logs (CSV) or globs.")],
     delta: Annotated[float, typer.Option(help="The difference to detect, in the metric's units.")],
     metric: MetricOpt = None,
-    maximize: MaximizeOpt = None,
+    maximize: MaximizeOpt = False,
+    minimize: MinimizeOpt = False,
     select: SelectOpt = None,
     select_on: SelectOnOpt = None,
     control: Annotated[Optional[str], typer.Option(help="Also plan the comparison of --shifted against this variant.")] = None,
@@ -34,7 +35,8 @@ def plan(
     from pernode_cli.stats.planning import plan_logs
 
     result = plan_logs(read_logs(logs), delta, control=control, shifted=shifted, power=power, metric=metric,
-                       maximize=maximize, select=select, select_on=select_on, variants=variants, dataset=dataset,
+                       maximize=direction_flags(maximize, minimize), select=select, select_on=select_on,
+                       variants=variants, dataset=dataset,
                        alpha=alpha)
     text = render(result, format)
     if text is None:

@@ -14,7 +14,18 @@ DESIGN_HELP = (
     "paper elsewhere; configs: blocks are configurations (tests); paper: the paper's layout (descriptive only)."
 )
 MetricOpt = Annotated[Optional[str], typer.Option(help="Column compared (default: test_loss where every row has it, else val_loss).")]
-MaximizeOpt = Annotated[Optional[bool], typer.Option("--maximize/--minimize", help="Higher (or lower) is better; needed for a column whose direction is not known.", show_default=False)]
+MaximizeOpt = Annotated[bool, typer.Option("--maximize", help="Higher is better; needed for a column whose direction is not known.")]
+MinimizeOpt = Annotated[bool, typer.Option("--minimize", help="Lower is better; needed for a column whose direction is not known.")]
+
+
+def direction_flags(maximize: bool, minimize: bool) -> Optional[bool]:
+    """``--maximize`` / ``--minimize`` as the library's ``maximize`` (None: neither given)."""
+    from pernode_cli.errors import PernodeError
+
+    if maximize and minimize:
+        raise PernodeError("`maximize` and `minimize` contradict each other; give one of them, or neither for a "
+                           "metric whose direction is known.")
+    return True if maximize else False if minimize else None
 SelectOpt = Annotated[Optional[Literal["best", "last"]], typer.Option(help="Each run's best epoch (by --select-on) or its last (default: best when --select-on is another split, else last).", show_default=False)]
 SelectOnOpt = Annotated[Optional[str], typer.Option(help="Column that picks each run's best epoch (default: val_X for test_X, else the metric).", show_default=False)]
 SeedsOpt = Annotated[Optional[Literal["average", "blocks"]], typer.Option(help="Average a configuration's seeds first, or take each seed as a block (default: average; blocks for a single configuration).", show_default=False)]
@@ -37,7 +48,8 @@ def rank(
     logs: Annotated[list[str], typer.Argument(help="CSV logs or globs; merged, each data set ranked separately.")],
     design: Annotated[Literal["auto", "configs", "paper"], typer.Option(help=DESIGN_HELP)] = "auto",
     metric: MetricOpt = None,
-    maximize: MaximizeOpt = None,
+    maximize: MaximizeOpt = False,
+    minimize: MinimizeOpt = False,
     select: SelectOpt = None,
     select_on: SelectOnOpt = None,
     seeds: SeedsOpt = None,
@@ -68,6 +80,7 @@ def rank(
     from pernode_cli.stats.ranking import rank_logs
     from pernode_cli.stats.rows import named_columns
 
+    direction = direction_flags(maximize, minimize)
     if across_datasets and pooled_configurations:
         raise PernodeError("Give one of `across_datasets` and `pooled_configurations`.")
     if plots is not None:
@@ -76,7 +89,7 @@ def rank(
         check_plots_folder(plots)  # refused before any work
     across = "datasets" if across_datasets else "pooled" if pooled_configurations else None
     frame = named_columns(read_logs(logs), method_column, dataset_column)
-    result = rank_logs(frame, design=design, metric=metric, maximize=maximize, select=select,
+    result = rank_logs(frame, design=design, metric=metric, maximize=direction, select=select,
                        select_on=select_on, seeds=seeds, control=control, variants=variants, dataset=dataset,
                        across=across, per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, rope=rope,
                        target=target, top=top, table_top=table_top, block_columns=_columns(block_columns))

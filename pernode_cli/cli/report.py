@@ -16,6 +16,7 @@ from pernode_cli.cli.rank import (
     MaximizeOpt,
     MethodColumnOpt,
     MetricOpt,
+    MinimizeOpt,
     PerDatasetOpt,
     RopeOpt,
     SeedsOpt,
@@ -26,6 +27,7 @@ from pernode_cli.cli.rank import (
     TopOpt,
     VariantsOpt,
     ZeroOpt,
+    direction_flags,
 )
 
 
@@ -35,7 +37,8 @@ def report(
     out: Annotated[str, typer.Option(help="Folder for index.html, index.md, report.json and figures/ (written whole: a new or empty folder, or an earlier report).")],
     timings: Annotated[Optional[list[str]], typer.Option(help="Timing logs of pernode timeit (paper Table IV); repeatable.")] = None,
     metric: MetricOpt = None,
-    maximize: MaximizeOpt = None,
+    maximize: MaximizeOpt = False,
+    minimize: MinimizeOpt = False,
     select: SelectOpt = None,
     select_on: SelectOnOpt = None,
     seeds: SeedsOpt = None,
@@ -67,7 +70,8 @@ def report(
 
     frame = named_columns(read_logs(logs), method_column, dataset_column)
     timing = read_timings(timings) if timings else None
-    bench = collect_benchmark(frame, timings=timing, metric=metric, maximize=maximize, select=select,
+    bench = collect_benchmark(frame, timings=timing, metric=metric, maximize=direction_flags(maximize, minimize),
+                              select=select,
                               select_on=select_on, seeds=seeds, control=control, variants=variants,
                               per_dataset=per_dataset, alpha=alpha, zero_method=zero_method, rope=rope, top=top,
                               table_top=table_top, delta=delta, block_columns=_columns(block_columns), target=target)

@@ -107,7 +107,7 @@ def sweep(
     plugin: PluginOpt = None,
     tensorboard: TensorBoardOpt = None,
     mlflow: MlflowOpt = None,
-    experiment: Annotated[Optional[str], typer.Option(help="MLflow experiment of the live copy (default: [fixed] experiment, else pernode).", show_default=False)] = None,
+    experiment: Annotated[Optional[str], typer.Option(help="MLflow experiment of the live copy.", show_default="the config's fixed.experiment, else pernode")] = None,
     export_timeout: ExportTimeoutOpt = 30.0,
     quiet: QuietOpt = False,
 ) -> None:
@@ -116,6 +116,10 @@ def sweep(
     from pernode_cli.sweep.config import default_log, load_config
     from pernode_cli.sweep.plan import parse_shard
 
+    if ray is not None or gpus_per_run is not None or cpus_per_run is not None:
+        from pernode_cli.sweep.ray_runner import check_resources
+
+        check_resources(gpus_per_run, cpus_per_run)  # --dry-run included
     sweep_config, shard_kn = load_config(config, plugins=tuple(plugin or ())), parse_shard(shard)
     log = log or default_log(config)
     console = Console(quiet=quiet, highlight=False)
@@ -134,15 +138,16 @@ def sweep(
                            cpus_per_run=fixed["cpus_per_run"] if cpus_per_run is None else cpus_per_run,
                            plugins=[*(plugin or ()), *sweep_config.plugins], base=sweep_config.path.parent)
     fixed = sweep_config.fixed
-    exporters = open_live_exports(tensorboard or fixed.get("tensorboard"), mlflow or fixed.get("mlflow"),
-                                  experiment or fixed.get("experiment") or "pernode", export_timeout)
+    destinations = (tensorboard or fixed.get("tensorboard"), mlflow or fixed.get("mlflow"),
+                    experiment or fixed.get("experiment") or "pernode")
+    exporters = open_live_exports(*destinations, export_timeout, log)
     display = _ProgressEvents if runner is None else _RayProgressEvents
     try:
         with interruptible(saved_in_log(log)), display(console) as events:
             report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events, runner=runner,
                                     exporters=exporters)
     finally:
-        close_live_exports(exporters, export_timeout, log)
+        close_live_exports(exporters, export_timeout, log, *destinations)
     console.print(f"sweep: {report.ran} run(s) trained, {report.skipped} already finished, log {log}")
     if report.failures:
         _print_failures(report)

@@ -54,8 +54,8 @@ def train(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of weights, noise and data split.")] = 0,
     data_dir: DataDirOpt = None,
-    max_train_samples: Annotated[Optional[int], typer.Option(help="Train on at most this many samples.")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a lower val_loss (0: off).")] = None,
+    max_train_samples: Annotated[Optional[int], typer.Option(help="Train on at most this many samples.", show_default="all")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a lower val_loss (0: off).", show_default="off")] = None,
     mc_samples: Annotated[int, typer.Option(help="Monte Carlo passes with the noise on over the validation set after each epoch (0: off).")] = 0,
     log: Annotated[str, typer.Option(help="CSV log; one row is appended and flushed per epoch.")] = "logs.csv",
     plugin: PluginOpt = None,
@@ -76,7 +76,7 @@ def train(
                      epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
                      patience=patience, mc_samples=mc_samples)
     LogLock(log).probe()  # a second writer is refused before the backend's slow start
-    exporters = open_live_exports(tensorboard, mlflow, experiment, export_timeout)
+    exporters = open_live_exports(tensorboard, mlflow, experiment, export_timeout, log)
     console = Console(quiet=quiet, highlight=False)
     try:
         with interruptible(saved_in_log(log)):
@@ -88,7 +88,7 @@ def train(
 
             result = train_to_log(config, log=log, events=_ConsoleEvents(console), exporters=exporters)
     finally:
-        close_live_exports(exporters, export_timeout, log)
+        close_live_exports(exporters, export_timeout, log, tensorboard, mlflow, experiment)
     from pernode_cli.report.training import summary_table
 
     console.print(summary_table(config, result))

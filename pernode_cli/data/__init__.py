@@ -155,17 +155,17 @@ def register_dataset(name, load, *, input_shape, n_outputs, multilabel=False, ba
     from pernode_cli.registry import (
         _invalid,
         check_bool,
-        check_callable,
         check_description,
         check_name,
         check_positive_int,
         check_replace,
+        check_signature,
         existing,
     )
     from pernode_cli.sources import source_of
 
     check_name(name)
-    check_callable("load", load, "a callable load(data_dir, seed) -> arrays")
+    check_signature("load", load, (None, 0), "load(data_dir, seed) -> arrays")
     if not isinstance(input_shape, (tuple, list)) or not input_shape or not all(
             isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape):
         raise _invalid("input_shape", "a non-empty tuple of positive ints", input_shape)

@@ -53,8 +53,9 @@ __all__ = ["Exporters", "SinkSummary", "open_exporters", "split_row"]
 
 
 def open_exporters(tensorboard: Optional[str] = None, mlflow: Optional[str] = None,
-                   experiment: str = "pernode") -> Exporters:
-    """Exporters to a TensorBoard folder and/or an MLflow tracking URI, checked now, sent later."""
+                   experiment: str = "pernode", on_problem=None) -> Exporters:
+    """Exporters to a TensorBoard folder and/or an MLflow tracking URI, checked now, sent later
+    (``on_problem(tracker, message)``: see ``Exporters``)."""
     from pernode_cli.export.destinations import mlflow_uri, require, tensorboard_folder
 
     sinks = []
@@ -76,4 +77,4 @@ def open_exporters(tensorboard: Optional[str] = None, mlflow: Optional[str] = No
         if uri.startswith("file:"):
             check_local_store(uri)
         sinks.append(MlflowSink(uri, str(experiment).strip()))
-    return Exporters(sinks)
+    return Exporters(sinks, on_problem=on_problem)

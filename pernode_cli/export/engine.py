@@ -32,6 +32,9 @@ QUEUE_SIZE = 100_000  # events per tracker between the caller and its thread
 BACKOFF_FIRST_S = 0.5  # first wait after a failed send; doubled after each further failure
 BACKOFF_MAX_S = 30.0
 CLOSE_TIMEOUT_S = 30.0
+# At the end, a tracker that refuses connections (nothing listens: the server is down) is tried
+# again for this long, every half second, not for the whole timeout.
+REFUSED_GRACE_S = 2.0
 
 
 def backoff(failures: int) -> float:
@@ -116,6 +119,11 @@ class Sink:
         """Why a send failed, in one short line."""
         return one_line(exc)
 
+    def refused(self, exc: BaseException) -> bool:
+        """True when nothing listens at the tracker's address (a refused connection): at the end
+        of a command one more try is made, not a wait until the timeout."""
+        return isinstance(exc, ConnectionRefusedError)
+
     def close(self) -> None:
         pass
 
@@ -123,8 +131,11 @@ class Sink:
 class _Worker:
     """One tracker's queue and thread."""
 
-    def __init__(self, sink: Sink, queue_size: int):
+    def __init__(self, sink: Sink, queue_size: int, on_problem=None):
         self.sink, self.queue = sink, queue.Queue(maxsize=queue_size)
+        self.on_problem, self.told = on_problem, False  # said once, at the first failed send
+        self.refused = False  # the last failure was a refused connection
+        self.stopping = False  # close() asked for the last sends
         self.runs: dict[tuple, RunState] = {}
         self.summary = SinkSummary(sink.name)
         self.lock = threading.Lock()  # guards ``runs`` against the report read by close()
@@ -194,7 +205,7 @@ class _Worker:
         return any(r.pending() for r in self.runs.values())
 
     def _loop(self) -> None:
-        stop_at = None
+        stop_at = refused_until = None
         while True:
             wait = None
             if self._pending():
@@ -207,13 +218,17 @@ class _Worker:
                 kind, key, payload = item
                 if kind == "stop":
                     stop_at, self.retry_at = payload, 0.0  # one more try at once, whatever the backoff
+                    refused_until = time.monotonic() + REFUSED_GRACE_S
+                    self.stopping = True
                 else:
                     self._apply(kind, key, payload)
                 item = self._get(0)
             if time.monotonic() >= self.retry_at:
                 self._flush()
-            if stop_at is not None and (not self._pending() or time.monotonic() >= stop_at):
-                break
+            now = time.monotonic()
+            refused = self.refused and refused_until is not None and now >= refused_until
+            if stop_at is not None and (not self._pending() or now >= stop_at or refused):
+                break  # sent, out of time, or nothing listens at the tracker's address: no wait for nothing
         try:
             self.sink.close()
         except Exception as exc:  # a tracker that fails to close loses nothing already sent
@@ -233,6 +248,8 @@ class _Worker:
                 self._step(run)
             except Exception as exc:
                 message = self.sink.describe(exc)
+                self.refused = self.sink.refused(exc)
+                self._tell(message)
                 if not self.started:
                     self.start_error = message
                 if self.sink.permanent(exc):
@@ -246,10 +263,21 @@ class _Worker:
                 with self.lock:  # the next try starts with the other runs: one bad run cannot starve them
                     self.runs[(run.run_id, run.attempt)] = self.runs.pop((run.run_id, run.attempt))
                 self.failures += 1
-                self.retry_at = time.monotonic() + backoff(self.failures)
+                wait = min(backoff(self.failures), 0.5) if self.stopping and self.refused else backoff(self.failures)
+                self.retry_at = time.monotonic() + wait
                 log.debug("%s: %s; retrying in %.1f s", self.sink.name, message, backoff(self.failures))
                 return
-            self.failures, self.last_error = 0, ""
+            self.failures, self.last_error, self.refused = 0, "", False
+
+    def _tell(self, message: str) -> None:
+        """The first failed send, told at once (the rows stay buffered and are retried)."""
+        if self.told or self.on_problem is None:
+            return
+        self.told = True
+        try:
+            self.on_problem(self.sink.name, message)
+        except Exception as exc:  # a display that fails must not stop the sends
+            log.debug("telling of %s failed: %s", self.sink.name, exc)
 
     def _step(self, run: RunState) -> None:
         if not self.started:
@@ -337,8 +365,10 @@ class Exporters:
     the trackers do.
     """
 
-    def __init__(self, sinks: list, queue_size: int = QUEUE_SIZE):
-        self._workers = [_Worker(s, queue_size) for s in sinks]
+    def __init__(self, sinks: list, queue_size: int = QUEUE_SIZE, on_problem=None):
+        """``on_problem(tracker, message)``: called once per tracker, from its thread, at its first
+        failed send (the caller says so at once, not only at the end)."""
+        self._workers = [_Worker(s, queue_size, on_problem) for s in sinks]
         self._closed = False
         self.problems: list[str] = []
 

@@ -193,6 +193,11 @@ class MlflowSink(Sink):
             return f"cannot reach {self.uri} ({reason})"
         return one_line(exc)
 
+    def refused(self, exc: BaseException) -> bool:
+        text = " ".join(str(exc).split())
+        return isinstance(exc, ConnectionRefusedError) or "Connection refused" in text or (
+            "NewConnectionError" in text)
+
     def unsent(self, run) -> list:
         if not isinstance(run, MlflowRun):
             return []

@@ -43,12 +43,12 @@ class LoggedRuns:
 
 
 def _read_text(path: Path) -> tuple[list, list]:
-    from pernode_cli.logs import _whole_text, read_header
+    from pernode_cli.logs import whole_text, read_header
 
     existing_file(path, "Log")
     try:
         header = read_header(path) or []
-        text, _ = _whole_text(path, header)
+        text, _ = whole_text(path, header)
         rows = list(csv.DictReader(io.StringIO(text)))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise PernodeError(f"Cannot read log {path} as CSV ({exc}).") from None
@@ -57,6 +57,13 @@ def _read_text(path: Path) -> tuple[list, list]:
     missing = [c for c in ("run_id", "epoch") if c not in header]
     if missing:
         raise PernodeError(f"Log {path} has no {' or '.join(missing)} column; it is not a training log of pernode.")
+    if rows:  # the cells every reader of a log checks (``logs.check_cells``), before anything is sent
+        import pandas as pd
+
+        from pernode_cli.logs import check_cells
+
+        check_cells(pd.DataFrame([[r.get(c) for c in header] for r in rows], columns=header, dtype="string"),
+                    path, text, header)
     return header, rows
 
 

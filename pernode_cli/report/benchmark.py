@@ -130,16 +130,19 @@ def provenance(frame, sections) -> tuple:
 
 def read_timings(patterns) -> Any:
     """Timing logs (paths or globs) as one frame with a ``source`` column; each file once."""
+    import io
+
     import pandas as pd
 
-    from pernode_cli.logs import expand
+    from pernode_cli.logs import whole_text, expand, read_header
 
     frames = []
     for path in expand(list(patterns)):
         existing_file(path, "Timing log")
         try:
-            frame = pd.read_csv(path, dtype={"variant": str, "dataset": str, "device": str}, keep_default_na=False,
-                                na_values=[""])
+            text, _ = whole_text(path, read_header(path) or [])  # a torn last line left out, a header inside refused
+            frame = pd.read_csv(io.StringIO(text), dtype={"variant": str, "dataset": str, "device": str},
+                                keep_default_na=False, na_values=[""])
         except pd.errors.EmptyDataError:
             raise PernodeError(f"Timing log {path} is empty (`timings`).") from None
         except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:

@@ -34,7 +34,9 @@ def _smallest(d, kind: str) -> str:
 def plan_blocks(result) -> list:
     blocks = []
     for d in result.datasets:
-        blocks.append(Heading(2, f"How many runs: data set {d.dataset}, {d.metric} ({direction_text(d.direction == 'maximize')})"))
+        blocks.append(Heading(2, f"How many runs: data set {d.dataset}, {d.metric} "
+                                 f"({direction_text(d.direction == 'maximize')})"))
+        blocks += [Text(w, "caution") for w in d.warnings]
         if not d.planned:
             blocks.append(Text(f"Not planned: {d.reason}.", "caution"))
             continue

@@ -53,6 +53,15 @@ def resolve_direction(metric: str, maximize: Optional[bool] = None) -> bool:
     return known
 
 
+def direction_note(metric: str, maximize: Optional[bool]) -> str:
+    """A warning when a given direction reverses the known direction of ``metric`` ("" otherwise)."""
+    known = known_direction(metric)
+    if maximize is None or known is None or known == maximize:
+        return ""
+    return (f"Direction reversed: {direction_word(maximize)} was given, so {'higher' if maximize else 'lower'} "
+            f"{metric} ranks better, the reverse of its known direction ({direction_text(known)}).")
+
+
 def direction_word(maximize: bool) -> str:
     return "maximize" if maximize else "minimize"
 

@@ -39,6 +39,7 @@ class DatasetPlan(Record):
     planned: bool
     reason: str = ""
     plan: Any = None  # stats.power.PowerPlan
+    warnings: tuple = ()  # what bears on the plan, in words
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +93,8 @@ def plan_logs(frame, delta: float, control: Optional[str] = None, shifted: Optio
     for name, group in groups:
         variants = tuple(sorted(names if names is not None else set(group["variant"])))
         base = dict(dataset=name, metric=r.metric, direction=direction_word(r.maximize), select=r.select,
-                    select_on=r.select_on, delta=float(delta), variants=variants, control=control)
+                    select_on=r.select_on, delta=float(delta), variants=variants, control=control,
+                    warnings=(r.direction_note,) if r.direction_note else ())
         pick = shifted or next((v for v in variants if v != control), variants[0])
         base["shifted"] = pick
         if len(variants) < 3:

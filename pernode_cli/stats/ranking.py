@@ -30,7 +30,13 @@ from pernode_cli.checks import LIMITS
 from pernode_cli.errors import PernodeError
 from pernode_cli.stats import blocks as blk
 from pernode_cli.stats import procedures as proc
-from pernode_cli.stats.direction import direction_word, known_direction, resolve_direction, selection_column
+from pernode_cli.stats.direction import (
+    direction_note,
+    direction_word,
+    known_direction,
+    resolve_direction,
+    selection_column,
+)
 from pernode_cli.stats.paper import MIN_TOP, paper_statistics, top_values
 from pernode_cli.stats.rows import (
     REASONS,
@@ -289,6 +295,7 @@ class Resolved:
     select_on: str
     select_maximize: bool
     default_note: str  # how defaults were filled, in words ("" when all given)
+    direction_note: str = ""  # a given direction that reverses the metric's known one, in words
 
 
 def _has_values(frame, column: str) -> bool:
@@ -339,7 +346,8 @@ def resolve(frame, o: RankOptions) -> Resolved:
     select = o.select or ("best" if select_on != metric else "last")
     if o.select is None and select == "last":
         notes.append("the logs have no separate selection split, so each run's last epoch is compared")
-    return Resolved(metric, maximize, select, select_on, select_maximize, "; ".join(notes))
+    return Resolved(metric, maximize, select, select_on, select_maximize, "; ".join(notes),
+                    direction_note(metric, o.maximize))
 
 
 # --- the pieces of a record ------------------------------------------------------------------
@@ -674,6 +682,9 @@ def rank_logs(frame, **options) -> RankResult:
                                                    "data sets are the blocks (Demsar 2006)")
     if r.default_note:
         datasets = tuple(replace(d, warnings=(f"Defaults: {r.default_note}.",) + d.warnings) for d in datasets)
+    if r.direction_note:
+        datasets = tuple(replace(d, warnings=(r.direction_note,) + d.warnings) for d in datasets)
+        across = None if across is None else replace(across, warnings=(r.direction_note,) + across.warnings)
     targets, times = _rank_targets(frame, o, control) if o.target is not None else ((), None)
     return RankResult(datasets=datasets, across=across, not_ranked=tuple(x for x in clean.left_out if x.ranked == 0),
                       rows_without_dataset=clean.no_dataset, versions=versions(),

@@ -251,6 +251,19 @@ def _check_conflicts(frame) -> None:
     )
 
 
+def _refuse_impossible_cells(frame, selected: bool):
+    """Rows read with a cell pernode cannot have written (``logs.cell_problems``) are refused, the
+    first named, when they are among the rows to rank; other data sets' rows never block these."""
+    from pernode_cli.logs import BAD_CELL, impossible_cells_error
+
+    if BAD_CELL not in frame.columns:
+        return frame
+    problems = frame[BAD_CELL].dropna()
+    if len(problems):
+        raise impossible_cells_error(problems, " of the rows to rank" if selected else "")
+    return frame.drop(columns=[BAD_CELL])
+
+
 def _count(mask, datasets) -> dict:
     return datasets[np.asarray(mask, dtype=bool)].value_counts().to_dict()
 
@@ -278,11 +291,25 @@ def _drop_status(frame, counts: dict):
     return frame[(status == "ok").to_numpy()]
 
 
+# The largest magnitude of a compared value: squares of larger ones overflow double precision
+# in the intervals' variances, sums of them the means.
+VALUE_LIMIT = 1e150
+
+
 def _numeric_metric(frame, metric: str):
     import pandas as pd
 
     values = pd.to_numeric(frame[metric], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     bad = ~np.isfinite(values)
+    huge = ~bad & (np.abs(values, where=~bad, out=np.zeros_like(values)) > VALUE_LIMIT)
+    if huge.any():
+        row = frame.iloc[int(np.argmax(huge))]
+        where = f"{row['source']}: " if "source" in frame.columns else ""
+        raise PernodeError(
+            f"{where}column {metric} holds {cell_text(row[metric])!r}, beyond +-{VALUE_LIMIT:g} ({int(huge.sum())} such "
+            "row(s) in all): sums and squares of such values overflow double precision, so no statistic of them "
+            "would be exact. Rescale the column (divide it by a power of ten), or rank another `metric`."
+        )
     if bad.any():
         row = frame.iloc[int(np.argmax(bad))]
         where = f"{row['source']}: " if "source" in frame.columns else ""
@@ -310,6 +337,7 @@ def clean_rows(frame, metric: str = "val_loss", dataset: Optional[str] = None, v
     """
     require_columns(frame, metric)
     frame, no_dataset = _select(frame.reset_index(drop=True), dataset, variant_list(variants))
+    frame = _refuse_impossible_cells(frame, selected=dataset is not None or variants is not None)
     read = frame["dataset"].value_counts().to_dict()
     counts: dict = {}
     frame = _drop_labels_and_attempts(frame, counts)

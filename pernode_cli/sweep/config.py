@@ -139,8 +139,22 @@ def _value(key: Key, value, where: str):
                 out.append(canonical_variant(v))
             except PernodeError as exc:
                 raise PernodeError(f"{where}: {exc}") from None
-        return list(dict.fromkeys(out))
-    return config_value(key.kind, value, where, key.limit, key.listed)
+        return _merged(out, value, where)
+    checked = config_value(key.kind, value, where, key.limit, key.listed)
+    if key.listed and isinstance(value, list) and len(checked) < len(value):
+        _merged([float(v) if key.kind == "rate" else v for v in value], value, where)
+    return checked
+
+
+def _merged(values: list, given: list, where: str) -> list:
+    """``values`` each once, in order; a note says which of ``given`` were the same value."""
+    out = list(dict.fromkeys(values))
+    if len(out) < len(values):
+        same = [f"{', '.join(repr(g) for g, v in zip(given, values) if v == x)}"
+                for x in out if values.count(x) > 1]
+        notices.info(f"{where}: {'; '.join(same)} name the same value; each runs once ({len(out)} of "
+                     f"{len(values)} listed)")
+    return out
 
 
 def _read(path: Path, given) -> tuple[str, dict]:

@@ -81,6 +81,20 @@ def _same_sources(config: SweepConfig, state: SweepState, in_log: dict, table: P
     return now
 
 
+def _check_plugin_parts(config: SweepConfig, loaded) -> None:
+    from pernode_cli.backbones import get_backbone
+    from pernode_cli.variants import get_variant
+
+    if not get_backbone(loaded.backbone).source and not any(get_variant(v).source for v in config.grid["variants"]):
+        return  # pernode's own parts: nothing to build here
+    from pernode_cli.training.environment import import_backend
+
+    import_backend()
+    from pernode_cli.models import check_plugin_parts
+
+    check_plugin_parts(config.grid["variants"], loaded.backbone, loaded.input_shape, config.grid["rates"][0])
+
+
 def _same_data(config: SweepConfig, state: SweepState, in_log: dict) -> str:
     """The data's fingerprint now, refused when the sweep's state or log rows hold another."""
     now = data_fingerprint(config.dataset, config.data_dir)
@@ -169,6 +183,8 @@ def _open(config: SweepConfig, log: Path, shard, data: DataCache, runner):
                 for units, batch in {(r.config.units, r.config.batch_size) for r in runs}:
                     check_fits(loaded.input_shape, loaded.backbone, units, batch, loaded.n_outputs)
         state.sources = _same_sources(config, state, in_log, table, loaded)
+        if runs:  # a plugin's module or backbone that cannot be built: refused before the log is made
+            _check_plugin_parts(config, loaded)
         runner.start()  # an unreachable cluster or too few resources: before anything is written
         csv_log = CsvLog(log, lock=lock)
     except BaseException:

@@ -76,6 +76,14 @@ def train_task(config, run_id: str, attempt: int, data_fingerprint: Optional[str
     return {"rows": buffer.rows, "failed": result.failed, "message": result.message}
 
 
+def check_resources(gpus_per_run: Optional[float], cpus_per_run: Optional[int]) -> None:
+    """A run's Ray resources (None: the default); raises ``PernodeError`` naming the bad one."""
+    if gpus_per_run is not None and not is_gpu_share(gpus_per_run):
+        raise PernodeError(f"`gpus_per_run` must be 0, a fraction in (0, 1] or a whole number; got {gpus_per_run}.")
+    if cpus_per_run is not None:
+        check_positive_int("cpus_per_run", cpus_per_run)
+
+
 def default_gpus_per_run(cluster: dict) -> float:
     """A quarter of a GPU where the cluster has GPUs (the paper's backbones are small: four
     runs share one device), none otherwise."""
@@ -88,10 +96,7 @@ class RayRunner:
     def __init__(self, address: Optional[str] = None, gpus_per_run: Optional[float] = None,
                  cpus_per_run: Optional[int] = None, backend: Optional[str] = None, num_cpus: Optional[int] = None,
                  plugins=(), base=None):
-        if gpus_per_run is not None and not is_gpu_share(gpus_per_run):
-            raise PernodeError(f"`gpus_per_run` must be 0, a fraction in (0, 1] or a whole number; got {gpus_per_run}.")
-        if cpus_per_run is not None:
-            check_positive_int("cpus_per_run", cpus_per_run)
+        check_resources(gpus_per_run, cpus_per_run)
         self.ray = import_ray()
         self.address, self.gpus, self.cpus = address, gpus_per_run, cpus_per_run or 1
         self.backend = backend or os.environ.get("KERAS_BACKEND", "tensorflow")

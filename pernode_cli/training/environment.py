@@ -102,6 +102,25 @@ def _backend_error(exc: BaseException):
     return PernodeError(f"Keras cannot start the backend {wanted} ({reason}); {fix}.")
 
 
+@contextlib.contextmanager
+def quiet_backend_import():
+    """Whatever imports the backend inside (Keras, a plugin importing it) does so with its C++
+    start-up lines hidden, unless ``PERNODE_BACKEND_LOGS=1``; nothing is hidden once Keras is in."""
+    if "keras" in sys.modules or os.environ.get(BACKEND_LOGS_ENV) == "1":
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with backend_chatter_hidden():
+        yield
+        if "keras" in sys.modules:
+            import keras
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                tf.config.list_physical_devices("GPU")  # probes CUDA now, while silenced
+
+
 def import_backend():
     """Import and return ``keras``; TensorFlow's C++ start-up lines (CUDA probing, absl
     notices) are not shown unless ``PERNODE_BACKEND_LOGS=1`` asks for them. An unknown or
@@ -110,19 +129,8 @@ def import_backend():
     if wanted is not None and wanted not in BACKEND_MODULES and "keras" not in sys.modules:
         raise _backend_error(ValueError(f"unknown backend {wanted!r}"))
     try:
-        if "keras" in sys.modules or os.environ.get(BACKEND_LOGS_ENV) == "1":
+        with quiet_backend_import():
             import keras
-
-            return keras
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with backend_chatter_hidden():
-            import keras
-
-            backend = keras.backend.backend()
-            if backend == "tensorflow":
-                import tensorflow as tf
-
-                tf.config.list_physical_devices("GPU")  # probes CUDA now, while silenced
         return keras
     except (ImportError, ValueError, RuntimeError) as exc:
         raise _backend_error(exc) from None

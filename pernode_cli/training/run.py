@@ -20,7 +20,7 @@ from pernode_cli.data import DATASETS, Dataset, check_dataset_name, data_fingerp
 from pernode_cli.data.fingerprint import data_change
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog, LogLock, check_log_path, runs_in_log, sweep_state_path
-from pernode_cli.models import build_model, module_params, module_realised_rate, module_sampler
+from pernode_cli.models import build_model, check_plugin_parts, module_params, module_realised_rate, module_sampler
 from pernode_cli.schema import SETTING_NAMES, TRAIN_COLUMNS
 from pernode_cli.sizing import check_built, check_fits, estimate_bytes
 from pernode_cli.sources import run_sources
@@ -112,8 +112,17 @@ def compiled_model(config: RunSpec, data: Dataset):
 
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
-    model = build_model(data.input_shape, data.n_outputs, data.backbone, config.variant, config.units,
-                        config.rate, multilabel=data.multilabel, seed=config.seed)
+    try:
+        model = build_model(data.input_shape, data.n_outputs, data.backbone, config.variant, config.units,
+                            config.rate, multilabel=data.multilabel, seed=config.seed)
+    except PernodeError:
+        raise
+    except Exception as exc:  # a plugin's module or backbone at full size: one line, not a traceback
+        if not (get_variant(config.variant).source or get_backbone(data.backbone).source):
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PernodeError(f"The model of variant {config.variant} on backbone {data.backbone} cannot be built "
+                           f"({type(exc).__name__}: {reason}); the plugin that registered them must be fixed.") from None
     if estimate_bytes(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs) is None:
         check_built(model, config.units, config.batch_size)  # a backbone registered without its sizes
     model.compile(optimizer=keras.optimizers.Adam(config.lr), loss=loss_for(data.multilabel), metrics=[accuracy_for(data.multilabel)])
@@ -145,13 +154,15 @@ def run_stamp(config: RunSpec, data: Dataset, run_id: str, model, attempt: int =
 
 
 def train_run(config: RunSpec, log: CsvLog, on_epoch: OnEpoch = None, dataset: Optional[Dataset] = None,
-              run_id: Optional[str] = None, attempt: int = 1, data_fingerprint: Optional[str] = None) -> RunResult:
+              run_id: Optional[str] = None, attempt: int = 1, data_fingerprint: Optional[str] = None,
+              model=None) -> RunResult:
     """Train ``config`` and append one row per epoch to ``log`` (``attempt``: the attempt's number;
-    ``data_fingerprint``: the data's, computed from the config when not given)."""
+    ``data_fingerprint``: the data's, computed from the config when not given; ``model``: the
+    compiled model of ``compiled_model(config, dataset)``, built here when not given)."""
     if data_fingerprint is None:
         data_fingerprint = _fingerprint(config)
-    data = prepare_data(config, dataset)
-    model = compiled_model(config, data)
+    data = dataset if model is not None else prepare_data(config, dataset)
+    model = model if model is not None else compiled_model(config, data)
     run_id = run_id or make_run_id(config.settings())
     result = RunResult(run_id)
     bs = config.batch_size
@@ -217,6 +228,8 @@ def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None, exp
                 "again, or give another `log`."
             )
         data = prepare_data(config)
+        check_plugin_parts([config.variant], data.backbone, data.input_shape, config.rate)
+        model = compiled_model(config, data)  # a module that cannot be built leaves no log behind
         csv_log = CsvLog(log, lock=lock)
     except BaseException:
         lock.release(wrote_nothing=True)
@@ -234,7 +247,7 @@ def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None, exp
     try:
         events.start(config, data)
         result = train_run(config, csv_log, on_epoch=on_epoch, dataset=data, run_id=run_id, attempt=attempt,
-                           data_fingerprint=fingerprint)
+                           data_fingerprint=fingerprint, model=model)
         return result
     finally:
         csv_log.close()

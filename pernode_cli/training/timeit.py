@@ -21,7 +21,7 @@ import keras
 from pernode_cli.data import DATASETS, load_dataset
 from pernode_cli.logs import CsvLog, LogLock
 from pernode_cli.sizing import check_fits
-from pernode_cli.models import build_model, module_realised_rate, module_sampler
+from pernode_cli.models import build_model, check_plugin_parts, module_realised_rate, module_sampler
 from pernode_cli.stats.timing import (
     TIMING_COLUMNS,
     TimingRecord,
@@ -158,6 +158,8 @@ def run_timeit(config: TimeitConfig, log=None, events: Optional[TimeitEvents] = 
         loaded = load_dataset(config.dataset, config.data_dir, config.seed)  # once for all variants
     if loaded is not None:
         check_fits(loaded.input_shape, loaded.backbone, config.units, config.batch_size, loaded.n_outputs)
+    spec = loaded if loaded is not None else DATASETS[config.dataset]
+    check_plugin_parts(config.variants, spec.backbone, spec.input_shape, config.rate)  # before the log exists
     csv_log = CsvLog(log, TIMING_COLUMNS) if log else None
     try:
         records = _time_all(config, loaded, events or TimeitEvents(), stopped)
