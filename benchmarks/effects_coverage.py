@@ -67,6 +67,8 @@ def draw(rng, dist, shape):
         return rng.standard_t(3, shape)
     if dist == "lognormal":
         return rng.lognormal(0.0, 0.5, shape)
+    if dist == "lognormal1":  # strongly skewed
+        return rng.lognormal(0.0, 1.0, shape)
     if dist == "uniform":
         return rng.uniform(-1, 1, shape)
     raise ValueError(dist)
@@ -75,9 +77,10 @@ def draw(rng, dist, shape):
 def truth(dist, statistic, rng):
     if dist in ("normal", "t3", "uniform"):
         return 0.0
+    sigma = 1.0 if dist == "lognormal1" else 0.5
     if statistic == "mean":
-        return math.exp(0.125)
-    return float(iqm(rng.lognormal(0.0, 0.5, 4_000_000)))  # the population IQM, by a large sample
+        return math.exp(sigma**2 / 2)
+    return float(iqm(rng.lognormal(0.0, sigma, 4_000_000)))  # the population IQM, by a large sample
 
 
 def covered(low, high, t):
@@ -88,12 +91,12 @@ def covered(low, high, t):
 
 
 def mean_iqm_table(args, rng):
-    ns = (6, 10, 14, 20, 30) if args.quick else (6, 8, 10, 14, 20, 30, 50)
+    ns = (3, 5, 10, 14, 20, 30) if args.quick else (3, 5, 6, 8, 10, 14, 20, 30, 50)
     print("## 1. Bootstrap intervals of the mean and the IQM (95%)\n")
     print(f"{args.reps} data sets per cell (one column each, resampled jointly), {args.resamples} resamples.\n")
     print("| distribution | statistic | " + " | ".join(f"n={n}" for n in ns) + " |")
     print("|---|---|" + "---|" * len(ns))
-    for dist in ("normal", "t3", "lognormal"):
+    for dist in ("normal", "t3", "lognormal", "lognormal1"):
         for name, fn in (("mean", np.mean), ("iqm", iqm)):
             t = truth(dist, name, rng)
             cells = []

@@ -14,7 +14,8 @@ from pernode_cli.stats.ranking import AUTO_MIN_BLOCKS, rank_logs
 from tests.logs_factory import log_rows, write_log
 
 runner = CliRunner()
-PAIR_KEYS = {"a", "b", "statistic", "p", "p_holm", "reject", "method", "n_used", "median_difference", "hodges_lehmann",
+PAIR_KEYS = {"a", "b", "statistic", "p", "p_holm", "reject", "method", "n_used", "median_difference", "tied",
+             "hodges_lehmann",
              "hodges_lehmann_ci", "hodges_lehmann_confidence", "p_improvement", "p_improvement_ci", "bayes_a_better",
              "bayes_equivalent", "bayes_b_better"}
 

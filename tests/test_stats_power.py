@@ -73,7 +73,7 @@ def estimates(delta, missing=0.0, uneven=False, pilots=4, configs=400, seeds=3):
             ran = rng.integers(2, seeds + 1, configs)
             pilot[np.arange(seeds)[None, :] >= ran[:, None]] = np.nan
         plan = plan_sizes(pilot, delta, True, control=CONTROL, target=TARGET, n_configs=(10, 20), n_seeds=(1, 3),
-                          n_resamples=1500, seed=i)
+                          n_resamples=1500, seed=i, pilot_resamples=0)  # the point estimate, checked here
         om, vs = np.array(plan.omnibus_power), np.array(plan.control_power)
         out.append([(om[(1, 3).index(s), (10, 20).index(c)], vs[(1, 3).index(s), (10, 20).index(c)])
                     for c, s in DESIGNS])
@@ -150,19 +150,36 @@ def plan():
                       n_resamples=600)
 
 
-def test_smallest_designs_agree_with_the_power_table(plan):
+def _smallest_of(plan, table):
+    runs = [(c * s, -table[i, j], (c, s)) for i, s in enumerate(plan.n_seeds)
+            for j, c in enumerate(plan.n_configs) if table[i, j] >= plan.power]
+    return min(runs)[2] if runs else None
+
+
+def test_smallest_designs_rest_on_the_lower_bound_of_the_power(plan):
     for name in ("omnibus", "control"):
         table = np.array(getattr(plan, f"{name}_power"))
+        low, high = np.array(getattr(plan, f"{name}_power_low")), np.array(getattr(plan, f"{name}_power_high"))
         assert np.all(np.diff(table, axis=1) >= -0.05)  # nested draws: power rises with configurations
+        assert np.all(low <= high) and np.mean((low <= table + 0.02) & (table <= high + 0.02)) >= 0.9
         for i, smallest in enumerate(getattr(plan, f"{name}_min_configs")):
-            reach = [c for c, p in zip(plan.n_configs, table[i]) if p >= plan.power]
+            reach = [c for c, p in zip(plan.n_configs, low[i]) if p >= plan.power]
             assert smallest == (reach[0] if reach else None)
-        runs = [(c * s, -table[i, j], (c, s)) for i, s in enumerate(plan.n_seeds)
-                for j, c in enumerate(plan.n_configs) if table[i, j] >= plan.power]
-        assert getattr(plan, f"{name}_smallest") == (min(runs)[2] if runs else None)
+        assert getattr(plan, f"{name}_smallest") == _smallest_of(plan, low)
+        assert getattr(plan, f"{name}_smallest_estimate") == _smallest_of(plan, table)
+    assert plan.pilot_resamples == 20 and plan.interval == 0.8
     assert plan.target == 0 and plan.n_resamples == 600 and plan.block_test == "friedman_p"
     assert plan.pilot.seed_sd == pytest.approx(0.5, rel=0.15) and plan.pilot.configs_used == 40
     json.dumps(plan.to_dict())
+
+
+def test_without_resampled_pilots_there_is_no_interval_and_the_estimate_decides():
+    pilot = model(np.random.default_rng(12), 30, 2)
+    plan = plan_sizes(pilot, 0.6, True, n_configs=(5, 10, 20), n_seeds=(1, 2), n_resamples=300, pilot_resamples=0)
+    assert plan.omnibus_power_low is None and plan.interval is None and plan.pilot_resamples == 0
+    assert plan.omnibus_smallest == _smallest_of(plan, np.array(plan.omnibus_power))
+    with pytest.raises(PernodeError, match="argument `interval`"):
+        plan_sizes(pilot, 0.6, True, interval=1.5)
 
 
 def test_any_block_test_callable():

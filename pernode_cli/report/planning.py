@@ -8,27 +8,45 @@ from pernode_cli.report.document import Heading, Table, Text, print_rich, to_mar
 from pernode_cli.stats.direction import direction_text
 
 
+def _power_cell(point: float, low, high, i: int, j: int) -> str:
+    if low is None:
+        return f"{point:.2f}"
+    return f"{point:.2f} ({low[i][j]:.2f}-{high[i][j]:.2f})"
+
+
 def _power_table(d, kind: str):
     p = d.plan
     grid = getattr(p, f"{kind}_power")
-    rows = tuple({"seeds": s, **{f"{c} configs": grid[i][j] for j, c in enumerate(p.n_configs)}}
+    low, high = getattr(p, f"{kind}_power_low"), getattr(p, f"{kind}_power_high")
+    rows = tuple({"seeds": s, **{f"{c} configs": _power_cell(grid[i][j], low, high, i, j)
+                                 for j, c in enumerate(p.n_configs)}}
                  for i, s in enumerate(p.n_seeds))
     what = ("Friedman's test over the blocks (seeds averaged)" if kind == "omnibus" else
             f"Wilcoxon-Holm of {d.shifted} against {d.control}")
+    how = (f"; in brackets the {p.interval:.0%} interval over {p.pilot_resamples} resampled pilots"
+           if p.omnibus_power_low is not None else "")
     return Table(rows, f"{d.dataset}: estimated power of {what} to detect {d.shifted} better by {d.delta:g} "
-                       f"({d.metric}), alpha {p.alpha:g}")
+                       f"({d.metric}), alpha {p.alpha:g}{how}")
 
 
 def _smallest(d, kind: str) -> str:
     p = d.plan
     best = getattr(p, f"{kind}_smallest")
+    estimate = getattr(p, f"{kind}_smallest_estimate")
     what = "the omnibus test" if kind == "omnibus" else f"the comparison with {d.control}"
+    sure = p.omnibus_power_low is not None
+    reach = f"whose power's lower {p.interval:.0%} bound reaches {p.power:.0%}" if sure else f"reaching {p.power:.0%} power"
     if best is None:
-        return (f"No design in the grid reaches {p.power:.0%} power for {what}: the difference is too small for "
-                "these sizes, or the pilot too noisy.")
-    c, s = best
-    return (f"Smallest design reaching {p.power:.0%} power for {what}: {c} configurations x {s} seed(s) "
-            f"({c * s} runs per variant).")
+        text = (f"No design in the grid {'has a power whose lower bound reaches' if sure else 'reaches'} "
+                f"{p.power:.0%} for {what}: the difference is too small for these sizes, or the pilot too noisy "
+                "or too small to say.")
+    else:
+        c, s = best
+        text = f"Smallest design {reach} for {what}: {c} configurations x {s} seed(s) ({c * s} runs per variant)."
+    if sure and estimate is not None and estimate != best:
+        text += (f" On the point estimate alone {estimate[0]} configurations x {estimate[1]} seed(s) would do, but "
+                 "the pilot cannot vouch for it.")
+    return text
 
 
 def plan_blocks(result) -> list:
@@ -50,10 +68,12 @@ def plan_blocks(result) -> list:
         blocks += [_power_table(d, "omnibus"), Text(_smallest(d, "omnibus"))]
         if d.plan.control_power is not None:
             blocks += [_power_table(d, "control"), Text(_smallest(d, "control"))]
-        blocks.append(Text("Power is that of the tests `pernode rank` runs on such a design: Friedman's test with the "
+        blocks.append(Text("Power is that of the tests pernode rank runs on such a design: Friedman's test with the "
                            "p-value it prints (exact, permutation or Iman-Davenport by size) and, against a control, "
                            "Wilcoxon-Holm; a Monte Carlo estimate (standard error at most "
-                           f"{0.5 / d.plan.n_resamples ** 0.5:.3f}).", "note"))
+                           f"{0.5 / d.plan.n_resamples ** 0.5:.3f}). The pilot is itself a sample: its estimate of "
+                           "the spread can be far off, so the power is given with an interval over resampled pilots "
+                           "(its configurations drawn again) and designs are recommended on its lower end.", "note"))
     return blocks
 
 

@@ -35,7 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from pernode_cli.stats.effects import SEED, _invalid, _paired, check_count
+from pernode_cli.stats import exact
+from pernode_cli.stats.effects import SEED, _exact_pair, _invalid, check_count, exact_difference
+from pernode_cli.stats.exact import Exact
 from pernode_cli.stats.rows import Record, plain
 
 N_SAMPLES = 50_000
@@ -63,16 +65,17 @@ class BayesSignedRank(Record):
         return {k: plain(getattr(self, k)) for k in self.__dataclass_fields__ if k != "samples"}
 
 
-def _step(x: np.ndarray) -> np.ndarray:
-    return (x > 0) + 0.5 * (x == 0)
-
-
 def region_masses(z, rope: float, weights: np.ndarray) -> np.ndarray:
     """``(draws, 3)`` masses of (a better, equivalent, b better) for Dirichlet ``weights`` of shape
-    ``(draws, n + 1)`` over ``(0, z_1, .., z_n)``; ``z`` positive where ``a`` improves on ``b``."""
-    d = np.concatenate(([0.0], np.asarray(z, dtype="float64")))
+    ``(draws, n + 1)`` over ``(0, z_1, .., z_n)``; ``z`` positive where ``a`` improves on ``b``.
+
+    ``z`` as floats (taken at their shortest decimals) or ``Exact``: twice each Walsh average is
+    compared with twice the ROPE exactly, so a difference of exactly the ROPE is on its edge."""
+    z = z if isinstance(z, Exact) else exact.from_floats(np.asarray(z, dtype="float64"))
+    d = np.concatenate((np.zeros(1, dtype=z.nums.dtype), z.nums))
     sums = d[:, None] + d[None, :]  # twice the Walsh averages, over all ordered pairs
-    above, below = _step(sums - 2 * rope), _step(-sums - 2 * rope)
+    edge = 2 * exact.scaled(rope, z.den)
+    above, below = exact.step_above(sums, edge), exact.step_above(-sums, edge)
     w = np.asarray(weights, dtype="float64")
     out = np.empty((len(w), 3))
     out[:, 0] = ((w @ above) * w).sum(axis=1)  # w^T H w for every draw at once
@@ -94,7 +97,7 @@ def winner_shares(masses: np.ndarray) -> tuple[float, float, float]:
 def bayes_signed_rank(a, b, rope: float, maximize: bool, prior_strength: float = PRIOR_STRENGTH,
                       n_samples: int = N_SAMPLES, seed: int = SEED) -> BayesSignedRank:
     """P(a better), P(practically equivalent), P(b better) from paired block values ``a``, ``b``."""
-    x, y = _paired(a, b)
+    x, y = _exact_pair(a, b)
     if isinstance(rope, bool) or not isinstance(rope, (int, float, np.floating)) or not rope >= 0 \
             or not np.isfinite(rope):
         raise _invalid("rope", "a finite float >= 0 in metric units", rope)
@@ -102,8 +105,8 @@ def bayes_signed_rank(a, b, rope: float, maximize: bool, prior_strength: float =
             or not prior_strength > 0 or not np.isfinite(prior_strength):
         raise _invalid("prior_strength", "a finite float > 0", prior_strength)
     n_samples = check_count("n_samples", n_samples)
-    z = x - y if maximize else y - x
-    alpha = np.ones(len(z) + 1)
+    z = exact_difference(x, y) if maximize else exact_difference(y, x)
+    alpha = np.ones(len(z.nums) + 1)
     alpha[0] = prior_strength
     rng = np.random.default_rng(seed)
     rows = max(1, _CHUNK_CELLS // (len(alpha) ** 2))
@@ -113,5 +116,5 @@ def bayes_signed_rank(a, b, rope: float, maximize: bool, prior_strength: float =
     ])
     pa, pe, pb = winner_shares(masses)
     return BayesSignedRank(p_a_better=pa, p_equivalent=pe, p_b_better=pb, rope=float(rope), maximize=bool(maximize),
-                           prior_strength=float(prior_strength), n_blocks=len(z), n_samples=n_samples,
+                           prior_strength=float(prior_strength), n_blocks=len(z.nums), n_samples=n_samples,
                            seed=int(seed), samples=masses)

@@ -75,6 +75,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from pernode_cli.errors import PernodeError
+from pernode_cli.stats import exact
+from pernode_cli.stats.exact import Exact
 from pernode_cli.stats.rows import Record
 
 N_RESAMPLES = 10_000  # bootstrap resamples of the mean and IQM intervals
@@ -231,23 +233,67 @@ def iqm(values, axis: int = -1):
     return np.take(x, np.arange(g, n - g), axis=axis).mean(axis=axis)
 
 
+def exact_vector(x, name: str = "d") -> Exact:
+    """A vector of block values (or differences) held exactly: an ``Exact`` as given, floats at
+    their shortest decimal forms (``stats.exact``), so equal decimals tie and zeros are zeros."""
+    if isinstance(x, Exact):
+        if x.nums.ndim != 1 or len(x.nums) < 1:
+            raise _invalid(name, "a vector of block values", f"array of shape {x.nums.shape}")
+        return x
+    return exact.from_floats(_vector(x, name))
+
+
+def _exact_pair(a, b) -> tuple[Exact, Exact]:
+    x, y = exact_vector(a, "a"), exact_vector(b, "b")
+    if len(x.nums) != len(y.nums):
+        raise _invalid("b", f"as many block values as `a` ({len(x.nums)})", f"{len(y.nums)} values")
+    den = x.den * y.den // math.gcd(x.den, y.den)
+    return exact.Exact(exact._widen(x.nums, den // x.den), den), exact.Exact(exact._widen(y.nums, den // y.den), den)
+
+
+def exact_difference(a, b) -> Exact:
+    """``a - b`` exactly (block values as ``Exact`` or floats at their shortest decimals)."""
+    x, y = _exact_pair(a, b)
+    return exact.Exact(exact._compact(x.nums - y.nums), x.den)
+
+
+def exact_median(d: Exact) -> float:
+    """The median of exact values, rounded once."""
+    v = np.sort(d.nums)
+    m = len(v)
+    middle = v[m // 2] * 2 if m % 2 else v[m // 2 - 1] + v[m // 2]
+    return float(exact.to_floats(np.array([middle], dtype=v.dtype), 2 * d.den)[0])
+
+
+def _walsh_sums(d: Exact) -> np.ndarray:
+    """Twice the Walsh averages, ``d_i + d_j`` (``i <= j``), as exact numerators, sorted."""
+    i, j = np.triu_indices(len(d.nums))
+    return np.sort(d.nums[i] + d.nums[j])
+
+
 def walsh_averages(d) -> np.ndarray:
-    """The ``n (n + 1) / 2`` Walsh averages ``(d_i + d_j) / 2``, ``i <= j``, sorted."""
-    d = np.asarray(d, dtype="float64")
-    i, j = np.triu_indices(len(d))
-    return np.sort((d[i] + d[j]) / 2.0)
+    """The ``n (n + 1) / 2`` Walsh averages ``(d_i + d_j) / 2``, ``i <= j``, sorted: computed
+    exactly on the differences' decimals, each rounded once (equal decimals give equal averages)."""
+    d = exact_vector(d)
+    return exact.to_floats(_walsh_sums(d), 2 * d.den)
 
 
 def hodges_lehmann(d) -> float:
-    """Hodges-Lehmann estimate of the centre of paired differences ``d``."""
-    return float(np.median(walsh_averages(d)))
+    """Hodges-Lehmann estimate of the centre of paired differences ``d``: the median of the Walsh
+    averages, exact, rounded once."""
+    d = exact_vector(d)
+    w = _walsh_sums(d)
+    m = len(w)
+    middle = w[m // 2] * 2 if m % 2 else w[m // 2 - 1] + w[m // 2]
+    return float(exact.to_floats(np.array([middle], dtype=w.dtype), 4 * d.den)[0])
 
 
 def improvement_scores(a, b, maximize: bool) -> np.ndarray:
-    """Per block: 1 where ``a`` is better than ``b``, 1/2 where they tie, 0 where it is worse."""
-    x, y = _paired(a, b)
-    better = x > y if maximize else x < y
-    return better + 0.5 * (x == y)
+    """Per block: 1 where ``a`` is better than ``b``, 1/2 where they tie (equal decimals), 0 where
+    it is worse."""
+    x, y = _exact_pair(a, b)
+    better = x.nums > y.nums if maximize else x.nums < y.nums
+    return better + 0.5 * (x.nums == y.nums)
 
 
 def probability_of_improvement(a, b, maximize: bool) -> float:
@@ -293,12 +339,13 @@ def hodges_lehmann_interval(d, confidence: float = CONFIDENCE) -> tuple[float, f
     ``(-inf, inf, 1.0)`` when no interval at ``confidence`` exists with so few values.
     """
     confidence = check_confidence(confidence)
-    d = _vector(d, "d")
-    c, level = _signed_rank_count(len(d), 1 - confidence)
+    d = exact_vector(d)
+    c, level = _signed_rank_count(len(d.nums), 1 - confidence)
     if c == 0:
         return -math.inf, math.inf, 1.0
-    w = walsh_averages(d)
-    return float(w[c - 1]), float(w[len(w) - c]), level
+    w = _walsh_sums(d)
+    low, high = exact.to_floats(np.array([w[c - 1], w[len(w) - c]], dtype=w.dtype), 2 * d.den)
+    return float(low), float(high), level
 
 
 def wilson_interval(share: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -456,11 +503,11 @@ def variant_intervals(values, strata=None, confidence: float = CONFIDENCE, metho
 def pair_effects(a, b, maximize: bool, confidence: float = CONFIDENCE, a_index: int = 0,
                  b_index: int = 1) -> PairEffects:
     """Hodges-Lehmann estimate and probability of improvement of ``a`` over ``b`` (paired vectors)."""
-    x, y = _paired(a, b)
-    d = x - y
+    x, y = _exact_pair(a, b)
+    d = exact_difference(x, y)
     low, high, level = hodges_lehmann_interval(d, confidence)
     share = probability_of_improvement(x, y, maximize)
-    return PairEffects(a=int(a_index), b=int(b_index), n_blocks=len(d), hodges_lehmann=hodges_lehmann(d),
+    return PairEffects(a=int(a_index), b=int(b_index), n_blocks=len(d.nums), hodges_lehmann=hodges_lehmann(d),
                        hodges_lehmann_ci=(low, high), hodges_lehmann_confidence=level, p_improvement=share,
                        p_improvement_ci=wilson_interval(share, len(d), confidence))
 
@@ -492,8 +539,10 @@ def compare_pairs(values, maximize: bool, pairs: Optional[Sequence] = None, cont
     pair also gets the Bayesian signed-rank probabilities (``pernode_cli.stats.bayes``)."""
     from pernode_cli.stats import bayes
 
-    m = as_matrix(values, min_blocks=2)
-    todo = pair_list(m.shape[1], pairs, control)
+    m = values if isinstance(values, Exact) else exact.from_floats(as_matrix(values, min_blocks=2))
+    if m.nums.ndim != 2 or m.nums.shape[0] < 2:
+        raise _invalid("values", "at least 2 block(s) (rows)", f"array of shape {m.nums.shape}")
+    todo = pair_list(m.nums.shape[1], pairs, control)
     prior = bayes.PRIOR_STRENGTH if prior_strength is None else prior_strength
     samples = bayes.N_SAMPLES if n_samples is None else n_samples
     out = []

@@ -77,6 +77,9 @@ from pernode_cli.stats.effects import _invalid, check_count
 from pernode_cli.stats.rows import Record
 
 N_RESAMPLES = 1_000
+PILOT_RESAMPLES = 20  # bootstrap pilots behind the power interval
+PILOT_DESIGNS = 100  # simulated designs per size for each bootstrap pilot
+INTERVAL = 0.8  # the power interval's level: its lower end is what a recommendation rests on
 SEED = 0
 POWER = 0.8
 ALPHA = 0.05
@@ -130,6 +133,19 @@ class PowerPlan(Record):
     control_min_configs: Optional[tuple] = None
     control_smallest: Optional[tuple] = None
     pilot: Optional[PilotComponents] = None
+    # How sure: the pilot is itself a sample. Its configurations resampled ``pilot_resamples``
+    # times, the power re-estimated on each: ``*_power_low``/``*_power_high`` are the
+    # ``interval`` percentile bounds; ``*_smallest`` and ``*_min_configs`` rest on the lower
+    # bound (a design whose power is likely enough, not only estimated, to reach ``power``),
+    # ``*_smallest_estimate`` on the point estimate. No bounds with ``pilot_resamples=0``.
+    pilot_resamples: int = 0
+    interval: Optional[float] = None
+    omnibus_power_low: Optional[tuple] = None
+    omnibus_power_high: Optional[tuple] = None
+    omnibus_smallest_estimate: Optional[tuple] = None
+    control_power_low: Optional[tuple] = None
+    control_power_high: Optional[tuple] = None
+    control_smallest_estimate: Optional[tuple] = None
 
 
 # --- tests on stacks of block matrices -------------------------------------------------
@@ -367,12 +383,64 @@ def check_plan_arguments(delta, alpha, power, n_resamples) -> int:
     return check_count("n_resamples", n_resamples)
 
 
+def _power_grid(pl: _Pilot, shift, c_grid, s_grid, n_resamples: int, rng, block_test, vectorized: bool,
+                residuals: str, alpha: float, control, target, better) -> tuple:
+    """Shares of ``n_resamples`` simulated designs of each size that reject: omnibus, control."""
+    k = len(shift)
+    omnibus = np.zeros((len(s_grid), len(c_grid)))
+    versus = np.zeros_like(omnibus)
+    rows = max(1, _CHUNK_CELLS // (c_grid[-1] * s_grid[-1] * k))
+    for start in range(0, n_resamples, rows):
+        batch = min(rows, n_resamples - start)
+        sims = _simulate(pl, shift, batch, c_grid[-1], s_grid, rng, residuals)
+        for i, s in enumerate(s_grid):
+            for j, c in enumerate(c_grid):
+                blocks = sims[s][:, :c]
+                omnibus[i, j] += (_omnibus_p(blocks, block_test, vectorized) <= alpha).sum()
+                if control is not None:
+                    versus[i, j] += _control_detects(blocks, control, target, alpha, better).sum()
+    return omnibus / n_resamples, versus / n_resamples
+
+
+def _pilot_spread(pilot, n_boot: int, designs: int, level: float, rng, **grid) -> Optional[tuple]:
+    """Percentile bounds of the power grids over bootstrap pilots (configurations resampled), or
+    None when no bootstrap pilot can be planned."""
+    p = np.asarray(pilot, dtype="float64")
+    usable = np.isfinite(p).sum(axis=1).min(axis=1) >= 1
+    p = p[usable]
+    grids = []
+    for _ in range(n_boot):
+        try:
+            pl = _pilot(p[rng.integers(0, len(p), len(p))])
+        except PernodeError:
+            continue
+        if pl.components.seed_sd is None and grid["s_grid"][-1] > 1:
+            continue  # a draw of single-seed configurations only: no seed spread to resample
+        grids.append(_power_grid(pl, n_resamples=designs, rng=rng, **grid))
+    if not grids:
+        return None
+    # Expanded percentiles (Hesterberg 2015, as for the mean's interval): a bootstrap of C
+    # configurations is too narrow by about sqrt(C / (C - 1)) and a t quantile's worth.
+    from scipy.stats import norm, t
+
+    c = len(p)
+    tail = 100 * float(norm.cdf(-math.sqrt(c / (c - 1)) * t.ppf(1 - (1 - level) / 2, c - 1)))
+    omnibus = np.array([g[0] for g in grids])
+    versus = np.array([g[1] for g in grids])
+    bounds = lambda a: (np.percentile(a, tail, axis=0), np.percentile(a, 100 - tail, axis=0))  # noqa: E731
+    return bounds(omnibus), bounds(versus)
+
+
 def plan_sizes(pilot, delta: float, maximize: bool, alpha: float = ALPHA, control: Optional[int] = None,
                target: Optional[int] = None, n_configs=N_CONFIGS, n_seeds=N_SEEDS,
                block_test: Optional[Callable] = None, vectorized: Optional[bool] = None, power: float = POWER,
-               n_resamples: int = N_RESAMPLES, seed: int = SEED, residuals: str = "pooled") -> PowerPlan:
+               n_resamples: int = N_RESAMPLES, seed: int = SEED, residuals: str = "pooled",
+               pilot_resamples: int = PILOT_RESAMPLES, interval: float = INTERVAL,
+               pilot_designs: int = PILOT_DESIGNS) -> PowerPlan:
     """Power to detect ``delta`` (metric units) for every design in ``n_configs`` x ``n_seeds``,
-    by resampling the pilot (module docstring), and the smallest designs reaching ``power``.
+    by resampling the pilot (module docstring), its ``interval`` bounds over ``pilot_resamples``
+    bootstrap pilots (``pilot_designs`` simulated designs per size each; 0: no bounds), and the
+    smallest designs whose lower bound reaches ``power``.
 
     ``target``: the variant shifted by ``delta`` (default: the first that is not ``control``).
     ``block_test``: the omnibus p-value of one ``(blocks, k)`` matrix (default ``friedman_p``);
@@ -381,6 +449,10 @@ def plan_sizes(pilot, delta: float, maximize: bool, alpha: float = ALPHA, contro
     pl = _pilot(pilot)
     k = pl.components.k
     n_resamples = check_plan_arguments(delta, alpha, power, n_resamples)
+    pilot_resamples = check_count("pilot_resamples", pilot_resamples, 0)
+    pilot_designs = check_count("pilot_designs", pilot_designs)
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < 1:
+        raise _invalid("interval", "a float in (0, 1)", interval)
     for name, value in (("control", control), ("target", target)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
                                   or not 0 <= value < k):
@@ -410,26 +482,26 @@ def plan_sizes(pilot, delta: float, maximize: bool, alpha: float = ALPHA, contro
     shift = np.zeros(k)
     shift[target] = better * float(delta)
     rng = np.random.default_rng(seed)
-    omnibus = np.zeros((len(s_grid), len(c_grid)))
-    versus = np.zeros_like(omnibus)
-    rows = max(1, _CHUNK_CELLS // (c_grid[-1] * s_grid[-1] * k))
-    for start in range(0, n_resamples, rows):
-        batch = min(rows, n_resamples - start)
-        sims = _simulate(pl, shift, batch, c_grid[-1], s_grid, rng, residuals)
-        for i, s in enumerate(s_grid):
-            for j, c in enumerate(c_grid):
-                blocks = sims[s][:, :c]
-                omnibus[i, j] += (_omnibus_p(blocks, block_test, vectorized) <= alpha).sum()
-                if control is not None:
-                    versus[i, j] += _control_detects(blocks, control, target, alpha, better).sum()
-    omnibus /= n_resamples
-    versus /= n_resamples
+    grid = dict(shift=shift, c_grid=c_grid, s_grid=s_grid, block_test=block_test, vectorized=vectorized,
+                residuals=residuals, alpha=alpha, control=control, target=target, better=better)
+    omnibus, versus = _power_grid(pl, n_resamples=n_resamples, rng=rng, **grid)
+    spread = (_pilot_spread(pilot, pilot_resamples, pilot_designs, float(interval), np.random.default_rng(seed + 1),
+                            **grid) if pilot_resamples else None)
     as_rows = lambda a: tuple(tuple(float(x) for x in r) for r in a)  # noqa: E731
-    o_min, o_best = _smallest(omnibus, c_grid, s_grid, power)
+    omnibus_low = spread[0][0] if spread else omnibus
+    o_min, o_best = _smallest(omnibus_low, c_grid, s_grid, power)
     extra = {}
+    if spread:
+        extra.update(pilot_resamples=pilot_resamples, interval=float(interval), omnibus_power_low=as_rows(spread[0][0]),
+                     omnibus_power_high=as_rows(spread[0][1]),
+                     omnibus_smallest_estimate=_smallest(omnibus, c_grid, s_grid, power)[1])
     if control is not None:
-        c_min, c_best = _smallest(versus, c_grid, s_grid, power)
-        extra = dict(control_power=as_rows(versus), control_min_configs=c_min, control_smallest=c_best)
+        versus_low = spread[1][0] if spread else versus
+        c_min, c_best = _smallest(versus_low, c_grid, s_grid, power)
+        extra.update(control_power=as_rows(versus), control_min_configs=c_min, control_smallest=c_best)
+        if spread:
+            extra.update(control_power_low=as_rows(spread[1][0]), control_power_high=as_rows(spread[1][1]),
+                         control_smallest_estimate=_smallest(versus, c_grid, s_grid, power)[1])
     return PowerPlan(delta=float(delta), maximize=bool(maximize), alpha=float(alpha), power=float(power),
                      target=int(target), control=None if control is None else int(control), n_configs=c_grid,
                      n_seeds=s_grid, n_resamples=n_resamples, seed=int(seed),

@@ -41,11 +41,33 @@ SEED = 20260101  # fixed: permutation p-values reproduce
 
 
 def block_ranks(matrix, maximize: bool) -> np.ndarray:
-    """Within-block ranks, 1 = best, ties given their mean rank."""
+    """Within-block ranks, 1 = best, ties given their mean rank. An ``Exact`` matrix
+    (``stats.exact``) is ranked on its exact values: values equal in decimals tie."""
     from scipy.stats import rankdata
 
-    m = np.asarray(matrix, dtype="float64")
-    return rankdata(-m if maximize else m, axis=1)
+    from pernode_cli.stats.exact import Exact
+
+    m = matrix.nums if isinstance(matrix, Exact) else np.asarray(matrix, dtype="float64")
+    m = -m if maximize else m
+    if m.dtype == object:  # Python integers beyond int64: ranked by their exact order
+        return np.array([midranks(row) for row in m], dtype=np.float64).reshape(m.shape)
+    return rankdata(m, axis=1)
+
+
+def midranks(values) -> np.ndarray:
+    """Ranks 1..n of ``values`` (any ordered objects), ties given their mean rank."""
+    values = list(values)
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = np.empty(len(values))
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for i in order[start:end + 1]:
+            out[i] = (start + end) / 2 + 1
+        start = end + 1
+    return out
 
 
 def _chi2(ranks: np.ndarray) -> float:
@@ -254,18 +276,23 @@ class SignedRank:
 
 
 def signed_rank(d, zero_method: str = "wilcox") -> SignedRank:
-    """Two-sided Wilcoxon signed-rank test of the paired differences ``d``."""
+    """Two-sided Wilcoxon signed-rank test of the paired differences ``d``: floats, taken at their
+    shortest decimal forms, or exact numerators (``stats.exact``), so differences equal in the
+    log's decimals share a midrank and a difference of exactly zero is a zero."""
     from scipy.stats import norm, rankdata
+
+    from pernode_cli.stats import exact
 
     if zero_method not in ZERO_METHODS:
         raise PernodeError(f"`zero_method` must be one of {', '.join(ZERO_METHODS)}; got {zero_method!r}.")
-    d = np.asarray(d, dtype="float64")
+    d = d.nums if isinstance(d, exact.Exact) else exact.from_floats(np.asarray(d, dtype="float64")).nums
     zero = d == 0
     if zero_method == "wilcox":
         d, zero = d[~zero], zero[~zero]
     if len(d) == 0 or zero.all():
         return SignedRank(statistic=0.0, p=1.0, n_used=0, method="exact")
-    ranks2 = np.rint(2 * rankdata(np.abs(d))).astype(np.int64)  # doubled midranks: integers
+    size = np.abs(d)
+    ranks2 = np.rint(2 * (midranks(size) if size.dtype == object else rankdata(size))).astype(np.int64)  # doubled
     signed = ~zero
     weights = ranks2[signed]
     t2 = int(weights[d[signed] > 0].sum())

@@ -29,6 +29,8 @@ import numpy as np
 from pernode_cli.checks import LIMITS
 from pernode_cli.errors import PernodeError
 from pernode_cli.stats import blocks as blk
+from pernode_cli.stats.effects import exact_difference, exact_median
+from pernode_cli.stats.exact import Exact
 from pernode_cli.stats import procedures as proc
 from pernode_cli.stats.direction import (
     direction_note,
@@ -89,6 +91,7 @@ class PairTest(Record):
     method: str  # exact | normal
     n_used: int  # differences with a sign
     median_difference: Optional[float]  # a minus b, metric units (None where the units are not real: time to target)
+    tied: bool = False  # some differences are zero or equal in size (exactly, on the log's decimals)
     # How large and how sure (``stats.effects``, ``stats.bayes``): None with fewer than 2 blocks.
     hodges_lehmann: Optional[float] = None  # of a - b: the median of the Walsh averages
     hodges_lehmann_ci: Optional[tuple] = None  # exact signed-rank interval (None bounds: too few blocks)
@@ -353,18 +356,18 @@ def resolve(frame, o: RankOptions) -> Resolved:
 # --- the pieces of a record ------------------------------------------------------------------
 
 
-def _omnibus(m: np.ndarray, maximize: bool):
+def _omnibus(m, maximize: bool):
     f = proc.friedman(m, maximize)
     n, k = m.shape
     return Omnibus(chi2=f.chi2, df=k - 1, iman_davenport_f=f.iman_davenport_f, kendall_w=f.kendall_w, p=f.p,
                    method=f.method, n_resamples=f.n_resamples, min_attainable_p=f.min_attainable_p), f.mean_ranks
 
 
-def _effects(m: np.ndarray, pairs_idx, maximize: bool, rope) -> list:
+def _effects(m: Exact, pairs_idx, maximize: bool, rope) -> list:
     """Hodges-Lehmann, P(improvement) and (with a ROPE) the Bayesian probabilities per pair."""
     from pernode_cli.stats.effects import compare_pairs
 
-    if m.shape[0] < 2 or not pairs_idx:
+    if m.nums.shape[0] < 2 or not pairs_idx:
         return [{} for _ in pairs_idx]
     out = []
     for e in compare_pairs(m, maximize, pairs=pairs_idx, rope=rope).pairs:
@@ -375,7 +378,34 @@ def _effects(m: np.ndarray, pairs_idx, maximize: bool, rope) -> list:
     return out
 
 
-def _posthoc(m: np.ndarray, variants, order, control, alpha: float, zero_method: str, maximize: bool = False,
+def _tied(d: Exact) -> bool:
+    size = np.abs(d.nums)
+    return bool((size == 0).any() or len(np.unique(size)) < len(size))
+
+
+# Coverage of the mean's 95% expanded-percentile bootstrap interval at few blocks, measured in
+# benchmarks/effects_coverage.py (4,000 data sets per cell): normal values / lognormal(0, 1).
+FEW_BLOCKS_COVERAGE = {3: (0.75, 0.63), 5: (0.92, 0.81), 10: (0.94, 0.86)}
+FEW_BLOCKS = 10  # below this many blocks an interval is flagged as rough
+
+
+def _interval_warnings(n: int, posthoc) -> list:
+    out = []
+    if 2 <= n < FEW_BLOCKS:
+        at = max(x for x in FEW_BLOCKS_COVERAGE if x <= n) if n >= 3 else 3
+        normal, skewed = FEW_BLOCKS_COVERAGE[at]
+        out.append(f"The mean and IQM intervals rest on {n} block(s): in simulation a 95% bootstrap interval of the "
+                   f"mean at {at} blocks covered {normal:.2f} of the time with normal values and {skewed:.2f} with "
+                   f"skewed ones; read them as rough ranges, not as 95% intervals.")
+    tied = [f"{x.a} - {x.b}" for x in posthoc.pairs if x.tied and x.hodges_lehmann_ci is not None]
+    if tied:
+        out.append(f"Hodges-Lehmann intervals of {len(tied)} pair(s) ({', '.join(tied[:6])}"
+                   f"{', ...' if len(tied) > 6 else ''}) rest on zero or tied differences: the exact level they state "
+                   "assumes no ties, so there it is approximate.")
+    return out
+
+
+def _posthoc(m: Exact, variants, order, control, alpha: float, zero_method: str, maximize: bool = False,
              rope=None) -> PostHoc:
     column = {v: j for j, v in enumerate(variants)}
     if control is None:
@@ -383,16 +413,16 @@ def _posthoc(m: np.ndarray, variants, order, control, alpha: float, zero_method:
     else:
         pairs = [(v, control) for v in order if v != control]
     raw = []
-    for a, b in pairs:
-        d = m[:, column[a]] - m[:, column[b]]
+    for a, b in pairs:  # differences exact on the log's decimals (``stats.exact``): ties and zeros are
+        d = exact_difference(m[:, column[a]], m[:, column[b]])
         t = proc.signed_rank(d, zero_method)
-        raw.append((a, b, t, float(np.median(np.sort(d)))))
-    adjusted = proc.holm([t.p for _, _, t, _ in raw])
+        raw.append((a, b, t, exact_median(d), _tied(d)))
+    adjusted = proc.holm([t.p for _, _, t, _, _ in raw])
     effects = _effects(m, [(column[a], column[b]) for a, b in pairs], maximize, rope)
     tests = tuple(PairTest(a=a, b=b, statistic=t.statistic, p=t.p, p_holm=ph, reject=bool(ph <= alpha),
-                           method=t.method, n_used=t.n_used, median_difference=md, **e)
-                  for (a, b, t, md), ph, e in zip(raw, adjusted, effects))
-    n, family = m.shape[0], len(pairs)
+                           method=t.method, n_used=t.n_used, median_difference=md, tied=tied, **e)
+                  for (a, b, t, md, tied), ph, e in zip(raw, adjusted, effects))
+    n, family = m.nums.shape[0], len(pairs)
     floor = min(1.0, family * proc.min_signed_rank_p(n)) if family else 1.0
     return PostHoc(zero_method=zero_method, alpha=alpha, family="against control" if control else "all pairs",
                    control=control, pairs=tests, min_attainable_p_holm=floor, rope=rope,
@@ -404,7 +434,8 @@ def _tested(m: blk.BlockMatrix, maximize: bool, control, o: RankOptions):
     that the numbers themselves call for."""
     from pernode_cli.stats.effects import variant_intervals
 
-    omnibus, ranks = _omnibus(m.values, maximize)
+    ex = m.exact_values()  # the cells exactly: ties and differences on the log's decimals
+    omnibus, ranks = _omnibus(ex, maximize)
     intervals = {}
     if m.n >= 2:
         # Pooled blocks of several data sets are resampled within their data set (rliable's
@@ -416,7 +447,7 @@ def _tested(m: blk.BlockMatrix, maximize: bool, control, o: RankOptions):
                                    **intervals.get(j, {}))
                        for j, (v, r) in enumerate(zip(m.variants, ranks))), key=lambda x: (x.mean_rank, x.variant))
     order = [x.variant for x in variants]
-    posthoc = _posthoc(m.values, m.variants, order, control, o.alpha, o.zero_method, maximize, o.rope)
+    posthoc = _posthoc(ex, m.variants, order, control, o.alpha, o.zero_method, maximize, o.rope)
     warnings = []
     if omnibus.min_attainable_p is not None and omnibus.min_attainable_p > o.alpha:
         head = (f"With {m.n} block(s) of {m.k} variants the exact Friedman test cannot reach p <= {o.alpha:g} (its "
@@ -435,6 +466,7 @@ def _tested(m: blk.BlockMatrix, maximize: bool, control, o: RankOptions):
             f"blocks" + ("" if control is not None else
                          f"; comparing against one control ({k1} tests) needs {control_need}")
             + ", or rank fewer variants.")
+    warnings += _interval_warnings(m.n, posthoc)
     cd = proc.nemenyi_cd(m.k, m.n, o.alpha) if m.k >= 2 and m.n >= 1 else None
     return omnibus, tuple(variants), posthoc, cd, warnings
 
@@ -607,6 +639,13 @@ def _rank_dataset(group, name: str, left: LeftOut, r: Resolved, o: RankOptions, 
     return _configs_ranking(name, m, r, o, control, reason, configurations, **common)
 
 
+def _not_everywhere(matrices: dict, ranked) -> dict:
+    """``{variant: [data sets without it]}`` of the variants some data set ran but the ranking left out."""
+    present = {v for m in matrices.values() for v in m.variants if m.n}
+    return {v: [name for name, m in sorted(matrices.items()) if v not in m.variants or not m.n]
+            for v in sorted(present - set(ranked))}
+
+
 def _rank_across(clean, r: Resolved, o: RankOptions, control) -> Ranking:
     groups = dict(clean.groups())
     matrices = {}
@@ -641,6 +680,11 @@ def _rank_across(clean, r: Resolved, o: RankOptions, control) -> Ranking:
         [w for w in _design_warnings(m, r, 1)])
     if design == "pooled":
         design_warnings.append(CONDITIONS["pooled"])
+    missing = _not_everywhere(matrices, m.variants)
+    if missing:
+        design_warnings.append(
+            "Left out across data sets, for not having run on every data set: " + "; ".join(
+                f"{v} (not on {', '.join(where)})" for v, where in missing.items()) + ".")
     text = mixed_text(mixed)
     return Ranking(dataset=ACROSS_NAME, metric=r.metric, direction=direction_word(r.maximize), select=r.select,
                    select_on=r.select_on, design=design, design_reason=reason, ranked=True, alpha=o.alpha,
@@ -712,7 +756,7 @@ def _rank_targets(frame, o: RankOptions, control) -> tuple:
             continue
         cols = [c for c in blk.config_columns(group)]
         m = blk.block_matrices(group, metric, "last", metric, False, o.seeds or "average", variants, cols)[str(name)]
-        finite = replace(m, values=censored_as_worst(m.values))
+        finite = replace(m, values=censored_as_worst(m.values), exact=None)  # ranks as censored; exact from these
         reason = ("the configs design over each run's training seconds to the first epoch that meets "
                   f"{t.text}; a run that never meets it ranks last (censored)")
         # --rope is in the metric's units, not seconds: no Bayesian comparison of times.
