@@ -1,8 +1,8 @@
 """PerNode training steps against Dropout's, timed side by side in one process.
 
     python benchmarks/bernoulli_speed.py [--shapes cifar10,speech_commands]
-        [--variants Dropout,PerNodeBernoulli@0.1,PerNodeBernoulli@0.3,PerNodeBernoulli@0.5,
-                    PerNodeBernoulli@0.7,PerNodePartialGaussian]
+        [--variants Dropout,PerNodeBernoulli@0.1,...,PerNodeBernoulli@0.7,
+                    PerNodePartialGaussian@0.1,...,PerNodePartialGaussian@0.7]
         [--rate 0.5] [--rounds 5] [--steps cifar10=3,speech_commands=1] [--out results.md]
 
 Builds each variant's model with ``pernode_cli.models.build_model`` (the paper's CNN
@@ -16,7 +16,8 @@ alike; a callback times each step inside ``fit``. Prints the CPU model and its v
 extensions, the 1-minute load at the start and the end, the median step time of each
 variant, its ratio to Dropout's median in the same run with a 95% bootstrap interval over
 rounds (paired by round: a round's drift cancels), and the targets: at the CIFAR-10 shape
-PerNodeBernoulli at most 3x Dropout at every rate, PerNodePartialGaussian at most 3.5x.
+PerNodeBernoulli and PerNodePartialGaussian at most 1.3x Dropout (and never above 2x) at
+every rate.
 ``--primitives`` only times the pieces an exact mask is made of (random words, a field's
 AND and compare, a prefix sum, a gather), in ns per element on the running backend.
 ``VARIANT@RATE`` times a variant at another rate (rate 0.5 takes the one-bit path of the
@@ -42,11 +43,14 @@ import numpy as np  # noqa: E402
 from _common import cpu_description, publish, ratio_interval, step_timer  # noqa: E402
 from pernode_cli.layers.bits import realised_rate  # noqa: E402
 from pernode_cli.models import build_model, module_sampler  # noqa: E402
+from pernode_cli.training.environment import jit_compile_setting  # noqa: E402
 
 SHAPES = {"cifar10": ((32, 32, 3), 10), "speech_commands": ((128, 128, 1), 8)}
-TARGETS = {("PerNodeBernoulli", "cifar10"): 3.0, ("PerNodePartialGaussian", "cifar10"): 3.5}
+# Targets at the CIFAR-10 shape: <= 1.3x Dropout's training step (at most 2x at every rate).
+TARGETS = {("PerNodeBernoulli", "cifar10"): 1.3, ("PerNodePartialGaussian", "cifar10"): 1.3}
+CEILING = 2.0
 DEFAULT_VARIANTS = ",".join(
-    ["Dropout"] + [f"PerNodeBernoulli@{r}" for r in (0.1, 0.3, 0.5, 0.7)] + ["PerNodePartialGaussian"]
+    ["Dropout"] + [f"{v}@{r}" for v in ("PerNodeBernoulli", "PerNodePartialGaussian") for r in (0.1, 0.3, 0.5, 0.7)]
 )
 BATCH, UNITS = 128, 128
 
@@ -73,7 +77,8 @@ def parse_variants(spec: str, rate: float) -> list[tuple[str, str, float]]:
 def build(shape: str, variant: str, rate: float):
     input_shape, n_outputs = SHAPES[shape]
     model = build_model(input_shape, n_outputs, "cnn", variant, UNITS, rate, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                  jit_compile=jit_compile_setting())
     return model, module_sampler(model)
 
 
@@ -119,7 +124,9 @@ def table(results: dict, variants) -> str:
             ratio = median / base
             lo, hi = ratio_interval(rounds, base_rounds) if label != variants[0][0] else (1.0, 1.0)
             target = TARGETS.get((name, shape))
-            verdict = "" if target is None else f"<= {target:g}x: {'met' if ratio <= target else 'NOT met'}"
+            verdict = "" if target is None else (
+                f"<= {target:g}x: {'met' if ratio <= target else 'NOT met'}; "
+                f"<= {CEILING:g}x: {'met' if ratio <= CEILING else 'NOT met'}")
             shown = f"{rate:g} ({realised_rate(rate):.6g})" if name.startswith(("PerNodeBernoulli", "PerNodePartial")) else f"{rate:g}"
             n = sum(len(r) for r in rounds)
             cells = [shape, label, shown, sampler or "-", n, f"{median * 1e3:.0f} ms", f"{ratio:.2f}x [{lo:.2f}, {hi:.2f}]", verdict]

@@ -5,13 +5,42 @@ imports the backend."""
 from __future__ import annotations
 
 KINDS = ("variants", "datasets", "backbones", "stirs", "samplers")
-SAMPLER_TEXT = {
-    "auto": "the fastest exact sampler for the stir, the backend and the shape",
+
+
+class _SamplerText(dict):
+    """Sampler descriptions; a callable value is called when read (the fused kernel's line says
+    whether it is built here and which SIMD path runs, which needs the loaded kernel)."""
+
+    def get(self, key, default=None):
+        value = super().get(key, default)
+        return value() if callable(value) else value
+
+
+def _fused_text() -> str:
+    from pernode_cli.layers.fused import describe
+
+    return describe()
+
+
+def _auto_text() -> str:
+    import keras
+
+    from pernode_cli.layers.samplers import resolve_sampler
+
+    runs = ", ".join(f"{stir} {resolve_sampler('auto', stir, 4096, 128)}" for stir in
+                     ("bernoulli", "gaussian", "partial_gaussian"))
+    return (f"the fastest exact sampler for the stir, the backend and the shape; here ({keras.backend.backend()}, "
+            f"4,096 -> 128): {runs}")
+
+
+SAMPLER_TEXT = _SamplerText({
+    "auto": _auto_text,
     "reference": "materialises the (batch, d_in, units) mask and contracts it with einsum: the ground truth",
     "chunked": "draws the mask chunk by chunk of d_in in a loop and again in the backward pass (any stir)",
     "local_reparam": "Gaussian stir: x @ W + sqrt(v (x*x) @ (W*W)) * eps, two matmuls, no mask",
     "partial_reparam": "partial-Gaussian stir: the choice of perturbed connections, then one Gaussian per output",
-}
+    "fused": _fused_text,
+})
 
 
 def catalog(kind: str) -> list[dict]:

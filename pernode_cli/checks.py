@@ -61,7 +61,7 @@ KINDS = {
     "seed": ("a non-negative integer below 2^32", "an integer in [0, 2^32)",
              lambda v: is_int(v) and 0 <= v < SEED_LIMIT, int),
 }
-OPTIONAL_KINDS = ("path", "optional_count", "patience")
+OPTIONAL_KINDS = ("path", "optional_count", "patience", "rate")  # rate: None for a variant that takes none
 
 
 def check_setting(name: str, kind: str, value):

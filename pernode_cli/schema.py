@@ -48,7 +48,8 @@ class RunSettings:
                            doc="a registered data set or a path to an .npz file")
     variant: str = setting("PerNodeGaussian", "variant", table="grid", key="variants", block=False,
                            doc="the regularizer")
-    rate: float = setting(0.5, "rate", table="grid", key="rates", doc="drop rate / noise strength in [0, 1)")
+    rate: Optional[float] = setting(0.5, "rate", table="grid", key="rates",
+                                    doc="drop rate / noise strength in [0, 1) (None: a variant that takes none)")
     units: int = setting(128, "size", table="grid", key="units", mixed=True, doc="width of the module")
     batch_size: int = setting(128, "size", table="grid", key="batch_sizes", mixed=True, doc="batch size")
     epochs: int = setting(20, "count", mixed=True, doc="epochs")
@@ -137,7 +138,7 @@ _LOSS = Cell("float", 0, nonfinite=True)  # cross-entropies; nan/inf where a run
 _SHARE = Cell("float", 0, 1, nonfinite=True)  # accuracies and ECE
 # The check of each setting kind (``setting(kind=...)``) as a log cell.
 _KIND_CELLS = {
-    "rate": Cell("float", 0, 1, high_open=True, required=True),
+    "rate": Cell("float", 0, 1, high_open=True),  # empty: a variant that takes no rate (Dense)
     "size": Cell("int", 1, 2**20, required=True),
     "count": Cell("int", 1, 100_000, required=True),
     "optional_count": _INT1,
@@ -274,7 +275,7 @@ class TimingRecord:
     dataset: str = _col(default="")
     variant: str = _col("Variant", default="", narrow=True)
     mean_s: float = _col("Mean (s)", "{:.3f}", 0.0, narrow=True)
-    std_s: Optional[float] = _col("Std", "{:.3f}", narrow=True)
+    std_s: Optional[float] = _col("Std", "{:.3f}")
     median_s: float = _col("Median", "{:.3f}", 0.0)
     min_s: float = _col("Min", "{:.3f}", 0.0)
     max_s: float = _col("Max", "{:.3f}", 0.0)

@@ -70,6 +70,7 @@ class Variant:
     stir: Optional[str] = None  # PerNode variants: the stir of their PerNodeDense
     mask: Optional[str] = None  # PerNode variants: "dynamic" or "fixed"
     deterministic: bool = False  # the same prediction on every noisy pass
+    uses_rate: bool = True  # False: the module takes no rate (one run serves every rate of a sweep)
     description: str = ""
     source: str = ""  # "" for pernode's own (see ``variant_source``)
 
@@ -117,8 +118,8 @@ REGISTRY: dict[str, Variant] = {
         _pernode("PerNodeBernoulli_Fixed", "bernoulli", "fixed"),
         _pernode("PerNodeGaussian_Fixed", "gaussian", "fixed"),
         _pernode("PerNodePartialGaussian_Fixed", "partial_gaussian", "fixed"),
-        Variant("Dense", _regularizer_then_dense(None), deterministic=True,
-                description="no regularizer: Dense(units, relu), the control"),
+        Variant("Dense", _regularizer_then_dense(None), deterministic=True, uses_rate=False,
+                description="no regularizer: Dense(units, relu), the control; takes no rate"),
     )
 }
 BUILTIN = tuple(REGISTRY)
@@ -151,6 +152,15 @@ def variant_source(v: Variant) -> str:
     return v.source or f"pernode {__version__}"
 
 
+def run_rate(variant: str, rate):
+    """The rate a run of ``variant`` is identified and logged by: ``rate``, or None for a variant that
+    takes none (``Dense``): its one run serves every rate, and its log rows leave ``rate`` empty."""
+    from pernode_cli.checks import check_setting
+
+    rate = check_setting("rate", "rate", rate)  # a rate given is checked even where it is not used
+    return rate if get_variant(variant).uses_rate else None
+
+
 def parse_variants(text: str) -> list[str]:
     """``"all"`` or a comma-separated list of variant names, canonical and de-duplicated."""
     if str(text).strip().lower() == "all":
@@ -161,7 +171,7 @@ def parse_variants(text: str) -> list[str]:
     return list(dict.fromkeys(names_))
 
 
-def register_variant(name, fn=None, *, description="", deterministic=False, replace=False):
+def register_variant(name, fn=None, *, description="", deterministic=False, uses_rate=True, replace=False):
     """Register a variant (a regularization module) under ``name``; usable as a decorator.
 
     Args:
@@ -172,6 +182,8 @@ def register_variant(name, fn=None, *, description="", deterministic=False, repl
         description: one line shown by ``pernode list variants``.
         deterministic: True when the module's prediction is the same on every noisy pass
             (Monte Carlo inference then runs one pass).
+        uses_rate: False when the module ignores ``rate``: a sweep then trains it once for all
+            its rates, and the ranking places that run in every rate's block.
         replace: allow replacing a registered variant of that name.
 
     Returns ``fn`` (so it decorates), after registering it.
@@ -182,6 +194,7 @@ def register_variant(name, fn=None, *, description="", deterministic=False, repl
     check_name(name)
     check_description(description)
     check_bool("deterministic", deterministic)
+    check_bool("uses_rate", uses_rate)
     check_replace(replace)
 
     def register(function):
@@ -192,8 +205,8 @@ def register_variant(name, fn=None, *, description="", deterministic=False, repl
             module = function(units, rate, seed)
             return list(module) if isinstance(module, (list, tuple)) else module  # anything else: refused by its check
 
-        REGISTRY[name] = Variant(name, build, deterministic=deterministic, description=description,
-                                 source=source_of(function))
+        REGISTRY[name] = Variant(name, build, deterministic=deterministic, uses_rate=uses_rate,
+                                 description=description, source=source_of(function))
         return function
 
     return register if fn is None else register(fn)

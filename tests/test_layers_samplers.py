@@ -18,7 +18,10 @@ def _uniform_stir(shape, rate, seed_generator, dtype):
     return keras.random.uniform(shape, 1 - a, 1 + a, seed=seed_generator, dtype=dtype)
 
 
-def test_auto_resolves_to_chunked_for_a_registered_stir():
+def test_auto_resolves_to_chunked_for_a_registered_stir(monkeypatch):
+    from pernode_cli.layers import samplers
+
+    monkeypatch.setitem(samplers.AUTO_FUSED, keras.backend.backend(), False)  # the table without the kernel
     register_stir("test_uniform_auto", _uniform_stir, overwrite=True)
     layer = PerNodeDense(4, 0.3, stir="test_uniform_auto")
     assert layer.sampler == "auto"
@@ -132,6 +135,7 @@ def test_auto_follows_the_measured_table_for_the_backend(monkeypatch):
     from pernode_cli.layers import samplers
 
     backend = keras.backend.backend()
+    monkeypatch.setitem(samplers.AUTO_FUSED, backend, False)  # the table without the fused kernel
     monkeypatch.setitem(samplers.AUTO_REFERENCE_ELEMENTS, backend, 128 * 256 * 128)
     assert resolve_sampler("auto", "bernoulli", 256, 128) == "reference"
     assert resolve_sampler("auto", "bernoulli", 257, 128) == "chunked"
@@ -149,6 +153,7 @@ def test_auto_follows_the_measured_table_for_the_backend(monkeypatch):
     # The shipped table (README): at 128 units, the digits / RCV1 width 256 and the CIFAR-10
     # width 4,096, and Speech Commands' 65,536 (always the chunk loop: memory).
     monkeypatch.undo()
+    monkeypatch.setitem(samplers.AUTO_FUSED, backend, False)
     expected = {"tensorflow": ["chunked"] * 3, "jax": ["reference", "chunked", "chunked"],
                 "torch": ["reference", "reference", "chunked"]}
     assert [resolve_sampler("auto", "bernoulli", d, 128) for d in (256, 4096, 65536)] == expected[backend]

@@ -93,10 +93,10 @@ def test_to_dict_is_strict_json():
 
 def test_narrow_table_fits_80_columns():
     narrow = table_fields(narrow=True)
-    assert [h for h, _, _ in narrow] == ["Variant", "Mean (s)", "Std", "n", "x Dropout", "95% CI"]
+    assert [h for h, _, _ in narrow] == ["Variant", "Mean (s)", "ms/step", "n", "x Dropout", "95% CI"]
     assert {h for h, _, _ in table_fields()} > {h for h, _, _ in narrow} | {"Median", "Peak mem (MiB)"}
     r = TimingRecord(variant="PerNodePartialGaussian_Fixed", mean_s=999.999, std_s=99.999, n=100,
-                     ratio_to_dropout=12.345, ratio_ci_low=11.0, ratio_ci_high=13.999)
+                     ratio_to_dropout=12.345, ratio_ci_low=11.0, ratio_ci_high=13.999, steps_per_epoch=391)
     cells = [cell_text(r, name) for _, name, _ in narrow]
     assert cells[-1] == "[11.00, 14.00]"
     # columns as wide as header or cell, two spaces between (a plain terminal table)

@@ -38,7 +38,10 @@ def test_timeit_cli_json_and_log(tmp_path):
         assert r["n"] == 2 and len(r["warmup_s"]) == 1 and r["mean_s"] > 0
         assert r["ratio_to_dropout"] == pytest.approx(r["mean_s"] / records[0]["mean_s"])
     # auto's choice for the Bernoulli stir depends on the backend (TensorFlow: always chunked).
-    bernoulli = {"chunked"} if keras.backend.backend() == "tensorflow" else {"chunked", "reference"}
+    from pernode_cli.layers import fused
+
+    bernoulli = {"fused"} if fused.available() else (
+        {"chunked"} if keras.backend.backend() == "tensorflow" else {"chunked", "reference"})
     assert records[0]["sampler"] == "" and records[1]["sampler"] in bernoulli and records[2]["sampler"] == "local_reparam"
     assert records[0]["device"] == "CPU"
     assert len(pd.read_csv(log)) == 3
@@ -89,7 +92,7 @@ def test_timeit_runs_under_jax_without_tensorflow():
     assert out.returncode == 0, out.stderr[-2000:]
     records = json.loads(out.stdout)
     assert {r["backend"] for r in records} == {"jax"}
-    assert [r["sampler"] for r in records] == ["", "chunked", "partial_reparam"]
+    assert [r["sampler"] for r in records] in (["", "chunked", "partial_reparam"], ["", "fused", "fused"])
 
 
 def test_timeit_real_data_uses_the_loader():

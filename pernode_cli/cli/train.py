@@ -72,7 +72,9 @@ def train(
     from pernode_cli.training.environment import import_backend, requested_backend
 
     load_plugins(plugin or ())  # before the names are looked up: a plugin's variant or data set
-    config = RunSpec(dataset=dataset, variant=variant, rate=rate, units=units, batch_size=batch_size,
+    from pernode_cli.variants import canonical_variant, run_rate
+
+    config = RunSpec(dataset=dataset, variant=variant, rate=run_rate(canonical_variant(variant), rate), units=units, batch_size=batch_size,
                      epochs=epochs, lr=lr, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples,
                      patience=patience, mc_samples=mc_samples)
     LogLock(log).probe()  # a second writer is refused before the backend's slow start

@@ -15,6 +15,14 @@ exact: the output has the distribution of the materialised-mask reference.
   random word, applied with ``where``, no float mask), chunked as below or materialised at
   once where that is faster (``materialise``); one normal per output replaces ``d_in`` of
   them.
+- ``fused`` (Bernoulli and partial-Gaussian stirs): one C kernel on the CPU
+  (``pernode_cli.layers.fused``) regenerates the keep decisions in registers in every pass
+  from a per-call key drawn from the layer's generator, from the same packed integer
+  thresholds (keep with probability ``realised_keep(rate)`` exactly), and contracts with them
+  directly: no mask in memory, forward and backward. The partial-Gaussian stir contracts
+  ``x*x`` with ``W*W`` over the perturbed connections (the complement) as ``partial_reparam``
+  does, then adds one normal per output. Needs the optional extension (``fused.available()``);
+  where it is missing, ``fused`` resolves to what ``auto`` would take without it.
 - ``chunked``: any stir; the mask is drawn ``d_in`` chunk by chunk in a loop, each chunk
   from its own per-call seed, and drawn again from the same seeds in the backward pass
   (custom gradient), so no ``(batch, d_in, units)`` tensor is kept between the passes and
@@ -25,6 +33,8 @@ exact: the output has the distribution of the materialised-mask reference.
 
 ``auto`` picks, per stir, the fastest exact sampler measured on the running backend at the
 layer's width (``AUTO_REFERENCE_ELEMENTS``; ``benchmarks/sampler_choice.py`` measures it):
+``fused`` for the Bernoulli and partial-Gaussian stirs where the kernel is built and the
+backend computes on the CPU (``AUTO_FUSED``; ``benchmarks/bernoulli_speed.py``), else
 ``local_reparam`` for Gaussian, ``partial_reparam`` for partial-Gaussian, and for the
 Bernoulli stir and registered stirs ``reference`` while the mask of a batch of 128 has at
 most the backend's number of elements, ``chunked`` above it (and for an unknown width).
@@ -41,9 +51,9 @@ import keras
 from keras import ops
 
 from pernode_cli.layers import chunked
-from pernode_cli.layers.bits import bernoulli_drop, bernoulli_keep, decisions_per_word, realised_keep
+from pernode_cli.layers.bits import bernoulli_drop, bernoulli_keep, decisions_per_word, random_words, realised_keep
 from pernode_cli.layers.checks import _invalid
-from pernode_cli.layers.stirs import bernoulli_stir
+from pernode_cli.layers.stirs import bernoulli_stir, partial_gaussian_stir
 
 
 def _sqrt(variance):
@@ -159,38 +169,96 @@ def partial_reparam_sampler(x, kernel, rate, stir_fn, seed_generator):
     return _add_noise(mean, contraction / realised_keep(rate), seed_generator)
 
 
+def fused_sampler(x, kernel, rate, stir_fn, seed_generator):
+    """The fused C kernel (``pernode_cli.layers.fused``): Bernoulli and partial-Gaussian stirs.
+
+    Bernoulli: ``y = x @_keep (W / q)``, the contraction over the kept connections (keep with
+    probability ``q = realised_keep(rate)``). Partial-Gaussian: ``N(x @ W, (x*x @_c W*W) / q)``
+    with ``c`` the complement (perturbed with probability ``realised_rate(rate)``), the math of
+    ``partial_reparam``. One int32 key pair per call from ``seed_generator`` (the layer state
+    advances like the other samplers'); the kernel runs in float32 and the output is cast back
+    to ``x``'s dtype. Inside TensorFlow's XLA (``jit_compile=True``), which cannot call the
+    kernel, the sampler ``auto`` would take without it runs instead.
+    """
+    from pernode_cli.layers import fused
+
+    if stir_fn is not bernoulli_stir and stir_fn is not partial_gaussian_stir:
+        raise _invalid("stir_fn", f"one of the stirs of {list(FUSED_STIRS)}", stir_fn)
+    if not fused.can_call():  # TensorFlow under XLA: no host call; the exact samplers instead
+        stir = "bernoulli" if stir_fn is bernoulli_stir else "partial_gaussian"
+        return SAMPLERS[_without_fused(stir, *kernel.shape)](x, kernel, rate, stir_fn, seed_generator)
+    key = random_words((2,), seed_generator)
+    x32, k32 = _float32(x, kernel)
+    if stir_fn is bernoulli_stir:
+        # Kept weights scaled before the contraction, as the reference's mask * kernel does.
+        return ops.cast(fused.contraction(x32, k32 * (1.0 / realised_keep(rate)), key, rate), x.dtype)
+    variance = fused.contraction(ops.square(x32), ops.square(k32), key, rate, drop=True) / realised_keep(rate)
+    return _add_noise(ops.matmul(x, kernel), variance, seed_generator)
+
+
 SAMPLERS = {
     "reference": reference_sampler,
     "chunked": chunked_sampler,
     "local_reparam": local_reparam_sampler,
     "partial_reparam": partial_reparam_sampler,
+    "fused": fused_sampler,
 }
-# Samplers bound to one stir (the others take any stir).
+# Samplers bound to one stir (the others take any stir)...
 STIR_OF = {"local_reparam": "gaussian", "partial_reparam": "partial_gaussian"}
+# ... and to a few.
+FUSED_STIRS = ("bernoulli", "partial_gaussian")
+STIRS_OF = {**{name: (stir,) for name, stir in STIR_OF.items()}, "fused": FUSED_STIRS}
 # What "auto" picks for the stirs with a sampler of their own; the Bernoulli stir and
 # user-registered stirs take "reference" or "chunked" by backend and shape (`materialise`).
 AUTO = {"gaussian": "local_reparam", "partial_gaussian": "partial_reparam"}
+# Backends on which "auto" takes "fused" for FUSED_STIRS when the kernel is built and the
+# backend computes on the CPU (GPU arrays keep the choice above). Measured 2026-12 with
+# benchmarks/bernoulli_speed.py on the 2-core AVX-512 CPU (benchmarks/RESULTS.md): a full
+# training step at the CIFAR-10 shape at rates 0.1-0.7, both stirs, against the chunk loop
+# (TensorFlow, JAX) or the materialised mask (PyTorch): faster on all three.
+AUTO_FUSED = {"tensorflow": True, "jax": True, "torch": True}
+
+
+def _fused_runs(on_cpu_only: bool) -> bool:
+    """Whether the fused kernel loads and (``on_cpu_only``) the backend computes on the CPU."""
+    from pernode_cli.layers import fused
+
+    if not fused.available():
+        return False
+    return not on_cpu_only or (AUTO_FUSED.get(keras.backend.backend(), False) and fused.on_cpu())
 
 
 def resolve_sampler(name: str, stir: str, d_in=None, units=None) -> str:
     """The sampler that runs for ``name`` (``"auto"`` resolved) and ``stir`` in a layer of
     ``d_in`` inputs and ``units`` outputs on the running backend (an unknown width resolves
-    the Bernoulli stir and registered stirs to ``"chunked"``)."""
+    the Bernoulli stir and registered stirs to ``"chunked"``). ``"fused"`` without the built
+    kernel resolves to what ``"auto"`` takes without it."""
+    if name == "fused" and not _fused_runs(on_cpu_only=False):
+        return _without_fused(stir, d_in, units)
     if name == "auto":
-        if stir in AUTO:
-            return AUTO[stir]
-        return "reference" if materialise(d_in, units) else "chunked"
+        if stir in FUSED_STIRS and _fused_runs(on_cpu_only=True):
+            return "fused"
+        return _without_fused(stir, d_in, units)
     return name
+
+
+def _without_fused(stir, d_in, units) -> str:
+    """What ``auto`` takes when the fused kernel does not run."""
+    if stir in AUTO:
+        return AUTO[stir]
+    return "reference" if materialise(d_in, units) else "chunked"
 
 
 def validate_sampler(name, stir) -> str:
     valid = sorted(SAMPLERS) + ["auto"]
     if name not in valid:
         raise _invalid("sampler", f"one of {valid}", name)
-    if name in STIR_OF and STIR_OF[name] != stir:
+    if name in STIRS_OF and stir not in STIRS_OF[name]:
+        stirs = STIRS_OF[name]
+        exact = f"stir={stirs[0]!r}" if len(stirs) == 1 else f"stir in {stirs!r}"
         raise ValueError(
             f"Invalid value received for argument `sampler`. Sampler {name!r} is exact only for "
-            f"stir={STIR_OF[name]!r}; use 'auto', 'reference' or 'chunked' for stir={stir!r}. "
+            f"{exact}; use 'auto', 'reference' or 'chunked' for stir={stir!r}. "
             f"Received: sampler={name!r}"
         )
     return name
@@ -198,4 +266,4 @@ def validate_sampler(name, stir) -> str:
 
 def compatible(stir: str) -> list[str]:
     """Every sampler name (``"auto"`` included) that may run with ``stir``."""
-    return [name for name in sorted(SAMPLERS) + ["auto"] if STIR_OF.get(name, stir) == stir]
+    return [name for name in sorted(SAMPLERS) + ["auto"] if stir in STIRS_OF.get(name, (stir,))]

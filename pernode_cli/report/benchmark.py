@@ -181,12 +181,23 @@ def timing_groups(frame) -> tuple:
         meta = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         rows = tuple(
             {**{c: (None if _missing(r[c]) else r[c]) for c in ("variant", *TIMING_NUMBERS)},
+             "step_ms": _step_ms(r),
              "warnings": _warnings(r.get("warnings"))}
             for _, r in group.sort_values("mean_s", kind="mergesort").iterrows()
         )
         out.append(TimingGroup(dataset=str(meta.get("dataset", "")), device=_text(meta.get("device")),
                                backend=_text(meta.get("backend")), source=Path(str(meta["source"])).name, rows=rows))
     return tuple(out)
+
+
+def _step_ms(r):
+    """Milliseconds per training step of a timing row (None where the log has no steps)."""
+    steps = r.get("steps_per_epoch")
+    try:
+        steps = float(steps)
+    except (TypeError, ValueError):
+        return None
+    return None if not steps or steps != steps or _missing(r["mean_s"]) else 1000.0 * float(r["mean_s"]) / steps
 
 
 def _warnings(cell) -> list:

@@ -13,7 +13,7 @@ from pernode_cli.report.folder import check_target, replace_folder
 from pernode_cli.report.document import Figure, Heading, Table, Text, to_html, to_markdown
 from pernode_cli.report.ranking import ranking_blocks, table_blocks
 from pernode_cli.stats.direction import direction_text
-from pernode_cli.stats.timing import few_rounds_note
+from pernode_cli.stats.timing import baseline_warnings, few_rounds_note
 
 HOW_TO_READ = (
     "Every ranking names its design, the metric and its direction, and how each run's epoch was chosen. Configs "
@@ -119,9 +119,13 @@ def timing_blocks(bench, figures: list, plt) -> list:
     if not bench.timings:
         return []
     blocks = [Heading(2, "Epoch time (paper Table IV)")]
+    dropout = [(g.dataset, g.device, g.backend, next((r.get("step_ms") for r in g.rows if r["variant"] == "Dropout"),
+                                                     None)) for g in bench.timings]
+    blocks += [Text(w, "caution") for w in baseline_warnings(dropout)]
     for i, g in enumerate(bench.timings):
-        rows = tuple({"Variant": r["variant"], "Mean (s)": r["mean_s"], "Std (s)": r["std_s"], "n": r["n"],
-                      "x Dropout": r["ratio_to_dropout"], "95% CI": _interval(r)} for r in g.rows)
+        rows = tuple({"Variant": r["variant"], "Mean (s)": r["mean_s"], "ms/step": r.get("step_ms"),
+                      "Std (s)": r["std_s"], "n": r["n"], "x Dropout": r["ratio_to_dropout"], "95% CI": _interval(r)}
+                     for r in g.rows)
         where = ", ".join(x for x in (g.device, g.backend) if x) or "device not logged"
         blocks.append(Table(rows, f"Table IV, {g.dataset or 'data set not logged'} ({where}; {g.source}): epoch "
                                   "time and its ratio to Dropout's in the same run, 95% paired bootstrap interval"))

@@ -25,7 +25,8 @@ def epoch_line(row: dict) -> str:
 
 
 def summary_table(config, result) -> Table:
-    table = Table(title=f"{config.variant} on {config.dataset} (rate {config.rate}, units {config.units})")
+    rate = "no rate" if config.rate is None else f"rate {config.rate}"
+    table = Table(title=f"{config.variant} on {config.dataset} ({rate}, units {config.units})")
     for col in ("", "epoch", "val_loss", "val_acc", "train_loss", "train_acc", "seconds"):
         table.add_column(col, justify="right")
     cols = ("epoch", "val_loss", "val_acc", "train_loss", "train_acc", "epoch_seconds")
@@ -37,7 +38,8 @@ def summary_table(config, result) -> Table:
 
 def run_label(run) -> str:
     c = run.config
-    return f"{c.variant} rate {c.rate} units {c.units} batch {c.batch_size} seed {c.seed}"
+    rate = "no rate" if c.rate is None else f"rate {c.rate}"
+    return f"{c.variant} {rate} units {c.units} batch {c.batch_size} seed {c.seed}"
 
 
 DRY_RUN_COLUMNS = (("#", None), ("run_id", None), ("variant", "variant"), ("rate", "rate"), ("units", "units"),
@@ -47,8 +49,9 @@ RICH_ROWS = 200  # larger plans are printed as plain aligned text: Rich lays out
 
 def _dry_run_columns(table) -> list:
     cols = table.columns
-    return [[str(i + 1) for i in table.index], list(table.run_id), *[[str(v) for v in cols.get(k, ())] for _, k in
-            DRY_RUN_COLUMNS[2:7]], list(table.status)]
+    return [[str(i + 1) for i in table.index], list(table.run_id), *[["every" if v is None else str(v) for v in
+                                                                       cols.get(k, ())] for _, k in
+                                                                      DRY_RUN_COLUMNS[2:7]], list(table.status)]
 
 
 def dry_run_table(table) -> Table:

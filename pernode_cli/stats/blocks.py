@@ -189,12 +189,14 @@ def _seed_averaged(values, columns: list):
 
 
 def block_matrices(rows, metric: str, select: str, select_on: str, select_maximize: bool, seeds: str = "average",
-                   variants: Optional[list] = None, columns: Optional[list] = None) -> dict:
+                   variants: Optional[list] = None, columns: Optional[list] = None, values=None) -> dict:
     """``{data set: BlockMatrix}`` of configuration blocks, each data set apart.
 
-    ``variants``: the variants to rank (default: every variant of the data set's rows)."""
+    ``variants``: the variants to rank (default: every variant of the data set's rows).
+    ``values``: ``run_values`` of these rows and columns, when already computed."""
     columns = config_columns(rows) if columns is None else list(columns)
-    values = run_values(rows, metric, select, select_on, select_maximize, columns)
+    if values is None:
+        values = run_values(rows, metric, select, select_on, select_maximize, columns)
     if seeds == "average" and "seed" in columns:
         values, columns = _seed_averaged(values, columns)
     out = {}
@@ -204,11 +206,35 @@ def block_matrices(rows, metric: str, select: str, select_on: str, select_maximi
     return out
 
 
+def _serve_every_rate(cells: dict, columns: list) -> None:
+    """A run with no rate (a variant that takes none, ``Dense``: an empty ``rate`` cell) is its
+    variant's value in every block that differs from its settings only by the rate; its own
+    rate-less block goes once it serves one."""
+    if "rate" not in columns:
+        return
+    r = list(columns).index("rate")
+    free = [key for key in cells if key[r] is None]
+    if not free:
+        return
+    by_rest: dict = {}
+    for k in cells:
+        if k[r] is not None:
+            by_rest.setdefault(k[:r] + k[r + 1:], []).append(k)
+    for key in free:
+        served = by_rest.get(key[:r] + key[r + 1:], [])
+        for k in served:
+            for variant, cell in cells[key].items():
+                cells[k].setdefault(variant, cell)
+        if served:
+            del cells[key]
+
+
 def _matrix(group, ranked: list, columns: list, seeds: str, name: str) -> BlockMatrix:
     cells: dict = {}
     for row in group.itertuples(index=False):
         key = tuple(_cell(getattr(row, c)) for c in columns) if columns else ()
         cells.setdefault(key, {})[str(row.variant)] = (row.value, row.chooser, row.runs, row.value_num)
+    _serve_every_rate(cells, columns)
     keys = sorted(cells, key=lambda key: tuple(sort_key(v) for v in key))
     complete = [key for key in keys if all(v in cells[key] for v in ranked)]
     touched = [key for key in keys if any(v in cells[key] for v in ranked)]

@@ -534,7 +534,7 @@ def _configurations(group) -> int:
     cols = [c for c in blk.config_columns(group) if c != "seed"]
     if not cols:
         return 1
-    return int(len(group[cols].astype(str).drop_duplicates()))
+    return int(group.groupby(cols, dropna=False, sort=False).ngroups)
 
 
 def _configs_ranking(name, m: blk.BlockMatrix, r: Resolved, o: RankOptions, control, reason: str,
@@ -603,9 +603,12 @@ def _choose(o: RankOptions, averaged: blk.BlockMatrix, as_blocks: blk.BlockMatri
 def _rank_dataset(group, name: str, left: LeftOut, r: Resolved, o: RankOptions, control, table: bool = False) -> Ranking:
     present = sorted(str(v) for v in group["variant"].unique())
     variants = sorted(o.variants) if o.variants is not None else present
+    cols = list(o.block_columns) if o.block_columns is not None else None
+    runs = blk.run_values(group, r.metric, r.select, r.select_on, r.select_maximize,
+                          blk.config_columns(group) if cols is None else cols)  # once: every table below reads it
     common = dict(top_rows=top_rows(group, r.metric, o.table_top, r.maximize), left_out=left,
                   seed_table=seed_table(group, r.metric, r.select, r.select_on, r.maximize, r.select_maximize,
-                                        o.table_top),
+                                        o.table_top, values=runs if cols is None else None),
                   mixed_settings=mixed_settings(group))
     mixed = mixed_text(common["mixed_settings"])
     fair = fairness_text(common["mixed_settings"])
@@ -617,11 +620,10 @@ def _rank_dataset(group, name: str, left: LeftOut, r: Resolved, o: RankOptions, 
             "log more variants"), o, design_reason="" if o.design == "auto" else "asked for", **common)
     if control is not None and control not in variants:
         return _not_ranked(name, r, "configs", f"`control` {control} has no rows in this data set", o, **common)
-    cols = list(o.block_columns) if o.block_columns is not None else None
     averaged = blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize, "average", variants,
-                                  cols)[name]
+                                  cols, values=runs)[name]
     as_blocks = blk.block_matrices(group, r.metric, r.select, r.select_on, r.select_maximize, "blocks", variants,
-                                   cols)[name]
+                                   cols, values=runs)[name]
     configurations = _configurations(group)
     if table and averaged.n + averaged.dropped <= 1:
         return _not_ranked(name, r, "configs", (
@@ -704,7 +706,7 @@ def rank_logs(frame, **options) -> RankResult:
     groups = clean.groups()
     if not groups:
         raise PernodeError(f"The log(s) hold no finished rows with status ok to rank ({_all_left_out(clean)}).")
-    present = sorted(set(clean.frame["variant"]))
+    present = sorted(str(v) for v in clean.frame["variant"].unique())
     names = None if o.variants is None else match_names(variant_list(o.variants), present, "variants")
     if o.control is not None and names is not None and str(o.control).lower() not in {n.lower() for n in names}:
         raise PernodeError(f"`control` {o.control!r} is not one of the variants named in `variants`.")

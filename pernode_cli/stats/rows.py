@@ -114,14 +114,19 @@ class CleanRows:
     def groups(self) -> list:
         """``(name, rows)`` of every data set that has rows to rank, by name."""
         frame = self.frame
-        return [(str(n), g) for n, g in frame.groupby("dataset", sort=True)] if len(frame) else []
+        if not len(frame):
+            return []
+        names = frame["dataset"].to_numpy()
+        return [(str(n), frame[names == n]) for n in sorted(frame["dataset"].unique())]
 
 
 def _text(series):
     """Strings with surrounding blanks removed; missing cells become ''."""
     from pandas.api.types import is_string_dtype
 
-    if series.dtype == object or is_string_dtype(series):
+    if is_string_dtype(series) and series.dtype != object:  # already text: no copy to convert
+        return series.fillna("").str.strip()
+    if series.dtype == object:
         return series.fillna("").astype(str).str.strip()
     return series.astype(str).where(series.notna(), "")
 
@@ -276,7 +281,13 @@ def _drop_labels_and_attempts(frame, counts: dict):
     counts["unfinished"] = _count(~finished, frame["dataset"])
     frame = frame[finished]
     same = [c for c in frame.columns if c != "source"]
-    copies = frame.duplicated(same, keep="first").to_numpy()
+    copies = np.zeros(len(frame), dtype=bool)
+    key = [c for c in ("dataset", "run_id", "attempt", "epoch") if c in frame.columns]
+    # Identical rows share their run, attempt and epoch: only rows that share those are compared whole.
+    candidates = (frame.duplicated(key, keep=False).to_numpy() if {"run_id", "epoch"} <= set(key)
+                  else np.ones(len(frame), dtype=bool))
+    if candidates.any():
+        copies[candidates] = frame[candidates].duplicated(same, keep="first").to_numpy()
     counts["duplicates"] = _count(copies, frame["dataset"])
     return frame[~copies]
 

@@ -8,7 +8,8 @@ import math
 
 import numpy as np
 
-from pernode_cli.stats.blocks import config_columns, exact_mean, run_values, sort_key
+from pernode_cli.stats import exact
+from pernode_cli.stats.blocks import config_columns, run_values, sort_key
 from pernode_cli.stats.rows import plain
 
 TABLE_COLUMNS = {  # output name -> log column
@@ -37,9 +38,9 @@ def _sortable(series) -> np.ndarray:
     numbers = pd.to_numeric(series, errors="coerce")
     if numbers.notna().sum() == series.notna().sum():
         return numbers.to_numpy(dtype="float64", na_value=np.inf)
-    text = series.astype(object).where(series.notna(), None).map(lambda v: "" if v is None else str(v))
-    order = {value: i for i, value in enumerate(sorted(set(text)))}
-    return text.map(order).to_numpy(dtype="float64")
+    text = series.astype("string").fillna("")
+    codes, _ = pd.factorize(text, sort=True)  # the text's order, vectorised
+    return codes.astype("float64")
 
 
 def ordered(group, metric: str, maximize: bool):
@@ -51,8 +52,28 @@ def ordered(group, metric: str, maximize: bool):
 
 
 def best_records(group, metric: str, top: int, maximize: bool):
-    """Each variant's ``top`` best records (epoch rows), best first."""
-    return ordered(group, metric, maximize).groupby("variant", sort=False).head(top)
+    """Each variant's ``top`` best records (epoch rows), best first.
+
+    Only the candidates are sorted in full: per variant, the rows at least as good as its
+    ``top``-th best value (ties at that value included), so the result is that of sorting
+    every row, at the cost of one partition per variant."""
+    import pandas as pd
+
+    value = group[metric].to_numpy(dtype="float64")
+    score = -value if maximize else value
+    score = np.where(np.isnan(score), np.inf, score)
+    codes, names = pd.factorize(group["variant"], use_na_sentinel=False)
+    keep = np.zeros(len(group), dtype=bool)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    for c in range(len(names)):
+        at = order[bounds[c]:bounds[c + 1]]
+        if len(at) <= top:
+            keep[at] = True
+            continue
+        edge = np.partition(score[at], top - 1)[top - 1]
+        keep[at[score[at] <= edge]] = True
+    return ordered(group.iloc[np.flatnonzero(keep)], metric, maximize).groupby("variant", sort=False).head(top)
 
 
 def top_rows(group, metric: str, table_top: int, maximize: bool) -> tuple:
@@ -73,25 +94,37 @@ def top_rows(group, metric: str, table_top: int, maximize: bool) -> tuple:
 
 
 def seed_table(group, metric: str, select: str, select_on: str, maximize: bool, select_maximize: bool,
-               table_top: int, confidence: float = 0.95) -> tuple:
+               table_top: int, confidence: float = 0.95, values=None) -> tuple:
     """Each variant's best ``table_top`` configurations over seeds (mean, std and t-interval
-    of the runs' values); () unless some configuration ran with several seeds."""
+    of the runs' values); () unless some configuration ran with several seeds. ``values``:
+    ``run_values`` of ``group`` over its configuration columns, when already computed."""
     from scipy.stats import t as t_dist
 
     columns = config_columns(group)
     if "seed" not in columns:
         return ()
-    values = run_values(group, metric, select, select_on, select_maximize, columns)
+    if values is None:
+        values = run_values(group, metric, select, select_on, select_maximize, columns)
     keys = ["variant", *[c for c in columns if c != "seed"]]
+    codes = values.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    v = values["value"].to_numpy(dtype="float64")
+    order = np.lexsort((v, codes))  # within a configuration by value: sums in an order of their own
+    codes, v = codes[order], v[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    n = np.diff(np.r_[starts, len(codes)])
+    means = exact.group_means(exact.from_floats(v), codes)[0].floats() if np.isfinite(v).all() else (
+        np.add.reduceat(v, starts) / n)
+    spread = np.add.reduceat((v - means[codes]) ** 2, starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(spread / (n - 1))
+    first = values.iloc[order[starts]][keys]
     out = []
-    for key, g in values.groupby(keys, dropna=False, sort=False):
-        v = g["value"].to_numpy(dtype="float64")
-        n = len(v)
-        mean = exact_mean(v)
-        std = float(np.std(np.sort(v), ddof=1)) if n > 1 else None
-        half = None if std is None else float(t_dist.ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n))
-        row = dict(zip(keys, (plain(x) for x in (key if isinstance(key, tuple) else (key,)))))
-        row.update(n_seeds=n, mean=mean, std=std, ci_low=None if half is None else mean - half,
+    for i, key in enumerate(first.itertuples(index=False, name=None)):
+        mean = float(means[i])
+        sd = float(std[i]) if n[i] > 1 else None
+        half = None if sd is None else float(t_dist.ppf(0.5 + confidence / 2, n[i] - 1) * sd / math.sqrt(n[i]))
+        row = dict(zip(keys, (plain(x) for x in key)))
+        row.update(n_seeds=int(n[i]), mean=mean, std=sd, ci_low=None if half is None else mean - half,
                    ci_high=None if half is None else mean + half)
         out.append(row)
     if not out or max(r["n_seeds"] for r in out) <= 1:

@@ -57,12 +57,28 @@ def table_fields(narrow: bool = False) -> list[tuple[str, str, str]]:
     ``narrow`` keeps the columns that fit an 80-column terminal. Render cells with
     ``cell_text``: the "95% CI" cell joins two fields and its format takes both.
     """
-    return [(f.metadata["header"], f.name, f.metadata["fmt"]) for f in fields(TimingRecord)
-            if f.metadata["header"] and (f.metadata["narrow"] or not narrow)]
+    out = [(f.metadata["header"], f.name, f.metadata["fmt"]) for f in fields(TimingRecord)
+           if f.metadata["header"] and (f.metadata["narrow"] or not narrow)]
+    at = next(i for i, (_, name, _) in enumerate(out) if name == "mean_s") + 1
+    return out[:at] + [STEP_COLUMN] + out[at:]  # the absolute time of a step, beside the ratio
+
+
+# A column of the table derived from the record: the mean epoch's milliseconds per training step.
+STEP_COLUMN = ("ms/step", "step_ms", "{:.1f}")
+
+
+def step_ms(record: TimingRecord) -> Optional[float]:
+    """Milliseconds of one training step: the mean epoch over its steps (None without steps)."""
+    if not record.steps_per_epoch or record.mean_s is None:
+        return None
+    return 1000.0 * record.mean_s / record.steps_per_epoch
 
 
 def cell_text(record: TimingRecord, name: str) -> str:
     """The table cell of field ``name``: "n/a" for a missing value, memory in MiB."""
+    if name == STEP_COLUMN[1]:
+        value = step_ms(record)
+        return "n/a" if value is None else STEP_COLUMN[2].format(value)
     meta = {f.name: f.metadata for f in fields(TimingRecord)}[name]
     value = getattr(record, name)
     if name == "ratio_ci_low":
@@ -221,6 +237,32 @@ def load_warning(load_start: Optional[float], load_end: Optional[float], cores: 
     if not busy:
         return None
     return f"busy machine: 1-minute load above the {cores} cores ({', '.join(busy)}); rerun on a quiet machine."
+
+
+# Beyond this factor between two backends' Dropout steps on one machine, ratios are said to rest on
+# different baselines (measured on the 2-core CPU: JAX's Dropout step about 4x TensorFlow's).
+BASELINE_FACTOR = 2.0
+
+
+def baseline_warnings(groups) -> list[str]:
+    """Where timing runs of several backends on one data set and device time Dropout's step far
+    apart, a warning that their ratios rest on different baselines. ``groups``: ``(dataset,
+    device, backend, dropout_step_ms)`` per run (``dropout_step_ms`` None: no Dropout row)."""
+    by_place: dict = {}
+    for dataset, device, backend, ms in groups:
+        if ms is not None and ms > 0:
+            by_place.setdefault((dataset, device), {}).setdefault(backend, ms)
+    out = []
+    for (dataset, device), steps in sorted(by_place.items(), key=lambda x: (str(x[0][0]), str(x[0][1]))):
+        if len(steps) < 2:
+            continue
+        fast, slow = min(steps, key=steps.get), max(steps, key=steps.get)
+        factor = steps[slow] / steps[fast]
+        if factor >= BASELINE_FACTOR:
+            out.append(f"{dataset} on {device or 'an unnamed device'}: Dropout's training step takes {steps[slow]:.1f} ms "
+                       f"on {slow} against {steps[fast]:.1f} ms on {fast} ({factor:.1f}x), so {slow}'s ratios to "
+                       "Dropout rest on a slower baseline and flatter its variants; compare the ms per step.")
+    return out
 
 
 def collect_warnings(record: TimingRecord, cores: Optional[int]) -> list[str]:

@@ -98,6 +98,7 @@ def plan_table(config, shard: tuple[int, int], in_log: Optional[dict] = None,
     for (_, setting), values, at in zip(AXES, axes, coords):
         columns[setting] = [values[i] for i in at]
         fragments[setting] = [_json(values[i]) for i in at]
+    index, columns, fragments = _one_run_for_every_rate(config, index, columns, fragments, in_log, template, slots)
     texts = (template % row for row in zip(*(fragments[s] for s in slots)))
     ids = [f"{variant}-{hashlib.sha1(t.encode()).hexdigest()[:10]}" for variant, t in zip(columns["variant"], texts)]
     status = []
@@ -106,6 +107,41 @@ def plan_table(config, shard: tuple[int, int], in_log: Optional[dict] = None,
         status.append(("nonfinite" if end == "nonfinite" else "done") if end else
                       ("failed" if run_id in failed else "pending"))
     return PlanTable(index=index, run_id=ids, columns=columns, status=status)
+
+
+def _one_run_for_every_rate(config, index, columns, fragments, in_log, template, slots):
+    """A variant that takes no rate (``Dense``) is one run per remaining settings, not one per rate:
+    its grid positions at the first rate keep it, with no rate (``rate`` None, an empty cell), and
+    its positions at the other rates go. A log that already holds such a variant's runs made one
+    per rate (an earlier pernode) keeps that layout for it, so an older sweep resumes unchanged."""
+    from pernode_cli.variants import get_variant
+
+    free = [v for v in config.grid["variants"] if not get_variant(v).uses_rate]
+    if not free or not len(index):
+        return index, columns, fragments
+    variant = np.asarray(columns["variant"], dtype=object)
+    first_rate = _json(config.grid["rates"][0])
+    keep = np.ones(len(index), dtype=bool)
+    texts = None
+    for name in free:
+        mine = variant == name
+        if not mine.any():
+            continue
+        if in_log:  # an earlier layout in this log: one run per rate
+            if texts is None:
+                texts = [template % row for row in zip(*(fragments[s] for s in slots))]
+            earlier = {f"{name}-{hashlib.sha1(texts[i].encode()).hexdigest()[:10]}" for i in np.flatnonzero(mine)}
+            if earlier & set(in_log):
+                continue
+        rate_fragments = np.asarray(fragments["rate"], dtype=object)
+        keep &= ~mine | (rate_fragments == first_rate)
+        for i in np.flatnonzero(mine & keep):
+            columns["rate"][i], fragments["rate"][i] = None, "null"
+    if keep.all():
+        return index, columns, fragments
+    at = np.flatnonzero(keep)
+    return (index[at], {k: [v[i] for i in at] for k, v in columns.items()},
+            {k: [v[i] for i in at] for k, v in fragments.items()})
 
 
 def planned_runs(config, table: PlanTable) -> list[PlannedRun]:

@@ -34,6 +34,8 @@ class RunSpec(RunSettings):
         for f in SETTINGS:
             object.__setattr__(self, f.name, check_setting(f.name, f.metadata["kind"], getattr(self, f.name)))
         object.__setattr__(self, "variant", canonical_variant(self.variant))
+        if self.rate is None and get_variant(self.variant).uses_rate:
+            raise PernodeError(f"`rate` is needed for variant {self.variant}; give a rate in [0, 1).")
         check_dataset_name(self.dataset)
         if self.data_dir is not None:
             real_path(self.data_dir, "`data_dir`")

@@ -136,6 +136,20 @@ def import_backend():
         raise _backend_error(exc) from None
 
 
+def jit_compile_setting():
+    """``jit_compile`` for ``Model.compile``: off for TensorFlow on the CPU (XLA made Dropout's own
+    training step about 6x slower on the 2-core CPU, and host calls such as the fused sampler's
+    cannot run inside it), Keras' ``"auto"`` elsewhere."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            return False
+    return "auto"
+
+
 def backend_name() -> str:
     import keras
 

@@ -26,7 +26,7 @@ from pernode_cli.sizing import check_built, check_fits, estimate_bytes
 from pernode_cli.sources import run_sources
 from pernode_cli.training.callbacks import EpochTimer, NonFiniteStop, utc_now
 from pernode_cli.training.config import RunSpec, make_run_id
-from pernode_cli.training.environment import environment_stamp
+from pernode_cli.training.environment import environment_stamp, jit_compile_setting
 from pernode_cli.training.evaluation import Calibration, evaluate_splits
 from pernode_cli.training.inputs import fit_batch_size, keras_inputs
 from pernode_cli.training.records import EpochRow, RunResult
@@ -114,7 +114,7 @@ def compiled_model(config: RunSpec, data: Dataset):
     keras.utils.set_random_seed(config.seed)
     try:
         model = build_model(data.input_shape, data.n_outputs, data.backbone, config.variant, config.units,
-                            config.rate, multilabel=data.multilabel, seed=config.seed)
+                            config.rate or 0.0, multilabel=data.multilabel, seed=config.seed)
     except PernodeError:
         raise
     except Exception as exc:  # a plugin's module or backbone at full size: one line, not a traceback
@@ -125,7 +125,8 @@ def compiled_model(config: RunSpec, data: Dataset):
                            f"({type(exc).__name__}: {reason}); the plugin that registered them must be fixed.") from None
     if estimate_bytes(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs) is None:
         check_built(model, config.units, config.batch_size)  # a backbone registered without its sizes
-    model.compile(optimizer=keras.optimizers.Adam(config.lr), loss=loss_for(data.multilabel), metrics=[accuracy_for(data.multilabel)])
+    model.compile(optimizer=keras.optimizers.Adam(config.lr), loss=loss_for(data.multilabel),
+                  metrics=[accuracy_for(data.multilabel)], jit_compile=jit_compile_setting())
     return model
 
 
@@ -146,7 +147,8 @@ def run_stamp(config: RunSpec, data: Dataset, run_id: str, model, attempt: int =
     size, the data's fingerprint and split, and the environment."""
     settings = {name: getattr(config, name) for name in SETTING_NAMES if name in TRAIN_COLUMNS}
     return dict(settings, attempt=attempt, run_id=run_id, dataset=data.name, data_fingerprint=fingerprint,
-                sampler=module_sampler(model), realised_rate=module_realised_rate(model, config.rate),
+                sampler=module_sampler(model),
+                realised_rate=None if config.rate is None else module_realised_rate(model, config.rate),
                 train_samples=int(data.x_train.shape[0]), split=data.split, module_params=module_params(model),
                 sources=run_sources(variant_source(get_variant(config.variant)), dataset_source(config.dataset),
                                     backbone_source(get_backbone(data.backbone))),
@@ -228,7 +230,7 @@ def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None, exp
                 "again, or give another `log`."
             )
         data = prepare_data(config)
-        check_plugin_parts([config.variant], data.backbone, data.input_shape, config.rate)
+        check_plugin_parts([config.variant], data.backbone, data.input_shape, config.rate or 0.0)
         model = compiled_model(config, data)  # a module that cannot be built leaves no log behind
         csv_log = CsvLog(log, lock=lock)
     except BaseException:

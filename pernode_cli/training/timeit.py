@@ -31,7 +31,7 @@ from pernode_cli.stats.timing import (
     summarize,
 )
 from pernode_cli.training.callbacks import EpochTimer, utc_now
-from pernode_cli.training.environment import environment_stamp, peak_memory
+from pernode_cli.training.environment import environment_stamp, jit_compile_setting, peak_memory
 from pernode_cli.training.inputs import SyntheticBatches, fit_batch_size, keras_inputs
 from pernode_cli.training.config import TimeitConfig
 from pernode_cli.training.run import loss_for
@@ -71,7 +71,7 @@ def _contender(config: TimeitConfig, name: str, inputs, origin: float) -> Conten
     keras.utils.set_random_seed(config.seed)
     model = build_model(shape, n_out, backbone, name, config.units, config.rate, multilabel=multilabel,
                         seed=config.seed, sampler=config.sampler)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(multilabel))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(multilabel), jit_compile=jit_compile_setting())
     return Contender(name, model, x, y, EpochTimer(origin=origin), module_sampler(model),
                      module_realised_rate(model, config.rate))
 
