@@ -127,9 +127,11 @@ def table(results: dict, variants) -> str:
             verdict = "" if target is None else (
                 f"<= {target:g}x: {'met' if ratio <= target else 'NOT met'}; "
                 f"<= {CEILING:g}x: {'met' if ratio <= CEILING else 'NOT met'}")
-            shown = f"{rate:g} ({realised_rate(rate):.6g})" if name.startswith(("PerNodeBernoulli", "PerNodePartial")) else f"{rate:g}"
+            shown = (f"{rate:g} ({realised_rate(rate):.6g})" if name.startswith(("PerNodeBernoulli", "PerNodePartial"))
+                     else f"{rate:g}")
             n = sum(len(r) for r in rounds)
-            cells = [shape, label, shown, sampler or "-", n, f"{median * 1e3:.0f} ms", f"{ratio:.2f}x [{lo:.2f}, {hi:.2f}]", verdict]
+            cells = [shape, label, shown, sampler or "-", n, f"{median * 1e3:.0f} ms",
+                     f"{ratio:.2f}x [{lo:.2f}, {hi:.2f}]", verdict]
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -146,7 +148,8 @@ def primitives(log, n=1 << 21, repeats=15) -> str:
     index = keras.random.randint((n,), 0, n // 16, dtype="int32", seed=gen)
     pool = keras.random.randint((n // 16,), -(2**30), 2**30, dtype="int32", seed=gen)
     pieces = {
-        "random int32 words (randint)": (lambda: keras.random.randint((n,), -(2**30), 2**30, dtype="int32", seed=gen), n),
+        "random int32 words (randint)": (
+            lambda: keras.random.randint((n,), -(2**30), 2**30, dtype="int32", seed=gen), n),
         "float32 uniforms": (lambda: keras.random.uniform((n,), seed=gen), n),
         "AND + compare (one field)": (lambda: ops.less(ops.bitwise_and(words, 0x7FFF), 1234), n),
         "prefix sum (cumsum)": (lambda: ops.cumsum(flags), n),
@@ -173,7 +176,8 @@ def header(args) -> str:
     backend = keras.backend.backend()
     version = __import__(backend).__version__ if backend in ("tensorflow", "jax", "torch") else "?"
     return (
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()} {os.cpu_count()} CPUs; CPU {cpu_description()}; "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()} {os.cpu_count()} CPUs; "
+        f"CPU {cpu_description()}; "
         f"Keras {keras.__version__}, {backend} {version}; batch {BATCH}, units {UNITS}; "
         f"{args.rounds} rounds, steps {args.steps}; 1-minute load {load_average():.1f} at start"
     )

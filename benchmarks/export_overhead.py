@@ -31,8 +31,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pernode_cli.export import open_exporters  # noqa: E402
-from pernode_cli.sweep.config import load_config  # noqa: E402
-from pernode_cli.sweep.loop import SweepEvents, run_sweep  # noqa: E402
+from pernode_cli.sweeps.config import load_config  # noqa: E402
+from pernode_cli.sweeps.loop import SweepEvents, run_sweep  # noqa: E402
 
 CONFIG = """dataset = "digits"
 [grid]

@@ -52,7 +52,8 @@ def steps_for(shape: str, spec: str) -> str:
 def run_shape(shape: str, args, rate: float, label_rates: bool) -> list[dict]:
     cmd = [
         sys.executable, "-m", "pernode_cli", "timeit", "--dataset", shape, "--variants", args.variants,
-        "--epochs", str(args.epochs), "--warmup", str(args.warmup), "--steps-per-epoch", steps_for(shape, args.steps_per_epoch),
+        "--epochs", str(args.epochs), "--warmup", str(args.warmup),
+        "--steps-per-epoch", steps_for(shape, args.steps_per_epoch),
         "--batch-size", str(args.batch_size), "--units", str(args.units), "--rate", str(rate),
         "--format", "json", "--quiet",
     ] + (["--max-minutes", str(args.max_minutes)] if args.max_minutes else [])
@@ -77,7 +78,8 @@ def ratio_table(records: list[dict]) -> str:
     by = {(r.get("label", r["variant"]), r["dataset"]): r for r in records}
     rows = []
     for v in variants:
-        row = [v + "".join(sorted({f" ({r['sampler']})" for r in records if r.get("label", r["variant"]) == v and r.get("sampler")}))]
+        row = [v + "".join(sorted({f" ({r['sampler']})" for r in records
+                                   if r.get("label", r["variant"]) == v and r.get("sampler")}))]
         for s in shapes:
             r = by.get((v, s))
             if r is None:
@@ -131,7 +133,8 @@ def main() -> None:
             records.extend(run_shape(shape, args, rate, label_rates=len(rates) > 1))
     r0 = records[0]
     head = (
-        f"device: {r0['device']} ({r0['machine']}; {cpu_description()}); backend {r0['backend']} {r0['backend_version']}; "
+        f"device: {r0['device']} ({r0['machine']}; {cpu_description()}); "
+        f"backend {r0['backend']} {r0['backend_version']}; "
         f"jit_compile {r0['jit_compile']}; batch {r0['batch_size']}, units {r0['units']}, rates {args.rates}, "
         f"steps per epoch {args.steps_per_epoch}, {args.epochs} epochs ({args.warmup} warm-up); "
         f"1-minute load {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end; "

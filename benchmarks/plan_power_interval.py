@@ -72,7 +72,8 @@ def main() -> None:
     lines = [f"{machine()}; {pilots} pilots per shape, seed 0; interval {INTERVAL:.0%} over resampled pilots; "
              f"target power {GOAL:.0%}, delta {DELTA}, k = {K}, alpha 0.05 (Friedman, the ranking's p).", ""]
     shapes = ((10, 2), (20, 3)) if args.quick else ((10, 2), (20, 3), (40, 3))
-    lines += ["| pilot | design | true power | estimate: mean (sd) | interval covers the truth |", "|---|---|---|---|---|"]
+    lines += ["| pilot | design | true power | estimate: mean (sd) | interval covers the truth |",
+              "|---|---|---|---|---|"]
     picks = []
     rng = np.random.default_rng(0)
     for c0, s0 in shapes:
@@ -102,7 +103,8 @@ def main() -> None:
             none = sum(x is None for x in chosen)
             share = float(np.mean(got >= GOAL)) if len(got) else float("nan")
             lines.append(f"| {c0} x {s0} | {name} | {share:.2f} | "
-                         f"{np.median(got) if len(got) else float('nan'):.3f} ({got.min() if len(got) else float('nan'):.3f})"
+                         f"{np.median(got) if len(got) else float('nan'):.3f} "
+                         f"({got.min() if len(got) else float('nan'):.3f})"
                          f" | {none} of {len(chosen)} |")
     lines += ["", f"Took {time.perf_counter() - started:.0f} s."]
     publish("\n".join(lines), args.out, "The planner's power interval, checked by simulation")

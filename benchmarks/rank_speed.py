@@ -62,7 +62,8 @@ def make_log(path: Path, rows: int, seed: int = 0) -> int:
     frame["val_ece"], frame["val_brier"], frame["epoch_seconds"] = 0.05, 0.2, 1.5
     frame["run_end"] = np.where(epoch == EPOCHS, "epochs", "")
     frame["data_fingerprint"] = np.char.add(dataset.astype(str), "@2")
-    frame["split"], frame["train_samples"], frame["module_params"] = "train 45000 / val 5000 / test 10000", 45000, 524416
+    frame["split"], frame["train_samples"], frame["module_params"] = (
+        "train 45000 / val 5000 / test 10000", 45000, 524416)
     frame["timestamp"] = "2026-12-07T00:00:00+00:00"
     frame["sources"], frame["backend"], frame["device"] = "pernode 0.2.0", "tensorflow", "CPU"
     frame.to_csv(path, index=False)

@@ -111,7 +111,8 @@ def main(argv=None):
     lines = [
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpu_description()}; {os.cpu_count()} CPUs; "
         f"Keras {keras.__version__}, {backend} {version}; batch {args.batch}, units {args.units}, rate {args.rate}; "
-        f"{args.rounds} rounds of {args.steps} steps; 1-minute load {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end",
+        f"{args.rounds} rounds of {args.steps} steps; 1-minute load {load0:.1f} at start, "
+        f"{os.getloadavg()[0]:.1f} at end",
         "",
         "| d_in | mask elements | form | median step | at once / chunked [95% CI] |",
         "|---|---|---|---|---|",

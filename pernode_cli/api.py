@@ -1,12 +1,49 @@
 """pernode from Python: the records the commands render, for notebooks.
 
-``pernode_cli.rank(paths_or_frame, **options)`` returns the ``RankResult`` `pernode rank`
-prints (the same numbers: ``.to_frame()``, ``.to_json()``, ``.to_markdown()``,
-``.to_latex()``, ``.to_dict()``); ``options`` are ``stats.ranking.RankOptions``' keywords,
-plus ``method_column`` and ``dataset_column`` for a results table produced elsewhere.
+``pernode_cli.rank(paths_or_frame, **options)`` returns the ranking `pernode rank` prints (a
+``Ranked``: the ``stats.ranking.RankResult`` record with its renderings, the same numbers:
+``.to_frame()``, ``.to_json()``, ``.to_markdown()``, ``.to_latex()``, ``.to_dict()``);
+``options`` are ``stats.ranking.RankOptions``' keywords, plus ``method_column`` and
+``dataset_column`` for a results table produced elsewhere. The records stay plain data; the
+renderings come from ``rendering`` and are composed here.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from pernode_cli.stats.ranking.records import RankResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ranked(RankResult):
+    """A ``RankResult`` with the renderings of `pernode rank`."""
+
+    @classmethod
+    def of(cls, result: RankResult) -> "Ranked":
+        return cls(**{f.name: getattr(result, f.name) for f in fields(result)})
+
+    def to_frame(self):
+        import pandas as pd
+
+        from pernode_cli.rendering.ranking import result_rows
+
+        return pd.DataFrame(result_rows(self))
+
+    def to_json(self) -> str:
+        from pernode_cli.rendering.ranking import to_json
+
+        return to_json(self)
+
+    def to_markdown(self) -> str:
+        from pernode_cli.rendering.ranking import to_text
+
+        return to_text(self, "markdown")
+
+    def to_latex(self) -> str:
+        from pernode_cli.rendering.ranking import to_text
+
+        return to_text(self, "latex")
 
 
 def _frame(paths_or_frame, method_column=None, dataset_column=None):
@@ -26,7 +63,7 @@ def rank(paths_or_frame, method_column=None, dataset_column=None, **options):
     """Rank the variants (or methods) of logs, or of a data frame, under ``options``."""
     from pernode_cli.stats.ranking import rank_logs
 
-    return rank_logs(_frame(paths_or_frame, method_column, dataset_column), **options)
+    return Ranked.of(rank_logs(_frame(paths_or_frame, method_column, dataset_column), **options))
 
 
 def plan(paths_or_frame, delta: float, method_column=None, dataset_column=None, **options):
@@ -34,3 +71,18 @@ def plan(paths_or_frame, delta: float, method_column=None, dataset_column=None, 
     from pernode_cli.stats.planning import plan_logs
 
     return plan_logs(_frame(paths_or_frame, method_column, dataset_column), delta, **options)
+
+
+def report(paths_or_frame, out, timings=None, delta=None, method_column=None, dataset_column=None, **options):
+    """Write the report `pernode report` writes (``out``: a new or empty folder, or an earlier
+    report); returns the paths written. ``options``: ``RankOptions``' keywords but ``design``,
+    ``dataset`` and ``across`` (the report shows every design and data set)."""
+    from pernode_cli.rendering.benchmark import collect_benchmark, read_timings
+    from pernode_cli.rendering.folder import check_target
+    from pernode_cli.rendering.pages import write_report
+
+    check_target(out, "out", "report")  # refused before any work
+    frame = _frame(paths_or_frame, method_column, dataset_column)
+    timing = read_timings(list(timings)) if timings else None
+    bench = collect_benchmark(frame, timings=timing, delta=delta, **options)
+    return write_report(bench, out=out)

@@ -13,15 +13,15 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from pernode_cli.registry import (
-    _invalid,
+from pernode_cli.argchecks import (
+    invalid,
     check_description,
     check_name,
     check_positive_int,
     check_replace,
     check_signature,
-    existing,
 )
+from pernode_cli.registries import Registry, own_source
 from pernode_cli.sources import source_of
 
 
@@ -66,12 +66,14 @@ class Backbone:
     params: Optional[Callable] = None  # input_shape -> trainable parameters before the module
 
 
-BACKBONES: dict[str, Backbone] = {
-    "cnn": Backbone("cnn", _cnn, 64, "conv-pool x2 (32, 64 filters, 3x3, ReLU), flatten; head Dense 64 (the paper's "
-                    "CIFAR-10 and Speech Commands backbone)", "", _cnn_width, _cnn_params),
-    "mlp": Backbone("mlp", _mlp, 128, "Dense 1024, Dense 256; head Dense 128 (the paper's RCV1 backbone)", "",
-                    lambda shape: 256, _mlp_params),
-}
+BACKBONES = Registry("backbone", "backbones")
+for _entry in (
+    Backbone("cnn", _cnn, 64, "conv-pool x2 (32, 64 filters, 3x3, ReLU), flatten; head Dense 64 (the paper's "
+             "CIFAR-10 and Speech Commands backbone)", "", _cnn_width, _cnn_params),
+    Backbone("mlp", _mlp, 128, "Dense 1024, Dense 256; head Dense 128 (the paper's RCV1 backbone)", "",
+             lambda shape: 256, _mlp_params),
+):
+    BACKBONES.add(_entry)
 
 
 def register_backbone(name, features, *, head_units=64, description="", feature_width=None, params=None,
@@ -96,13 +98,11 @@ def register_backbone(name, features, *, head_units=64, description="", feature_
     check_description(description)
     for arg, value in (("feature_width", feature_width), ("params", params)):
         if value is not None and not callable(value):
-            raise _invalid(arg, f"None or a callable {arg}(input_shape) -> int", value)
+            raise invalid(arg, f"None or a callable {arg}(input_shape) -> int", value)
         if value is not None:
             check_signature(arg, value, ((8,),), f"{arg}(input_shape) -> int")
-    existing(BACKBONES, name, "backbone", replace)
     entry = Backbone(name, features, head_units, description, source_of(features), feature_width, params)
-    BACKBONES[name] = entry
-    return entry
+    return BACKBONES.add(entry, replace=replace)
 
 
 def get_backbone(name: str) -> Backbone:
@@ -114,6 +114,4 @@ def get_backbone(name: str) -> Backbone:
 
 
 def backbone_source(entry: Backbone) -> str:
-    from pernode_cli import __version__
-
-    return entry.source or f"pernode {__version__}"
+    return entry.source or own_source()

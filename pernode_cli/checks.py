@@ -40,10 +40,6 @@ def _rate(v):
     return is_number(v) and 0 <= v < 1
 
 
-def _bounded(name):
-    return lambda v: is_int(v) and v <= LIMITS.get(name, math.inf)
-
-
 # Setting kinds (``schema.setting(kind=...)``): (phrase for an option, phrase for a config
 # value, test, conversion). One table serves `train`, `timeit` and sweep configs.
 KINDS = {

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pernode_cli.errors import PernodeError, RunFailed
 from pernode_cli.paths import describe, existing_file, real_path
-from pernode_cli.schema import CELLS, KNOWN_HEADERS, KNOWN_VERSIONS, TRAIN_COLUMNS, Cell, header_version
+from pernode_cli.schema import CELLS, KNOWN_HEADERS, KNOWN_VERSIONS, TRAIN_COLUMNS, Cell, header_version, older_layout
 
 notices = logging.getLogger("pernode")  # one-line notices the command line prints
 
@@ -209,7 +209,8 @@ class LogLock:
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:  # who holds it: best effort (a full disk must not stop the lock)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}: {' '.join(sys.argv)}\n".encode(), 0)
+            holder = f"pid {os.getpid()} on {socket.gethostname()} since {stamp}: {' '.join(sys.argv)}\n"
+            os.pwrite(fd, holder.encode(), 0)
         except OSError:
             pass
         return self
@@ -312,6 +313,30 @@ def _is_complete(line: bytes, columns: list[str]) -> bool:
     return fields[-1].strip().isdigit() if columns[-1] == "schema_version" else True
 
 
+def _refuse_later(path, defaults: dict, settings: dict) -> None:
+    for column, default in defaults.items():
+        if settings.get(column, default) != default:
+            raise PernodeError(
+                f"Log {path} was written before the setting `{column}` existed, so it holds only runs with "
+                f"{column} = {default!r}; give a new `log` for runs with {column} = {settings[column]!r}."
+            )
+
+
+def check_appendable(path, settings: dict) -> None:
+    """``CsvLog.accepts`` before the log is opened (and before the backend's slow start): an
+    existing log of an older layout refuses a run whose later settings are not at their defaults.
+    A log that cannot be read is left to ``CsvLog``, which says why."""
+    path = check_log_path(path)
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return
+        header = read_header(path)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return
+    if header != TRAIN_COLUMNS:
+        _refuse_later(path, older_layout(header) or {}, settings)
+
+
 class CsvLog:
     """A CSV log that only ever grows by whole lines, written by one process at a time.
 
@@ -322,6 +347,7 @@ class CsvLog:
 
     def __init__(self, path, columns=TRAIN_COLUMNS, lock: "LogLock | None" = None):
         self.path, self.columns = check_log_path(path), list(columns)
+        self.defaults: dict = {}  # columns of later settings an older log lacks, and the value its runs keep
         self.lock = lock or LogLock(self.path).acquire()  # first: nothing is read or written unlocked
         try:
             if self.path.exists() and self.path.stat().st_size > 0:
@@ -346,11 +372,16 @@ class CsvLog:
             header = read_header(self.path)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise PernodeError(f"Cannot read log {self.path} ({exc}); give another `log`.") from None
-        if header != self.columns:
+        if header == self.columns:
+            return
+        later = older_layout(header, self.columns) if self.columns == TRAIN_COLUMNS else None
+        if later is None:
             raise PernodeError(
                 f"Log {self.path} has a different header than this version of pernode writes; "
                 "give a new `log` file (the existing one is left as it is)."
             )
+        # A log of an earlier pernode, without a setting added since: appended to in its own layout.
+        self.columns, self.defaults = header, later
 
     def _probe_writable(self) -> None:
         try:
@@ -376,7 +407,8 @@ class CsvLog:
         try:
             os.truncate(self.path, keep)
         except OSError as exc:
-            raise RunFailed(f"Cannot mend log {self.path} ({exc.strerror}); its torn last line is also in {aside.name}.") from None
+            raise RunFailed(f"Cannot mend log {self.path} ({exc.strerror}); its torn last line is also in "
+                            f"{aside.name}.") from None
         notices.info(f"{self.path}: moved a torn last line ({len(tail)} bytes) to {aside.name}")
 
     def _keep_aside(self, tail: bytes) -> Path:
@@ -423,7 +455,13 @@ class CsvLog:
         finally:
             os.close(fd)
 
+    def accepts(self, settings: dict) -> None:
+        """Refuse, before any work, a run this log's layout cannot hold (an older log lacks the column
+        of a setting added since, so it holds only runs with that setting at its default)."""
+        _refuse_later(self.path, self.defaults, settings)
+
     def append(self, row: dict) -> None:
+        self.accepts(row)
         self._write(format_row(self.columns, row).encode())
 
     def close(self) -> None:
@@ -694,6 +732,8 @@ def _read_one(path: Path):
     problems = cell_problems(frame, path, data, header)
     if problems is not None:  # refused by whoever reads those rows (``stats.rows.clean_rows``)
         frame[BAD_CELL] = problems
+    for column, default in (older_layout(header) or {}).items():  # a log of an earlier pernode, migrated
+        frame[column] = default
     frame["source"] = str(path)  # in place: no copy of a large log
     return frame
 

@@ -55,8 +55,11 @@ def check_plugin_parts(variants, backbone: str, input_shape, rate: float = 0.5) 
                                   exc) from None
         if not isinstance(module, (list, tuple)) or not module or not all(isinstance(x, layers.Layer) for x in module):
             got = type(module).__name__ if not isinstance(module, (list, tuple)) else (
-                "an empty list" if not module else "a list of " + ", ".join(sorted({type(x).__name__ for x in module})))
-            raise PernodeError(f"{where}: its function must return a non-empty list of Keras layers; it returned {got}.")
+                "an empty list" if not module
+                else "a list of " + ", ".join(sorted({type(x).__name__ for x in module})))
+            raise PernodeError(
+                f"{where}: its function must return a non-empty list of Keras layers; it returned {got}."
+            )
         try:
             h = keras.Input(shape=(4,))
             for layer in module:
@@ -117,11 +120,11 @@ def module_params(model: keras.Model) -> int:
 def module_realised_rate(model: keras.Model, rate: float) -> float:
     """The drop probability the module's noise realises: a PerNodeDense's or DropConnectDense's
     ``realised_rate`` (Bernoulli thresholds), ``rate`` itself otherwise."""
-    layer = next((l for l in model.layers if hasattr(l, "realised_rate")), None)
+    layer = next((lyr for lyr in model.layers if hasattr(lyr, "realised_rate")), None)
     return float(layer.realised_rate) if layer is not None else float(rate)
 
 
 def module_sampler(model: keras.Model) -> str:
     """The sampler the model's PerNodeDense runs (``"fixed"`` for fixed masks); "" without one."""
-    layer = next((l for l in model.layers if isinstance(l, PerNodeDense)), None)
+    layer = next((lyr for lyr in model.layers if isinstance(lyr, PerNodeDense)), None)
     return layer.resolved_sampler() if layer is not None else ""

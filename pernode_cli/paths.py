@@ -25,7 +25,8 @@ def real_path(path, what: str) -> Path:
         os.stat(text)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise PernodeError(f"The {what} path {text} is a loop of symbolic links; point the link at a file.") from None
+            raise PernodeError(f"The {what} path {text} is a loop of symbolic links; point the link at a "
+                               "file.") from None
         if exc.errno == errno.ENAMETOOLONG:
             raise PernodeError(f"The {what} path {text[:80]}... is too long.") from None
         # Missing (a dangling link included) or unreadable: the caller decides what that means.
@@ -50,3 +51,9 @@ def existing_file(path, what: str) -> Path:
         kind = "a folder" if real.is_dir() else "not a regular file (a FIFO, socket or device)"
         raise PernodeError(f"{what} {path} is {kind}; give the path of a file.")
     return Path(path)
+
+
+def safe_name(name) -> str:
+    """``name`` as a file or folder name: letters, digits, ``-``, ``_`` and ``.`` kept, anything else
+    ``_``; an empty name is ``_``."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "_"

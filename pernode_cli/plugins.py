@@ -78,6 +78,22 @@ def _load_one(given: str, base: Path | None):
     return module
 
 
+def load_entry_point(ep):
+    """Import one installed entry point (any group) quietly, once; one that fails is a
+    ``PernodeError`` naming it and its error."""
+    if ep.value in _LOADED:
+        return _LOADED[ep.value]
+    try:
+        _LOADED[ep.value] = _quietly(ep.load)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise PernodeError(f"Plugin {ep.name} ({ep.value}, an installed entry point of group {ep.group}) failed "
+                           f"to import ({type(exc).__name__}: {reason}).") from None
+    return _LOADED[ep.value]
+
+
 def load_entry_points() -> list:
     """Import every installed ``pernode.plugins`` entry point (once per process)."""
     global _ENTRY_POINTS_DONE
@@ -90,14 +106,7 @@ def load_entry_points() -> list:
     for ep in entry_points(group=GROUP):
         if ep.value in _LOADED:
             continue
-        try:
-            _LOADED[ep.value] = _quietly(ep.load)
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            reason = str(exc).splitlines()[0] if str(exc) else ""
-            raise PernodeError(f"Plugin {ep.name} ({ep.value}, an installed entry point of group {GROUP}) failed "
-                               f"to import ({type(exc).__name__}: {reason}).") from None
+        load_entry_point(ep)
         loaded.append(ep.value)
     return loaded
 

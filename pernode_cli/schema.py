@@ -25,43 +25,57 @@ from dataclasses import MISSING, Field, asdict, dataclass, field, fields, make_d
 from typing import Optional
 
 from pernode_cli import __version__
+from pernode_cli.declarations import option
 
 SCHEMA_VERSION = 4  # the training log's column layout (4: test split, data fingerprint, split, sources, module size)
 TIMING_SCHEMA_VERSION = 3  # the timing log's column layout
 
 
-def setting(default, kind: str, table: str = "fixed", key: Optional[str] = None, identity: bool = True,
-            block: bool = True, mixed: bool = False, doc: str = ""):
-    """A run setting. ``kind`` names its check (``checks.check_setting``); ``table``/``key`` its
-    place in a sweep config ("grid" settings are lists there, "" the top level, None nowhere);
-    ``identity``: part of the run id (``"nonzero"``: only when not 0); ``block``: tells
-    configuration blocks apart; ``mixed``: a mix among ranked rows is pointed out."""
-    return field(default=default, metadata={"kind": kind, "table": table, "key": key, "identity": identity,
-                                            "block": block, "mixed": mixed, "doc": doc})
+def setting(default, kind: str, help: str, table: str = "fixed", key: Optional[str] = None, identity=True,
+            block: bool = True, mixed: bool = False, metavar: Optional[str] = None, show_default=None):
+    """A run setting, declared once (``declarations.option``): its default and help (``--help``
+    of `train`, the placeholder ``metavar``), its check (``kind``: ``checks.check_setting`` and
+    ``checks.LIMITS``), its place in a sweep config (``table``/``key``: "grid" settings are lists
+    there, "" the top level, None nowhere), ``identity``: part of the run id (``"nondefault"``:
+    only where it differs from its default, the rule of every setting added since schema 4, so
+    the runs of older logs keep their ids), ``block``: tells configuration blocks apart,
+    ``mixed``: a mix among ranked rows is pointed out."""
+    return option(default, help, metavar=metavar, show_default=show_default, kind=kind, table=table, key=key,
+                  identity=identity, block=block, mixed=mixed, doc=help)
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunSettings:
-    """The settings of one training run (no registry checks; see ``training.config.RunSpec``)."""
+    """The settings of one training run (no registry checks; see ``training.config.RunSpec``).
 
-    dataset: str = setting("digits", "dataset", table="", block=False,
-                           doc="a registered data set or a path to an .npz file")
-    variant: str = setting("PerNodeGaussian", "variant", table="grid", key="variants", block=False,
-                           doc="the regularizer")
-    rate: Optional[float] = setting(0.5, "rate", table="grid", key="rates",
-                                    doc="drop rate / noise strength in [0, 1) (None: a variant that takes none)")
-    units: int = setting(128, "size", table="grid", key="units", mixed=True, doc="width of the module")
-    batch_size: int = setting(128, "size", table="grid", key="batch_sizes", mixed=True, doc="batch size")
-    epochs: int = setting(20, "count", mixed=True, doc="epochs")
-    lr: float = setting(1e-3, "positive", doc="Adam's learning rate")
-    seed: int = setting(0, "seed", table="grid", key="seeds", doc="seed of weights, noise and data split")
-    data_dir: Optional[str] = setting(None, "path", table="", identity=False, block=False,
-                                      doc="a downloaded copy of the data set")
-    max_train_samples: Optional[int] = setting(None, "optional_count", mixed=True,
-                                               doc="train on a seeded subset of this many samples")
-    patience: Optional[int] = setting(None, "patience", doc="early stopping on val_loss (0 or none: off)")
-    mc_samples: int = setting(0, "count0", identity="nonzero", block=False,
-                              doc="Monte Carlo passes over the validation set after each epoch")
+    A new setting is one field here (with ``identity="nondefault"``) and its use in training: its
+    `train` option, log column, sweep-config key, run identity, block column and mixed-settings
+    check derive from the field, and older logs stay readable and appendable (``logs.CsvLog``)."""
+
+    dataset: str = setting("digits", "dataset", "digits (embedded), cifar10, speech_commands, rcv1, a plugin's data "
+                           "set, or a path to an .npz file.", table="", block=False, metavar="DATASET")
+    variant: str = setting("PerNodeGaussian", "variant", "Regularizer variant, e.g. PerNodeGaussian, Dropout, "
+                           "PerNodeBernoulli_F (pernode list variants).", table="grid", key="variants", block=False,
+                           metavar="VARIANT")
+    rate: Optional[float] = setting(0.5, "rate", "Drop rate / noise strength in [0, 1) (a variant that takes none, "
+                                    "Dense, ignores it).", table="grid", key="rates", metavar="RATE")
+    units: int = setting(128, "size", "Width of the regularization module's Dense layer.", table="grid",
+                         key="units", mixed=True, metavar="UNITS")
+    batch_size: int = setting(128, "size", "Training batch size.", table="grid", key="batch_sizes", mixed=True,
+                              metavar="N")
+    epochs: int = setting(20, "count", "Number of epochs.", mixed=True, metavar="N")
+    lr: float = setting(1e-3, "positive", "Adam learning rate.", metavar="LR")
+    seed: int = setting(0, "seed", "Seed of weights, noise and data split.", table="grid", key="seeds",
+                        metavar="SEED")
+    data_dir: Optional[str] = setting(None, "path", "Folder (or archive) holding an already downloaded copy of the "
+                                      "data set.", table="", identity=False, block=False, metavar="DIR",
+                                      show_default="Keras' / scikit-learn's cache, downloading once")
+    max_train_samples: Optional[int] = setting(None, "optional_count", "Train on a seeded, stratified subset of at "
+                                               "most this many samples.", mixed=True, metavar="N", show_default="all")
+    patience: Optional[int] = setting(None, "patience", "Stop after this many epochs without a lower val_loss "
+                                      "(0: off).", metavar="N", show_default="off")
+    mc_samples: int = setting(0, "count0", "Monte Carlo passes with the noise on over the validation set after "
+                              "each epoch (0: off).", identity="nondefault", block=False, metavar="T")
 
     def settings(self) -> dict:
         """What identifies a run (``run_settings``)."""
@@ -73,12 +87,13 @@ SETTING_NAMES = tuple(f.name for f in SETTINGS)
 
 
 def run_settings(spec) -> dict:
-    """The settings that identify a run: every identity setting (``mc_samples`` only when on)."""
+    """The settings that identify a run: every identity setting, a ``"nondefault"`` one only where it
+    differs from its default (``mc_samples`` only when on)."""
     out = {}
     for f in SETTINGS:
         value = getattr(spec, f.name)
         rule = f.metadata["identity"]
-        if rule is True or (rule == "nonzero" and value):
+        if rule is True or (rule == "nondefault" and value != f.default):
             out[f.name] = value
     return out
 
@@ -216,6 +231,21 @@ COLUMN_ROLES = {f.name: f.metadata["role"] for f in fields(EpochRow)}
 MIXED_COLUMNS = tuple(f.name for f in fields(EpochRow) if f.metadata["mixed"])
 # What each column's cells may hold (``Cell``), the same in every schema that has the column.
 CELLS = {f.name: f.metadata["cell"] for f in fields(EpochRow)}
+# Settings whose column a log of an earlier pernode may lack: those that enter the run id only where
+# they differ from their default. Such a log is read with the column at its default, and appended to
+# (in its own layout) with runs that keep the default (``logs.CsvLog``).
+LATER_SETTINGS = {f.name: f.default for f in SETTINGS if f.metadata["identity"] == "nondefault"}
+
+
+def older_layout(header, columns=None) -> Optional[dict]:
+    """``{column: default}`` of the later settings ``header`` lacks when it is ``columns`` (the
+    current header) without them, in order; None when ``header`` is another layout."""
+    columns = list(columns or TRAIN_COLUMNS)
+    header = list(header or ())
+    missing = [c for c in columns if c not in header]
+    if header != [c for c in columns if c in header] or any(c not in LATER_SETTINGS for c in missing):
+        return None
+    return {c: LATER_SETTINGS[c] for c in missing}
 
 # Every training-log header pernode has written, with its schema version: a header inside a
 # log (two logs joined) is recognised whatever its schema, and a log's rows must carry the
@@ -238,6 +268,11 @@ _V4B = _V4A.replace("val_acc,train_loss", "val_acc,test_loss,test_acc,train_loss
 KNOWN_HEADERS = tuple((v, tuple(h.split(","))) for v, h in (
     (1, _V1), (2, _V2), (3, _V3), (3, _V3B), (4, _V4A), (4, _V4B), (SCHEMA_VERSION, ",".join(TRAIN_COLUMNS))))
 KNOWN_VERSIONS = tuple(sorted({v for v, _ in KNOWN_HEADERS}))
+
+
+# Later settings that schema 4's header lacks: at their default they are left out of a sweep's
+# fingerprint too, so a sweep begun before one was added resumes as the same sweep.
+SINCE_SCHEMA_4 = tuple(name for name in LATER_SETTINGS if name not in _V4B.split(","))
 
 
 def header_version(header) -> Optional[int]:
@@ -310,12 +345,15 @@ class TimingRecord:
 
     def to_dict(self) -> dict:
         """Plain JSON-able values: NaN and infinities become None, numpy scalars Python ones."""
-        return {k: _plain(v) for k, v in asdict(self).items()}
+        return {k: plain(v) for k, v in asdict(self).items()}
 
 
-def _plain(value):
+def plain(value):
+    """``value`` as JSON holds it: a non-finite float is None, numpy scalars are Python's."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -50,7 +50,9 @@ def role_code(role: str) -> int:
     """A fixed 32-bit code of a role name (CRC-32 of its UTF-8 bytes): stable across
     processes and Python versions, unlike ``hash``."""
     if not isinstance(role, str) or not role:
-        raise ValueError(f"Invalid value received for argument `role`. Expected a non-empty str. Received: role={role!r}")
+        raise ValueError(
+            f"Invalid value received for argument `role`. Expected a non-empty str. Received: role={role!r}"
+        )
     return zlib.crc32(role.encode("utf-8"))
 
 

@@ -64,19 +64,8 @@ def run_sources(variant: str, dataset: str, backbone: str) -> str:
     return "; ".join(f"{k}: {v}" for k, v in parts.items())
 
 
-def sweep_sources(variants, dataset: str, backbone: str) -> dict:
-    """``{"variants": {name: source}, "dataset": source, "backbone": source}`` of a sweep."""
-    from pernode_cli.backbones import BACKBONES, backbone_source
-    from pernode_cli.data import dataset_source
-    from pernode_cli.variants import get_variant, variant_source
-
-    entry = BACKBONES.get(backbone)
-    return {"variants": {v: variant_source(get_variant(v)) for v in variants}, "dataset": dataset_source(dataset),
-            "backbone": backbone_source(entry) if entry is not None else ""}
-
-
 def changed_sources(before: dict, now: dict) -> list:
-    """What changed between two ``sweep_sources``: ``[(what, then, now)]``."""
+    """What changed between two ``sweeps.loop.sweep_sources``: ``[(what, then, now)]``."""
     out = []
     for name, src in now.get("variants", {}).items():
         old = before.get("variants", {}).get(name)

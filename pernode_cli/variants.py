@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from pernode_cli.errors import PernodeError
+from pernode_cli.registries import Registry, own_source
 
 
 def _pernode_module(variant: "Variant", units, rate, seed, sampler):
@@ -95,9 +96,13 @@ def _pernode(name, stir, mask):
                                f"layer; {how}")
 
 
-REGISTRY: dict[str, Variant] = {
-    v.name: v
-    for v in (
+def _fixed_short(name: str) -> list:
+    """``PerNodeBernoulli_F`` is written ``PerNodeBernoulli_Fixed`` in logs."""
+    return [name + "ixed"] if name.lower().endswith("_f") else []
+
+
+REGISTRY = Registry("variant", "variants", aliases=_fixed_short)
+for _v in (
         Variant("Dropout", _regularizer_then_dense(_dropout),
                 description="keras Dropout(rate), then Dense(units, relu)"),
         Variant("GaussianDropout", _regularizer_then_dense(_gaussian_dropout),
@@ -120,36 +125,22 @@ REGISTRY: dict[str, Variant] = {
         _pernode("PerNodePartialGaussian_Fixed", "partial_gaussian", "fixed"),
         Variant("Dense", _regularizer_then_dense(None), deterministic=True, uses_rate=False,
                 description="no regularizer: Dense(units, relu), the control; takes no rate"),
-    )
-}
-BUILTIN = tuple(REGISTRY)
-VARIANTS = BUILTIN  # pernode's own variants (plugins add theirs to REGISTRY)
-
-
-def names() -> tuple:
-    """Every registered variant, pernode's first, then plugins' in the order registered."""
-    return tuple(REGISTRY)
+):
+    REGISTRY.add(_v)
+VARIANTS = tuple(REGISTRY)  # pernode's own variants (plugins add theirs to REGISTRY)
 
 
 def canonical_variant(name: str) -> str:
-    """Case-insensitive lookup; ``_F`` is accepted for ``_Fixed``."""
-    key = str(name).strip().lower()
-    lookup = {v.lower(): v for v in REGISTRY}
-    if key not in lookup and key.endswith("_f"):
-        key += "ixed"
-    if key not in lookup:
-        raise PernodeError(f"Unknown variant {name!r}. Valid variants: {', '.join(REGISTRY)}.")
-    return lookup[key]
+    """The registered spelling of ``name``: in any case; ``_F`` is accepted for ``_Fixed``."""
+    return REGISTRY.canonical(name)
 
 
 def get_variant(name: str) -> Variant:
-    return REGISTRY[canonical_variant(name)]
+    return REGISTRY.lookup(name)
 
 
 def variant_source(v: Variant) -> str:
-    from pernode_cli import __version__
-
-    return v.source or f"pernode {__version__}"
+    return v.source or own_source()
 
 
 def run_rate(variant: str, rate):
@@ -188,7 +179,7 @@ def register_variant(name, fn=None, *, description="", deterministic=False, uses
 
     Returns ``fn`` (so it decorates), after registering it.
     """
-    from pernode_cli.registry import check_bool, check_description, check_name, check_replace, check_signature, existing
+    from pernode_cli.argchecks import check_bool, check_description, check_name, check_replace, check_signature
     from pernode_cli.sources import source_of
 
     check_name(name)
@@ -199,14 +190,13 @@ def register_variant(name, fn=None, *, description="", deterministic=False, uses
 
     def register(function):
         check_signature("fn", function, (128, 0.5, 0), "fn(units, rate, seed) -> list of Keras layers")
-        existing(REGISTRY, name, "variant", replace)
 
         def build(variant, units, rate, seed, sampler):
             module = function(units, rate, seed)
             return list(module) if isinstance(module, (list, tuple)) else module  # anything else: refused by its check
 
-        REGISTRY[name] = Variant(name, build, deterministic=deterministic, uses_rate=uses_rate,
-                                 description=description, source=source_of(function))
+        REGISTRY.add(Variant(name, build, deterministic=deterministic, uses_rate=uses_rate,
+                             description=description, source=source_of(function)), replace=replace)
         return function
 
     return register if fn is None else register(fn)

@@ -1,5 +1,7 @@
 """Helpers shared by the layer tests: statistical assertions, tensor conversion, gradients."""
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -100,3 +102,17 @@ def heavy_modules_after(cli_args: list, setup: str = "") -> list:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return [m for m in out.stdout.strip().split(",") if m]
+
+
+def installed_copy(package: Path, site: Path, dist: str, version: str, group: str, entry: str) -> Path:
+    """``package`` (a folder) on ``site`` with the distribution metadata an install leaves: the
+    distribution ``dist`` ``version`` with the entry point ``entry`` (``name = module``) of ``group``."""
+    import shutil
+
+    shutil.copytree(package, site / package.name)
+    meta = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (meta / "entry_points.txt").write_text(f"[{group}]\n{entry}\n")
+    (meta / "top_level.txt").write_text(f"{package.name}\n")
+    return site

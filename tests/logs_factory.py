@@ -4,7 +4,7 @@ import csv
 
 import numpy as np
 
-from pernode_cli.training.records import TRAIN_COLUMNS
+from pernode_cli.schema import TRAIN_COLUMNS
 
 VARIANTS = ("Dropout", "GaussianDropout", "PerNodeBernoulli", "PerNodeGaussian")
 

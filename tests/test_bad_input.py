@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pernode_cli.cli import app
 from pernode_cli.logs import CsvLog, LogLock
-from pernode_cli.training.records import TRAIN_COLUMNS
+from pernode_cli.schema import TRAIN_COLUMNS
 from tests.logs_factory import log_rows, write_log
 
 runner = CliRunner()
@@ -69,7 +69,9 @@ def _state_of_other_config(tmp):
 
 
 def _long_field_log(tmp):
-    (tmp / "s.csv").write_text(",".join(TRAIN_COLUMNS) + "\n" + "x" * 200_000 + ",1" + "," * (len(TRAIN_COLUMNS) - 2) + "\n")
+    (tmp / "s.csv").write_text(
+        ",".join(TRAIN_COLUMNS) + "\n" + "x" * 200_000 + ",1" + "," * (len(TRAIN_COLUMNS) - 2) + "\n"
+    )
     return _toml(tmp, GRID)
 
 
@@ -85,51 +87,67 @@ CASES = [
     ("train-lr-zero", lambda t: None, ["train", "--lr", "0"], "--lr must be a positive number"),
     ("train-lr-nan", lambda t: None, ["train", "--lr", "nan"], "--lr must be a positive number"),
     ("train-seed-big", lambda t: None, ["train", "--seed", "5000000000"], "--seed must be below 2^32"),
-    ("train-units-huge", lambda t: None, ["train", "--units", "1000000", "--batch-size", "1000000"], "more than this machine's"),
+    ("train-units-huge", lambda t: None, ["train", "--units", "1000000", "--batch-size", "1000000"],
+     "more than this machine's"),
     ("train-units-unbounded", lambda t: None, ["train", "--units", "1000000000000"], "--units must be at most"),
     ("train-mc", lambda t: None, ["train", "--mc-samples", "-1"], "--mc-samples must be 0 (off)"),
     ("train-subset", lambda t: None, ["train", "--max-train-samples", "0"], "--max-train-samples must be a positive"),
     ("train-patience", lambda t: None, ["train", "--patience", "-1"], "--patience must be 0 (off)"),
     # train: files
     ("train-npz-missing", lambda t: None, ["train", "--dataset", "missing.npz"], "does not exist"),
-    ("train-data-dir", lambda t: None, ["train", "--dataset", "cifar10", "--data-dir", "nowhere"], "--data-dir nowhere does not exist"),
-    ("train-npz-garbage", lambda t: (t / "bad.npz").write_bytes(b"garbage"), ["train", "--dataset", "bad.npz"], "Cannot read"),
-    ("train-npz-keys", lambda t: np.savez(t / "k.npz", x_train=np.ones((4, 3))), ["train", "--dataset", "k.npz"], "lacks y_train"),
+    ("train-data-dir", lambda t: None, ["train", "--dataset", "cifar10", "--data-dir", "nowhere"],
+     "--data-dir nowhere does not exist"),
+    ("train-npz-garbage", lambda t: (t / "bad.npz").write_bytes(b"garbage"), ["train", "--dataset", "bad.npz"],
+     "Cannot read"),
+    ("train-npz-keys", lambda t: np.savez(t / "k.npz", x_train=np.ones((4, 3))), ["train", "--dataset", "k.npz"],
+     "lacks y_train"),
     ("train-npz-small-images", lambda t: _npz(t, "s.npz", x_train=np.ones((20, 3, 3)), x_val=np.ones((5, 3, 3))),
      ["train", "--dataset", "s.npz"], "too small for the CNN"),
-    ("train-npz-huge-labels", lambda t: _npz(t, "h.npz", y_train=np.full(20, 10**9)), ["train", "--dataset", "h.npz"], "labels reach"),
-    ("train-npz-nan", lambda t: _npz(t, "n.npz", x_val=np.full((5, 6), np.nan)), ["train", "--dataset", "n.npz"], "NaN or infinite"),
+    ("train-npz-huge-labels", lambda t: _npz(t, "h.npz", y_train=np.full(20, 10**9)), ["train", "--dataset", "h.npz"],
+     "labels reach"),
+    ("train-npz-nan", lambda t: _npz(t, "n.npz", x_val=np.full((5, 6), np.nan)), ["train", "--dataset", "n.npz"],
+     "NaN or infinite"),
     ("train-cifar-corrupt", _cifar_corrupt, ["train", "--dataset", "cifar10", "--data-dir", "cifar"], "corrupt"),
-    ("train-rcv1-corrupt", _rcv1_corrupt, ["train", "--dataset", "rcv1", "--data-dir", "."], "RCV1 not available or unreadable"),
+    ("train-rcv1-corrupt", _rcv1_corrupt, ["train", "--dataset", "rcv1", "--data-dir", "."],
+     "RCV1 not available or unreadable"),
     ("train-log-empty-name", lambda t: None, ["train", "--log", ""], "The log path is empty"),
     ("train-log-folder", lambda t: (t / "d").mkdir(), ["train", "--log", "d"], "is a folder"),
     ("train-log-no-parent", lambda t: None, ["train", "--log", "no/such/l.csv"], "does not exist; create it first"),
-    ("train-log-header", lambda t: (t / "o.csv").write_text("a,b\n1,2\n"), ["train", "--log", "o.csv"], "different header"),
+    ("train-log-header", lambda t: (t / "o.csv").write_text("a,b\n1,2\n"), ["train", "--log", "o.csv"],
+     "different header"),
     ("train-log-of-sweep", lambda t: [_log(t, "s.csv"), (t / "s.csv.sweep.json").write_text("{}")],
      ["train", "--log", "s.csv"], "belongs to a sweep"),
     # sweep: config keys, each with its line
     ("sweep-rate", lambda t: _toml(t, GRID.replace("[0.1]", "[1.5]")), ["sweep", "c.toml"], "line 4: grid.rates"),
-    ("sweep-lr-nan", lambda t: _toml(t, GRID + "lr = nan\n"), ["sweep", "c.toml"], "line 8: fixed.lr: expected a finite positive"),
-    ("sweep-lr-inf", lambda t: _toml(t, GRID + "lr = inf\n"), ["sweep", "c.toml"], "fixed.lr: expected a finite positive"),
-    ("sweep-seed-big", lambda t: _toml(t, GRID.replace("[fixed]", "seeds = [4294967296]\n[fixed]")), ["sweep", "c.toml"],
-     "grid.seeds: expected a list of integers in [0, 2^32)"),
+    ("sweep-lr-nan", lambda t: _toml(t, GRID + "lr = nan\n"), ["sweep", "c.toml"],
+     "line 8: fixed.lr: expected a finite positive"),
+    ("sweep-lr-inf", lambda t: _toml(t, GRID + "lr = inf\n"), ["sweep", "c.toml"],
+     "fixed.lr: expected a finite positive"),
+    ("sweep-seed-big", lambda t: _toml(t, GRID.replace("[fixed]", "seeds = [4294967296]\n[fixed]")),
+     ["sweep", "c.toml"], "grid.seeds: expected a list of integers in [0, 2^32)"),
     ("sweep-units-huge", lambda t: _toml(t, GRID.replace("units = [4]", "units = [1000000]\nbatch_sizes = [1000000]")),
      ["sweep", "c.toml"], "more than this machine's"),
     ("sweep-dataset-path", lambda t: _toml(t, GRID.replace('"digits"', '"missing.npz"')), ["sweep", "c.toml"],
      "line 1: dataset: Data file missing.npz does not exist"),
-    ("sweep-data-dir", lambda t: _toml(t, 'data_dir = "nowhere"\n' + GRID), ["sweep", "c.toml"], "data_dir: nowhere does not exist"),
+    ("sweep-data-dir", lambda t: _toml(t, 'data_dir = "nowhere"\n' + GRID), ["sweep", "c.toml"],
+     "data_dir: nowhere does not exist"),
     ("sweep-unknown-key", lambda t: _toml(t, GRID + "epocs = 3\n"), ["sweep", "c.toml"], "fixed.epocs: unknown key"),
     ("sweep-toml", lambda t: _toml(t, "dataset = \n"), ["sweep", "c.toml"], "not valid TOML"),
     ("sweep-missing-config", lambda t: None, ["sweep", "none.toml"], "Config none.toml does not exist"),
     ("sweep-shard", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--shard", "5/4"], "--shard must be K/N"),
-    ("sweep-log-folder", lambda t: [_toml(t, GRID), (t / "d").mkdir()], ["sweep", "c.toml", "--log", "d"], "is a folder"),
-    ("sweep-foreign-log", lambda t: [_toml(t, GRID), _log(t, "s.csv")], ["sweep", "c.toml", "--log", "s.csv"], "holds rows of other runs"),
+    ("sweep-log-folder", lambda t: [_toml(t, GRID), (t / "d").mkdir()], ["sweep", "c.toml", "--log", "d"],
+     "is a folder"),
+    ("sweep-foreign-log", lambda t: [_toml(t, GRID), _log(t, "s.csv")], ["sweep", "c.toml", "--log", "s.csv"],
+     "holds rows of other runs"),
     ("sweep-other-config", _state_of_other_config, ["sweep", "c.toml", "--log", "s.csv"], "different config"),
     ("sweep-long-field", _long_field_log, ["sweep", "c.toml", "--log", "s.csv"], "holds rows of other runs"),
     ("sweep-dry-run-lr-nan", lambda t: _toml(t, GRID + "lr = nan\n"), ["sweep", "c.toml", "--dry-run"], "fixed.lr"),
-    ("sweep-gpus", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--ray", "--gpus-per-run", "-1"], "--gpus-per-run must be 0, a fraction in (0, 1] or a whole number"),
-    ("sweep-cpus", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--ray", "--cpus-per-run", "0"], "--cpus-per-run must be a positive"),
-    ("sweep-fixed-gpus", lambda t: _toml(t, GRID + "gpus_per_run = 1.5\n"), ["sweep", "c.toml"], "fixed.gpus_per_run: expected"),
+    ("sweep-gpus", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--ray", "--gpus-per-run", "-1"],
+     "--gpus-per-run must be 0, a fraction in (0, 1] or a whole number"),
+    ("sweep-cpus", lambda t: _toml(t, GRID), ["sweep", "c.toml", "--ray", "--cpus-per-run", "0"],
+     "--cpus-per-run must be a positive"),
+    ("sweep-fixed-gpus", lambda t: _toml(t, GRID + "gpus_per_run = 1.5\n"), ["sweep", "c.toml"],
+     "fixed.gpus_per_run: expected"),
     # rank
     ("rank-missing", lambda t: None, ["rank", "none.csv"], "does not exist"),
     ("rank-format", lambda t: _log(t), ["rank", "l.csv", "--format", "xml"], "Invalid value for '--format'"),
@@ -139,9 +157,11 @@ CASES = [
     ("plan-delta-nan", _pilot, ["plan", "p.csv", "--delta", "nan"], "--delta. Expected a finite float >= 0"),
     ("plan-delta-negative", _pilot, ["plan", "p.csv", "--delta", "-0.05"], "--delta. Expected a finite float >= 0"),
     ("plan-power", _pilot, ["plan", "p.csv", "--delta", "0.05", "--power", "1"], "--power. Expected a float in (0, 1)"),
-    ("plan-shifted-control", _pilot, ["plan", "p.csv", "--delta", "0.05", "--control", "dropout", "--shifted", "Dropout"],
+    ("plan-shifted-control", _pilot,
+     ["plan", "p.csv", "--delta", "0.05", "--control", "dropout", "--shifted", "Dropout"],
      "--shifted is the --control (Dropout)"),
-    ("report-delta", _pilot, ["report", "p.csv", "--out", "r", "--delta", "-1"], "--delta. Expected a finite float >= 0"),
+    ("report-delta", _pilot, ["report", "p.csv", "--out", "r", "--delta", "-1"],
+     "--delta. Expected a finite float >= 0"),
     ("report-block-column", _pilot, ["report", "p.csv", "--out", "r", "--block-columns", "nosuch"],
      "--block-columns: no column nosuch"),
     ("train-export-timeout", lambda t: None, ["train", "--tensorboard", "tb", "--export-timeout", "inf"],
@@ -153,15 +173,19 @@ CASES = [
     # paths that are not what they must be
     ("report-out-root", _pilot, ["report", "p.csv", "--out", "/"], "is the root of the file system"),
     ("rank-plots-root", _pilot, ["rank", "p.csv", "--plots", "/"], "is the root of the file system"),
-    ("report-out-foreign-manifest", lambda t: [_pilot(t), (t / "m").mkdir(), (t / "m" / ".pernode-output").write_text("")],
+    ("report-out-foreign-manifest",
+     lambda t: [_pilot(t), (t / "m").mkdir(), (t / "m" / ".pernode-output").write_text("")],
      ["report", "p.csv", "--out", "m"], "(.pernode-output, which lists no output of `report`)"),
     ("sweep-config-fifo", lambda t: os.mkfifo(t / "f.toml"), ["sweep", "f.toml", "--dry-run"],
      "Config f.toml is not a regular file (a FIFO"),
-    ("train-npz-folder", lambda t: (t / "d.npz").mkdir(), ["train", "--dataset", "d.npz"], "Data file d.npz is a folder"),
+    ("train-npz-folder", lambda t: (t / "d.npz").mkdir(), ["train", "--dataset", "d.npz"],
+     "Data file d.npz is a folder"),
     # timeit
-    ("timeit-warmup", lambda t: None, ["timeit", "--dataset", "digits", "--epochs", "2", "--warmup", "2"], "--warmup must be in [0, --epochs)"),
+    ("timeit-warmup", lambda t: None, ["timeit", "--dataset", "digits", "--epochs", "2", "--warmup", "2"],
+     "--warmup must be in [0, --epochs)"),
     ("timeit-log-folder", lambda t: (t / "d").mkdir(), ["timeit", "--dataset", "digits", "--log", "d"], "is a folder"),
-    ("timeit-max-minutes", lambda t: None, ["timeit", "--dataset", "digits", "--max-minutes", "-1"], "--max-minutes must be a positive"),
+    ("timeit-max-minutes", lambda t: None, ["timeit", "--dataset", "digits", "--max-minutes", "-1"],
+     "--max-minutes must be a positive"),
 ]
 
 

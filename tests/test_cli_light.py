@@ -29,7 +29,7 @@ def test_option_parsing_errors_are_one_line_exit_2():
     for args, message in [
         (["train", "--rate", "abc"], "Invalid value for '--rate'"),
         (["train", "--bogus", "1"], "No such option: --bogus"),
-        (["rank"], "Missing argument 'logs'"),
+        (["rank"], "Missing argument 'LOG'"),
     ]:
         out = _pernode(*args)
         assert out.returncode == 2, out.stderr

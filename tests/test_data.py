@@ -131,7 +131,8 @@ def test_rcv1_missing(tmp_path):
 def test_npz_labels_onehot_multilabel(tmp_path):
     rng = np.random.default_rng(4)
     p = tmp_path / "flat.npz"
-    np.savez(p, x_train=rng.normal(size=(20, 6)), y_train=rng.integers(0, 3, 20), x_val=rng.normal(size=(5, 6)), y_val=rng.integers(0, 3, 5))
+    np.savez(p, x_train=rng.normal(size=(20, 6)), y_train=rng.integers(0, 3, 20), x_val=rng.normal(size=(5, 6)),
+             y_val=rng.integers(0, 3, 5))
     data = load_npz(p)
     assert data.backbone == "mlp" and not data.multilabel and data.n_outputs == 3
     p2 = tmp_path / "img.npz"
@@ -146,10 +147,14 @@ def test_npz_labels_onehot_multilabel(tmp_path):
     "arrays, message",
     [
         ({"x_train": np.zeros((4, 3)), "y_train": np.zeros(4, int)}, "lacks x_val, y_val"),
-        ({"x_train": np.zeros((4, 3)), "y_train": np.zeros(3, int), "x_val": np.zeros((2, 3)), "y_val": np.zeros(2, int)}, "lengths differ"),
-        ({"x_train": np.zeros((4, 3)), "y_train": np.zeros(4, int), "x_val": np.zeros((2, 5)), "y_val": np.zeros(2, int)}, "shapes differ"),
-        ({"x_train": np.zeros(4), "y_train": np.zeros(4, int), "x_val": np.zeros(2), "y_val": np.zeros(2, int)}, "must be numeric with shape"),
-        ({"x_train": np.zeros((4, 3)), "y_train": np.full((4, 2), 0.5), "x_val": np.zeros((2, 3)), "y_val": np.zeros((2, 2))}, "one-hot or multi-hot"),
+        ({"x_train": np.zeros((4, 3)), "y_train": np.zeros(3, int), "x_val": np.zeros((2, 3)),
+          "y_val": np.zeros(2, int)}, "lengths differ"),
+        ({"x_train": np.zeros((4, 3)), "y_train": np.zeros(4, int), "x_val": np.zeros((2, 5)),
+          "y_val": np.zeros(2, int)}, "shapes differ"),
+        ({"x_train": np.zeros(4), "y_train": np.zeros(4, int), "x_val": np.zeros(2),
+          "y_val": np.zeros(2, int)}, "must be numeric with shape"),
+        ({"x_train": np.zeros((4, 3)), "y_train": np.full((4, 2), 0.5), "x_val": np.zeros((2, 3)),
+          "y_val": np.zeros((2, 2))}, "one-hot or multi-hot"),
     ],
 )
 def test_npz_bad_shapes(tmp_path, arrays, message):

@@ -42,7 +42,8 @@ def test_inference_uses_plain_kernel():
     layer = _built(7, 3, 0.6)
     x = np.random.default_rng(1).normal(size=(9, 7)).astype("float32")
     np.testing.assert_allclose(to_numpy(layer(x)), x @ to_numpy(layer.kernel), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(to_numpy(_built(7, 3, 0.0)(x, training=True)), x @ to_numpy(layer.kernel), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(_built(7, 3, 0.0)(x, training=True)), x @ to_numpy(layer.kernel),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_config_and_save(tmp_path):

@@ -21,7 +21,8 @@ def _counting():
 
 def test_train_sweep_and_timeit_all_sync_the_device(tmp_path):
     with _counting() as sync:
-        assert runner.invoke(app, ["train", "--epochs", "2", "--log", str(tmp_path / "t.csv"), "--quiet", *TINY]).exit_code == 0
+        assert runner.invoke(app, ["train", "--epochs", "2", "--log", str(tmp_path / "t.csv"), "--quiet",
+                                   *TINY]).exit_code == 0
     assert sync.call_count == 2 * 2  # begin and end of each epoch
     assert pd.read_csv(tmp_path / "t.csv")["epoch_seconds"].gt(0).all()
 

@@ -79,7 +79,7 @@ def test_signed_rank_equals_the_exact_enumeration_on_decimal_data(zero_method):
 
 
 def test_walsh_averages_and_the_hodges_lehmann_interval_tie_exactly():
-    d = [0.3 - 0.1, 0.8 - 0.6, 0.1, 0.7 - 0.6, 0.5 - 0.3, -0.2]
+    # (0.3 - 0.1, 0.8 - 0.6, 0.1, 0.7 - 0.6, 0.5 - 0.3, -0.2) on the decimals: 1/5 twice, 1/10 three times
     exact_d = [frac(0.3) - frac(0.1), frac(0.8) - frac(0.6), Fraction(1, 10), frac(0.7) - frac(0.6),
                frac(0.5) - frac(0.3), Fraction(-1, 5)]
     ex = exact.from_fractions(np.array(exact_d, dtype=object))

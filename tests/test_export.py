@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 import urllib.request
 import warnings
 from dataclasses import asdict
@@ -36,13 +35,15 @@ from pernode_cli.export.columns import (
     IDENTITY_COLUMNS,
     METRIC_COLUMNS,
     OUTCOME_COLUMNS,
+    PARAM_COLUMNS,
     SETTING_COLUMNS,
     param_text,
     row_epoch,
 )
-from pernode_cli.export.destinations import mlflow_uri, tensorboard_folder
+from pernode_cli.export.mlflow_sink import mlflow_uri
+from pernode_cli.export.tensorboard_sink import tensorboard_folder
 from pernode_cli.logs import CsvLog
-from pernode_cli.training.records import TRAIN_COLUMNS, EpochRow
+from pernode_cli.schema import TRAIN_COLUMNS, EpochRow
 from tests.helpers import HEAVY_MODULES
 
 runner = CliRunner()
@@ -125,7 +126,7 @@ def test_columns_are_classified_once_and_text_rows_equal_typed_rows(tmp_path):
     typed = build_rows(RUNS[:1])[0]  # the same row before the CSV: Python values
     assert split_row(rows[0]) == split_row(typed)
     params, metrics, tags = split_row(rows[0])
-    assert {k: param_text(v) for k, v in params.items()} == {c: rows[0][c] for c in SETTING_COLUMNS if rows[0][c]}
+    assert {k: param_text(v) for k, v in params.items()} == {c: rows[0][c] for c in PARAM_COLUMNS if rows[0][c]}
     assert metrics == finite_metrics(rows[0]) and "mc_val_loss" not in metrics  # empty cells are not sent
     assert tags["machine"] == MACHINE and tags["status"] == "ok" and "run_end" not in tags
     extra = split_row({**rows[0], "val_loss": "nan", "my_score": "0.25", "my_note": "fast", "source": "x.csv"})[1:]
@@ -146,7 +147,7 @@ class Recorder(engine.Sink):
         self.error = error  # what a failed send raises: a slow tracker, or one nobody listens for
         self.sent, self.ended, self.calls = [], [], 0
 
-    def open_run(self, run_id, attempt, params, tags, first_row):
+    def open_run(self, run_id, attempt, params, tags, first_row, name):
         if run_id in self.refuse:
             raise ValueError("the tracker refuses this run")
         return (run_id, attempt), False
@@ -304,8 +305,9 @@ def test_destinations_are_checked_before_anything_is_sent(tmp_path):
     assert mlflow_uri(str(tmp_path / "m.db")) == f"sqlite:///{tmp_path / 'm.db'}"
     assert mlflow_uri(str(tmp_path / "mlruns")) == (tmp_path / "mlruns").as_uri()
     assert mlflow_uri((tmp_path / "mlruns").as_uri()) == (tmp_path / "mlruns").as_uri()
-    for bad, words in [("ftp://host/x", "unknown scheme"), ("http://", "names no host"), ("sqlite://x", "not an SQLite"),
-                       (f"sqlite:///{tmp_path}/no/m.db", "does not exist"), ("", "is empty")]:
+    for bad, words in [("ftp://host/x", "unknown scheme"), ("http://", "names no host"),
+                       ("sqlite://x", "not an SQLite"), (f"sqlite:///{tmp_path}/no/m.db", "does not exist"),
+                       ("", "is empty")]:
         with pytest.raises(PernodeError, match=words) as err:
             mlflow_uri(bad)
         assert "`mlflow`" in str(err.value)
@@ -383,7 +385,8 @@ def test_two_logs_that_disagree_on_an_epoch_are_reported_not_merged(tmp_path):
 
 def test_importing_the_export_package_imports_no_tracker_and_no_backend():
     code = ("import sys, pernode_cli.export, pernode_cli.stats.target\n"
-            "print(','.join(m for m in ('mlflow', 'tensorboard', 'tensorflow', 'keras', 'pandas') if m in sys.modules))")
+            "print(','.join(m for m in ('mlflow', 'tensorboard', 'tensorflow', 'keras', 'pandas')"
+            " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -391,19 +394,6 @@ def test_importing_the_export_package_imports_no_tracker_and_no_backend():
 # -- TensorBoard, read back with its own reader
 
 
-@pytest.fixture
-def tensorboard_reader(monkeypatch):
-    """TensorBoard's EventAccumulator in TensorBoard's own no-TensorFlow mode (TensorFlow is
-    installed here, and importing it would cost seconds)."""
-    monkeypatch.setitem(sys.modules, "tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    def read(folder):
-        acc = EventAccumulator(str(folder))
-        acc.Reload()
-        return acc
-
-    return read
 
 
 def _tensorboard_holds(read, folder: Path, rows: list):
@@ -422,7 +412,7 @@ def _tensorboard_holds(read, folder: Path, rows: list):
         assert got == [(s, float(v)) for s, v in points], tag  # each step once, equal to the CSV
     content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
-    settings = {c: rows[0][c] for c in SETTING_COLUMNS if rows[0][c] != ""}
+    settings = {c: rows[0][c] for c in PARAM_COLUMNS if rows[0][c] != ""}
     assert set(hparams) == set(settings)
     for name, cell in settings.items():
         value = hparams[name]
@@ -612,7 +602,7 @@ def _assert_tracker_equals_log(client, log: Path, tmp_path: Path, experiment: st
     assert set(runs) == set(attempts)
     for key, (lines, rows) in attempts.items():
         (run,) = runs[key]  # one MLflow run per run id and attempt: no duplicate
-        assert run.data.params == {c: rows[0][c] for c in SETTING_COLUMNS if rows[0][c] != ""}
+        assert run.data.params == {c: rows[0][c] for c in PARAM_COLUMNS if rows[0][c] != ""}
         for c in ("backend", "backend_version", "device", "machine", "pernode_version"):
             assert run.data.tags[c] == rows[0][c]
         assert run.data.tags["source"] == str(log.resolve())

@@ -205,13 +205,13 @@ def test_interrupts_say_what_is_saved(tmp_path):
                                 stderr=subprocess.PIPE, text=True)
         procs[word] = (proc, sig, code, tmp / "c.csv")
     deadline = time.time() + 180
-    for word, (proc, sig, code, log) in procs.items():
+    for _, (proc, sig, _, log) in procs.items():
         lock = log.with_name("c.csv.lock")
         while time.time() < deadline and not (lock.exists() and lock.read_text()):
             time.sleep(0.05)
         time.sleep(0.5)  # the sweep has begun: its log is locked and its first run is starting
         proc.send_signal(sig)
-    for word, (proc, sig, code, log) in procs.items():
+    for word, (proc, _, code, _) in procs.items():
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
         assert err.strip().startswith(f"{word}: c.csv holds") and "run the same command again to resume" in err

@@ -141,7 +141,8 @@ def test_direction_is_known_or_given_never_guessed(tmp_path):
     frame["auc"] = 1.0 - frame["val_loss"] / 3
     frame["myscore"] = frame["auc"]
     write_log(tmp_path / "l.csv", frame.to_dict("records"), columns=list(frame.columns))
-    auc = json.loads(runner.invoke(app, ["rank", str(tmp_path / "l.csv"), "--metric", "auc", "--format", "json"]).stdout)
+    auc = json.loads(runner.invoke(app, ["rank", str(tmp_path / "l.csv"), "--metric", "auc",
+                                         "--format", "json"]).stdout)
     low = json.loads(runner.invoke(app, ["rank", str(tmp_path / "l.csv"), "--metric", "val_loss",
                                         "--format", "json"]).stdout)
     (a,), (lo,) = auc["datasets"], low["datasets"]

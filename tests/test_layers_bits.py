@@ -156,7 +156,9 @@ def test_partial_reparam_perturbs_with_the_realised_rate(rate, at_once, monkeypa
     assert_variance_close(y.reshape(-1, 1), r / (1 - r))
 
 
-@pytest.mark.parametrize("n, k, m", [(128, 31, 8), (128, 2, 64), (124, 31, 4), (127, 31, 5), (1, 31, 1), (65, 2, 33), (64, 15, 8)])
+@pytest.mark.parametrize(
+    "n, k, m", [(128, 31, 8), (128, 2, 64), (124, 31, 4), (127, 31, 5), (1, 31, 1), (65, 2, 33), (64, 15, 8)]
+)
 def test_words_along_fill_the_axis_exactly_when_a_divisor_is_near(n, k, m):
     assert words_along(n, k) == m
     used = -(-n // m)

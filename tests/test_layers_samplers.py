@@ -22,7 +22,7 @@ def test_auto_resolves_to_chunked_for_a_registered_stir(monkeypatch):
     from pernode_cli.layers import samplers
 
     monkeypatch.setitem(samplers.AUTO_FUSED, keras.backend.backend(), False)  # the table without the kernel
-    register_stir("test_uniform_auto", _uniform_stir, overwrite=True)
+    register_stir("test_uniform_auto", _uniform_stir, replace=True)
     layer = PerNodeDense(4, 0.3, stir="test_uniform_auto")
     assert layer.sampler == "auto"
     assert layer.resolved_sampler() == "chunked"
@@ -39,7 +39,7 @@ def test_auto_resolves_to_chunked_for_a_registered_stir(monkeypatch):
 def test_sampler_signature_has_no_stir_name():
     import inspect
 
-    for fn in SAMPLERS.values():
+    for fn in (s.fn for s in SAMPLERS.values()):
         assert list(inspect.signature(fn).parameters) == ["x", "kernel", "rate", "stir_fn", "seed_generator"]
 
 
@@ -85,7 +85,9 @@ def test_drawing_a_block_leaves_the_layer_state_alone():
     np.testing.assert_array_equal(to_numpy(source.block((3, 4), seed)), x)
 
 
-@pytest.mark.parametrize("d_in, expected", [(4096, 128), (256, 128), (65536, 128), (40, 40), (7, 7), (129, 65), (1000, 125)])
+@pytest.mark.parametrize(
+    "d_in, expected", [(4096, 128), (256, 128), (65536, 128), (40, 40), (7, 7), (129, 65), (1000, 125)]
+)
 def test_chunk_size_pads_less_than_one_input_per_chunk(d_in, expected, monkeypatch):
     # 2**21 elements at batch 128 and 128 units: a target of 128 inputs, so n = ceil(d_in /
     # 128) chunks of ceil(d_in / n). A 256-wide input is two chunks of 128 (the earlier
@@ -150,10 +152,38 @@ def test_auto_follows_the_measured_table_for_the_backend(monkeypatch):
     assert layer.resolved_sampler() == "reference"
     monkeypatch.setitem(samplers.AUTO_REFERENCE_ELEMENTS, backend, 0)
     assert layer.resolved_sampler() == "chunked"
-    # The shipped table (README): at 128 units, the digits / RCV1 width 256 and the CIFAR-10
+    # The shipped table (docs/layers.md): at 128 units, the digits / RCV1 width 256 and the CIFAR-10
     # width 4,096, and Speech Commands' 65,536 (always the chunk loop: memory).
     monkeypatch.undo()
     monkeypatch.setitem(samplers.AUTO_FUSED, backend, False)
     expected = {"tensorflow": ["chunked"] * 3, "jax": ["reference", "chunked", "chunked"],
                 "torch": ["reference", "reference", "chunked"]}
     assert [resolve_sampler("auto", "bernoulli", d, 128) for d in (256, 4096, 65536)] == expected[backend]
+
+
+def test_a_registered_sampler_serves_existing_variants_and_auto_picks_it_by_priority():
+    from pernode_cli import register_sampler
+    from pernode_cli.catalog import catalog
+    from pernode_cli.layers import samplers
+    from pernode_cli.models import build_model, module_sampler
+
+    saved = samplers.SAMPLERS.snapshot()
+    try:
+        def doubled_reference(x, kernel, rate, stir_fn, seed_generator):
+            return samplers.reference_sampler(x, kernel, rate, stir_fn, seed_generator)
+
+        register_sampler("plugin_ref", doubled_reference, stirs=("bernoulli",), auto=lambda stir, d, u: True,
+                         priority=99, description="a plugin's sampler")
+        assert resolve_sampler("auto", "bernoulli", 256, 128) == "plugin_ref"
+        assert resolve_sampler("auto", "gaussian", 256, 128) == "local_reparam"  # not exact for that stir
+        model = build_model((8, 8, 1), 10, "cnn", "PerNodeBernoulli", 4, 0.3, seed=0)
+        assert module_sampler(model) == "plugin_ref"
+        assert {"name": "plugin_ref", "description": "a plugin's sampler"}.items() <= next(
+            r for r in catalog("samplers") if r["name"] == "plugin_ref").items()
+        with pytest.raises(ValueError, match="already registered"):
+            register_sampler("Plugin_Ref", doubled_reference)
+        with pytest.raises(ValueError, match="argument `fn`"):
+            register_sampler("bad", lambda x: x)
+    finally:
+        samplers.SAMPLERS.restore(saved)
+    assert resolve_sampler("auto", "bernoulli", 256, 128) != "plugin_ref"

@@ -10,14 +10,15 @@ from pernode_cli.cli import app
 from pernode_cli.layers import MaskEnsemble, PerNodeDense
 from pernode_cli.logs import CsvLog
 from pernode_cli.training.mc import MCPredictor
-from pernode_cli.training.config import TrainConfig
+from pernode_cli.training.config import RunSpec as TrainConfig
 from pernode_cli.training.run import train_run
 
 runner = CliRunner()
 
 
 def test_deterministic_variant_mc_equals_plain_evaluation(tmp_path):
-    config = TrainConfig(variant="PerNodeGaussian_Fixed", epochs=1, units=8, batch_size=32, max_train_samples=96, mc_samples=1)
+    config = TrainConfig(variant="PerNodeGaussian_Fixed", epochs=1, units=8, batch_size=32, max_train_samples=96,
+                         mc_samples=1)
     row = train_run(config, CsvLog(tmp_path / "l.csv")).rows[0]
     assert row["mc_passes"] == 1
     assert row["mc_val_loss"] == pytest.approx(row["val_loss"], rel=1e-4)

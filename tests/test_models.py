@@ -25,7 +25,7 @@ def test_unknown_variant_lists_valid_ones():
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_fairness_rule(variant):
     module = model_strategy_adder(variant, 16, 0.3, seed=1)
-    kinds = [type(l) for l in module]
+    kinds = [type(lyr) for lyr in module]
     if variant.startswith("PerNode"):
         assert kinds == [PerNodeDense]
         assert module[0].units == 16 and module[0].activation.__name__ == "relu"
@@ -57,7 +57,7 @@ def test_fairness_rule(variant):
 )
 def test_backbones(shape, backbone, flat):
     model = build_model(shape, 5, backbone, "Dropout", 32, 0.5, multilabel=backbone == "mlp")
-    module_input = next(l for l in model.layers if isinstance(l, keras.layers.Dropout)).input
+    module_input = next(lyr for lyr in model.layers if isinstance(lyr, keras.layers.Dropout)).input
     assert module_input.shape[-1] == flat
     assert model.output_shape == (None, 5)
     out = model.predict(np.zeros((2,) + shape, "float32"), verbose=0)

@@ -236,7 +236,7 @@ def test_user_defined_stir_serializes(tmp_path):
         a = float(np.sqrt(3 * rate / (1 - rate)))
         return keras.random.uniform(shape, 1 - a, 1 + a, seed=seed_generator, dtype=dtype)
 
-    register_stir("test_uniform", uniform_stir, overwrite=True)
+    register_stir("test_uniform", uniform_stir, replace=True)
     layer = _built("test_uniform", "reference", 0.2)
     x = np.random.default_rng(8).normal(size=(1, D_IN)).astype("float32")
     y = to_numpy(layer(np.repeat(x, BATCH, axis=0), training=True))

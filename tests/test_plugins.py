@@ -4,7 +4,6 @@ plugin package through every command as real processes."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 import pernode_cli
 from pernode_cli.cli import app
 from pernode_cli.variants import REGISTRY
+from tests.helpers import installed_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "pernode-example-plugin"
@@ -37,11 +37,10 @@ def clean_registry():
     from pernode_cli.backbones import BACKBONES
     from pernode_cli.data import DATASETS
 
-    saved = dict(REGISTRY), dict(DATASETS), dict(BACKBONES)
+    saved = REGISTRY.snapshot(), DATASETS.snapshot(), BACKBONES.snapshot()
     yield
     for registry, before in zip((REGISTRY, DATASETS, BACKBONES), saved):
-        registry.clear()
-        registry.update(before)
+        registry.restore(before)
 
 
 def test_registering_validates_every_argument_and_refuses_a_taken_name(clean_registry):
@@ -100,10 +99,11 @@ def test_plugins_by_path_and_in_a_config_and_a_failing_one_is_one_line(tmp_path,
     assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1
     assert "Plugin bad.py failed to import (RuntimeError: no GPU here)" in bad.output
     missing = runner.invoke(app, ["train", "--plugin", "no_such_module_xyz"])
-    assert missing.exit_code == 2 and "Plugin no_such_module_xyz failed to import (ModuleNotFoundError" in missing.output
+    assert (missing.exit_code == 2
+            and "Plugin no_such_module_xyz failed to import (ModuleNotFoundError" in missing.output)
     (tmp_path / "other.py").write_text(PLAIN.format(name="MineB"))
-    (tmp_path / "c.toml").write_text('plugins = ["other.py"]\ndataset = "digits"\n[grid]\nvariants = ["MineB", "Dense"]\n'
-                                     'rates = [0.1]\nunits = [4]\n[fixed]\nepochs = 1\n')
+    (tmp_path / "c.toml").write_text('plugins = ["other.py"]\ndataset = "digits"\n[grid]\n'
+                                     'variants = ["MineB", "Dense"]\nrates = [0.1]\nunits = [4]\n[fixed]\nepochs = 1\n')
     dry = runner.invoke(app, ["sweep", "c.toml", "--dry-run"])
     assert dry.exit_code == 0 and "MineB" in dry.stdout, dry.output
 
@@ -115,7 +115,8 @@ def test_rank_and_report_rank_whatever_variants_the_log_holds(tmp_path):
     for r in rows:
         r["module_params"] = 1000 if r["variant"] == "AlsoUnknown" else 2000
     log = write_log(tmp_path / "l.csv", rows)
-    out = json.loads(runner.invoke(app, ["rank", str(log), "--format", "json", "--control", "notregisteredhere"]).stdout)
+    out = json.loads(runner.invoke(app, ["rank", str(log), "--format", "json",
+                                         "--control", "notregisteredhere"]).stdout)
     (d,) = out["datasets"]
     assert {v["variant"] for v in d["variants"]} == {"NotRegisteredHere", "Dropout", "AlsoUnknown"}
     assert d["posthoc"]["control"] == "NotRegisteredHere"
@@ -124,14 +125,8 @@ def test_rank_and_report_rank_whatever_variants_the_log_holds(tmp_path):
 
 def _site_with_example(tmp_path) -> Path:
     """The example plugin on a path with its distribution metadata, as an install leaves it."""
-    site = tmp_path / "site"
-    shutil.copytree(EXAMPLE / "pernode_example", site / "pernode_example")
-    meta = site / "pernode_example_plugin-0.1.0.dist-info"
-    meta.mkdir()
-    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: pernode-example-plugin\nVersion: 0.1.0\n")
-    (meta / "entry_points.txt").write_text("[pernode.plugins]\nexample = pernode_example.plugin\n")
-    (meta / "top_level.txt").write_text("pernode_example\n")
-    return site
+    return installed_copy(EXAMPLE / "pernode_example", tmp_path / "site", "pernode-example-plugin", "0.1.0",
+                          "pernode.plugins", "example = pernode_example.plugin")
 
 
 def _run(cwd, site, *args, timeout=300):

@@ -143,7 +143,8 @@ def test_globs_merge_and_datasets_ranked_apart(tmp_path):
     datasets = json.loads(result.stdout)["datasets"]
     assert [d["dataset"] for d in datasets] == ["cifar10", "speech_commands"]
     assert datasets[1]["variants"][0]["variant"] == "MaskEnsemble"
-    only = json.loads(runner.invoke(app, ["rank", str(tmp_path / "*.csv"), "--dataset", "cifar10", "--format", "json"]).stdout)
+    only = json.loads(runner.invoke(app, ["rank", str(tmp_path / "*.csv"), "--dataset", "cifar10",
+                                          "--format", "json"]).stdout)
     assert len(only["datasets"]) == 1
 
 

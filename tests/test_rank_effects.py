@@ -95,7 +95,7 @@ def test_a_run_that_never_reaches_the_target_ranks_last(log, ranked):
     for v in never:
         assert np.isnan(m[:, names.index(v)]).all()
     ranks = sps.rankdata(np.where(np.isnan(m), np.inf, m), axis=1)
-    for block, key in zip(ranks, t["blocks"]["keys"]):
+    for block, _ in zip(ranks, t["blocks"]["keys"]):
         for v in never:
             assert block[names.index(v)] == block.max()  # censored: no better than any run that arrived
     means = {v["variant"]: v["mean_rank"] for v in t["variants"]}

@@ -1,7 +1,6 @@
 """`rank` reads each row once: finished attempts, duplicates, conflicts, labels, status, strict
 JSON, mixed settings; and the design that ran is named in every output."""
 
-import csv
 import json
 
 import numpy as np
@@ -13,7 +12,7 @@ from pernode_cli.cli import app
 from pernode_cli.errors import PernodeError
 from pernode_cli.stats.ranking import rank_logs
 from pernode_cli.stats.rows import clean_rows, mixed_settings
-from pernode_cli.training.records import TRAIN_COLUMNS
+from pernode_cli.schema import TRAIN_COLUMNS
 from tests.logs_factory import VARIANTS, write_log
 from tests.logs_factory import log_rows as schema3_rows
 
@@ -81,13 +80,15 @@ def test_identical_copies_count_once(tmp_path):
         both = rank_json(*logs)["datasets"][0]
         assert both["left_out"]["duplicates"] == len(rows) and both["left_out"]["ranked"] == len(rows)
         assert {k: v for k, v in both.items() if k != "left_out"} == {k: v for k, v in alone.items() if k != "left_out"}
-    assert f"{len(rows)} row(s) that repeat a row already read" in runner.invoke(app, ["rank", str(merged), str(copy)]).stdout
+    assert (f"{len(rows)} row(s) that repeat a row already read"
+            in runner.invoke(app, ["rank", str(merged), str(copy)]).stdout)
 
 
 def test_conflicting_finished_rows_are_refused_naming_the_run_and_both_files(tmp_path):
     rows = schema3_rows()
     a = write_log(tmp_path / "a.csv", rows)
-    b = write_log(tmp_path / "b.csv", [dict(r, val_loss=r["val_loss"] + 0.1) if i == 5 else r for i, r in enumerate(rows)])
+    b = write_log(tmp_path / "b.csv",
+                  [dict(r, val_loss=r["val_loss"] + 0.1) if i == 5 else r for i, r in enumerate(rows)])
     before = a.read_bytes(), b.read_bytes()
     out = one_line_error(a, b)
     assert rows[5]["run_id"] in out and "a.csv" in out and "b.csv" in out and "epoch 2" in out
@@ -171,7 +172,8 @@ def test_mixed_settings_are_pointed_out(tmp_path):
     text = runner.invoke(app, ["rank", str(log), "--design", "paper"]).stdout
     lines = [line for line in text.splitlines() if "Mixed settings" in line]
     assert len(lines) == 1 and "epochs (Dropout 4" in lines[0]
-    assert "Mixed settings" in runner.invoke(app, ["rank", str(log), "--design", "paper", "--format", "markdown"]).stdout
+    assert "Mixed settings" in runner.invoke(app, ["rank", str(log), "--design", "paper",
+                                                   "--format", "markdown"]).stdout
     same = write_log(tmp_path / "same.csv", schema3_rows())
     assert rank_json(same)["datasets"][0]["mixed_settings"] == {}
     assert mixed_settings(pd.DataFrame(schema3_rows())) == {}

@@ -9,8 +9,8 @@ from pernode_cli.errors import PernodeError
 from pernode_cli.logs import RunInLog
 from pernode_cli.schema import make_run_id
 from pernode_cli.stats.blocks import block_matrices
-from pernode_cli.sweep.config import load_config
-from pernode_cli.sweep.plan import plan_table, planned_runs
+from pernode_cli.sweeps.config import load_config
+from pernode_cli.sweeps.plan import plan_table, planned_runs
 from pernode_cli.training.config import RunSpec
 from pernode_cli.variants import get_variant, run_rate
 from tests.logs_factory import log_rows

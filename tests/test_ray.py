@@ -19,8 +19,8 @@ import pytest
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
-from pernode_cli.sweep.config import load_config  # noqa: E402
-from pernode_cli.sweep.loop import run_sweep  # noqa: E402
+from pernode_cli.sweeps.config import load_config  # noqa: E402
+from pernode_cli.sweeps.loop import run_sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "sample_configs" / "smoke.toml"
@@ -37,7 +37,8 @@ def _finished(log: Path) -> pd.DataFrame:
 
 
 def _workers() -> list:
-    return [p for p in psutil.process_iter(["pid", "cmdline"]) if "ray::train_task" in " ".join(p.info["cmdline"] or [])]
+    return [p for p in psutil.process_iter(["pid", "cmdline"])
+            if "ray::train_task" in " ".join(p.info["cmdline"] or [])]
 
 
 def _wait(condition, seconds: float, proc) -> bool:

@@ -3,15 +3,14 @@
 import csv
 import json
 import re
-import shutil
-import subprocess
 
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from pernode_cli.cli import app
-from pernode_cli.stats.timing import TIMING_COLUMNS
+from pernode_cli.rendering.document import slug
+from pernode_cli.schema import TIMING_COLUMNS
 from tests.helpers import heavy_modules_after
 from tests.logs_factory import log_rows as schema3_rows
 from tests.logs_factory import write_log
@@ -38,9 +37,19 @@ def write_timings(path):
     return path
 
 
-@pytest.fixture(scope="module")
+BUILT: dict = {}  # the report of ``made``, built once per process whichever module asks first
+
+
+@pytest.fixture(scope="session")
 def made(tmp_path_factory):
-    """A report of two data sets (3 and 4 configurations, 2 seeds on digits) with a timing log."""
+    """A report of two data sets (3 and 4 configurations, 2 seeds on digits) with a timing log
+    (test_report_browser reads it too)."""
+    if "made" not in BUILT:
+        BUILT["made"] = build_report(tmp_path_factory)
+    return BUILT["made"]
+
+
+def build_report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bench")
     logs = [write_log(folder / "digits.csv", schema3_rows(seeds=(0, 1))),
             write_log(folder / "cifar.csv", schema3_rows(dataset="cifar10", rates=(0.1, 0.3, 0.5, 0.7), seed=4))]
@@ -79,21 +88,35 @@ def test_report_numbers_are_ranks_numbers_under_each_design(made):
 def test_report_is_self_contained_and_every_image_exists(made):
     _, out = made
     html = (out / "index.html").read_text()
-    sources = re.findall(r'<img src="([^"]+)"', html)
-    links = re.findall(r'href="([^"]+)"', html)
+    figures = re.findall(r'<figure class="fig" id="([^"]+)">(.*?)</figure>', html, flags=re.S)
     # Per data set Fig. 2, Fig. 3, curves, 2 CD diagrams and the configs design's performance
-    # profiles; across data sets a CD diagram and profiles; the timing dot plot.
-    assert len(sources) == 2 * 6 + 2 + 1
-    for ref in sources + links:
-        assert not re.match(r"[a-z]+:", ref) and (out / ref).is_file(), ref
-    for bad in ("<script", "<link", "@import", "url(", "http://", "https://"):
+    # profiles; across data sets a CD diagram and profiles; the timing dot plot. Each inline, in
+    # its wide and its phone layout, with real text.
+    assert len(figures) == 2 * 6 + 2 + 1
+    for name, body in figures:
+        svgs = re.findall(r"<svg\b.*?</svg>", body, flags=re.S)
+        assert len(svgs) == 2 and all(re.search(r"<text\b[^>]*>[^<]+", svg) for svg in svgs), name
+    assert "<img" not in html and "<object" not in html and "<iframe" not in html
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # the figures' ids prefixed, each once in the page
+    for ref in re.findall(r'href="([^"]+)"', html):
+        if ref.startswith("#"):
+            assert ref[1:] in ids, ref
+        elif not ref.startswith("data:image/png;base64,"):  # a colour bar, inside its SVG
+            assert not re.match(r"[a-z]+:", ref) and (out / ref).is_file(), ref
+    for bad in ("<script", "<link", "@import", "http://", "https://", "@font-face"):
         assert bad not in html
+    assert re.findall(r"url\((?!#)", html) == []  # only the SVGs' own clip paths
+    h2 = re.findall(r"<h2[^>]*>(.*?)</h2>", html)
+    assert h2[:2] == ["Summary", "Contents"] and h2[2] == "What produced these numbers", h2
     md = (out / "index.md").read_text()
+    anchors = {slug(h) for h in re.findall(r"^#+ (.+)$", md, flags=re.M)}
     for ref in re.findall(r"\]\(([^)]+)\)", md):
-        assert (out / ref).is_file(), ref
+        assert ref[1:] in anchors if ref.startswith("#") else (out / ref).is_file(), ref
     for svg in (out / "figures").glob("*.svg"):
         text = svg.read_text()
         assert not re.search(r'(href|src)="(?!#|data:image/png;base64,)', text), svg.name  # inline only
+        assert re.search(r"<text\b[^>]*font-family: 'DejaVu Sans', 'Arial', 'Helvetica'", text), svg.name
     for png in (out / "figures").glob("*.png"):
         with Image.open(png) as im:
             assert min(im.info["dpi"]) >= 199.9 and im.size[0] >= 1000, png.name
@@ -145,9 +168,11 @@ def test_bad_input_is_one_line_and_touches_nothing(tmp_path):
 def test_report_imports_no_training_backend(tmp_path):
     log = write_log(tmp_path / "log.csv", schema3_rows(rates=(0.2, 0.4, 0.6), epochs=2))
     quick_figures = (
-        "from pernode_cli.report import plots\n"
-        "def quick(fig, plt, stem, caption, alt):  # figures are built, not rendered (which imports nothing new)\n"
+        "from pernode_cli.rendering import plots\n"
+        "def quick(fig, plt, stem, caption, alt, phone=None):  # built, not rendered (which imports nothing new)\n"
         "    plt.close(fig)\n"
+        "    if phone is not None:\n"
+        "        plt.close(phone)\n"
         "    return plots.FigureFile(stem=stem, caption=caption, alt=alt, svg=b'<svg/>', png=b'')\n"
         "plots.render = quick\n"
     )
@@ -155,32 +180,29 @@ def test_report_imports_no_training_backend(tmp_path):
     assert (tmp_path / "r" / "index.html").is_file()
 
 
-PROBE = """<script>
-window.addEventListener('load', function () {
-  var imgs = Array.prototype.slice.call(document.images);
-  var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
-                   .map(function (i) { return i.getAttribute('src'); });
-  document.body.setAttribute('data-probe', JSON.stringify({images: imgs.length, broken: broken}));
-});
-</script></body>"""
+def test_numbers_in_one_column_share_one_format():
+    from pernode_cli.rendering.numbers import Interval, column_format, format_rows
+
+    rows = [{"Variant": "A", "loss": 0.129, "p (Holm)": 0.0004, "rank": 1, "CI": Interval(0.1, 0.12345), "W": 1.0},
+            {"Variant": "B", "loss": 0.12034, "p (Holm)": 0.25, "rank": 2.5, "CI": Interval(None, 0.2), "W": None}]
+    assert format_rows(rows) == [
+        {"Variant": "A", "loss": "0.1290", "p (Holm)": "< 0.001", "rank": "1.0", "CI": "[0.1000, 0.1235]", "W": "1"},
+        {"Variant": "B", "loss": "0.1203", "p (Holm)": "0.250", "rank": "2.5", "CI": "n/a", "W": "n/a"}]
+    assert [column_format("x", [1, 2])(v) for v in (1, 2, None, True)] == ["1", "2", "n/a", "yes"]
+    assert [column_format("x", [12345.6, 0.5])(v) for v in (12345.6, 0.5, -0.0001)] == ["12345.6", "0.5", "0.0"]
+    assert column_format("x", [2e-9, 3e-8])(2e-9) == "2.00e-09"  # a tiny column in scientific notation, all of it
+    assert column_format("x", [float("inf"), 0.25])(float("inf")) == "inf"
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
-def test_report_renders_in_a_headless_browser(made, tmp_path):
-    """No console message, every image loaded (a probe script added to a copy of the page counts them)."""
-    _, out = made
-    page = tmp_path / "report"
-    shutil.copytree(out, page)
-    (page / "probe.html").write_text((page / "index.html").read_text().replace("</body>", PROBE))
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-             "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom"]
-    run = subprocess.run(["chromium", *flags, (page / "probe.html").as_uri()], capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    probe = re.search(r'data-probe="([^"]+)"', run.stdout)
-    assert probe, run.stdout[-2000:]
-    found = json.loads(probe.group(1).replace("&quot;", '"'))
-    assert found == {"images": 15, "broken": []}
-    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
-    assert console == []
+def test_html_text_and_inline_figures():
+    from pernode_cli.rendering.html import inline, svg_inline
+
+    assert inline("give `--delta` <x>") == "give <code>--delta</code> &lt;x&gt;"
+    assert "`" not in inline("a lone ` backtick") and "`" not in inline("`a` and ` b")
+    svg = (b'<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/x.dtd">\n'
+           b'<svg xmlns:xlink="http://www.w3.org/1999/xlink" xmlns="http://www.w3.org/2000/svg"><metadata>http://x'
+           b'</metadata><defs><style>*{a:b}</style><path id="m1"/><clipPath id="p2"/></defs>'
+           b'<use xlink:href="#m1"/><g clip-path="url(#p2)"><text>hi</text></g></svg>')
+    out = svg_inline(svg, "f-", 'a "b"')
+    assert out.startswith('<svg role="img" aria-label="a &quot;b&quot;">') and "http" not in out and "<style" not in out
+    assert 'id="f-m1"' in out and 'href="#f-m1"' in out and "url(#f-p2)" in out and "<text>hi</text>" in out

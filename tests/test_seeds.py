@@ -151,7 +151,7 @@ def _report_on(backend_name: str) -> dict:
     out = subprocess.run([sys.executable, "-c", _CHILD, backend_name], capture_output=True, text=True,
                          env=env, cwd=root, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    line = next(l for l in out.stdout.splitlines() if l.startswith("REPORT "))
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("REPORT "))
     return json.loads(line[len("REPORT "):])
 
 

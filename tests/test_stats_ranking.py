@@ -215,7 +215,8 @@ def test_across_data_sets_demsar_blocks_pooled_named_and_control_limits_pairs():
     result = rank_logs(frame, design="configs", across="datasets", control="B")
     assert [r.dataset for r in result.datasets] == ["alpha", "mid", "zeta"]
     a = result.across
-    assert a.design == "datasets" and a.blocks.kind == "data sets" and a.blocks.n == 3 and a.blocks.columns == ("dataset",)
+    assert (a.design == "datasets" and a.blocks.kind == "data sets" and a.blocks.n == 3
+            and a.blocks.columns == ("dataset",))
     assert a.posthoc.family == "against control" and {t.b for t in a.posthoc.pairs} == {"B"}
     assert {t.a for t in a.posthoc.pairs} == {"A", "C", "D"}
     # The per-data-set value is the exact mean over the data set's configurations.

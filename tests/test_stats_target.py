@@ -109,7 +109,8 @@ def test_censored_as_worst_keeps_the_ranks_and_makes_pairwise_tests_defined():
     assert friedman(finite, maximize=False).chi2 == friedman(m, maximize=False).chi2
     diffs = np.abs(finite[:, :, None] - finite[:, None, :])
     reached = np.isfinite(m)
-    assert diffs[reached[:, :, None] & ~reached[:, None, :]].min() > diffs[reached[:, :, None] & reached[:, None, :]].max()
+    assert (diffs[reached[:, :, None] & ~reached[:, None, :]].min()
+            > diffs[reached[:, :, None] & reached[:, None, :]].max())
     pairs = [signed_rank(finite[:, a] - finite[:, b]) for a, b in ((0, 1), (0, 2), (1, 2))]
     assert all(np.isfinite(t.p) for t in pairs)
 
@@ -154,8 +155,8 @@ def test_missing_seconds_and_empty_selections_are_one_line():
 
 
 def test_the_figure_draws_each_variants_step_function():
-    from pernode_cli.report.plots import pyplot
-    from pernode_cli.report.target_plot import reach_plot, target_figures
+    from pernode_cli.rendering.plots import pyplot
+    from pernode_cli.rendering.target_plot import reach_plot, target_figures
 
     times = time_to_target(hand_frame(), "val_acc>=0.95")
     plt = pyplot()

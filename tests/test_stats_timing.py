@@ -10,11 +10,10 @@ import pytest
 from scipy import stats
 
 from pernode_cli.errors import PernodeError
+from pernode_cli.schema import TIMING_COLUMNS, TimingRecord
 from pernode_cli.stats.timing import (
     CV_THRESHOLD,
     OUTLIER_Z,
-    TIMING_COLUMNS,
-    TimingRecord,
     apply_ratios,
     cell_text,
     collect_warnings,

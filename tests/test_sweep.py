@@ -6,12 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 from pernode_cli.cli import app
-from pernode_cli.sweep.config import load_config
+from pernode_cli.sweeps.config import load_config
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog
-from pernode_cli.sweep.loop import run_sweep
-from pernode_cli.sweep.plan import parse_shard, plan
-from pernode_cli.sweep.state import state_path
+from pernode_cli.sweeps.loop import run_sweep
+from pernode_cli.sweeps.plan import parse_shard, plan
+from pernode_cli.sweeps.state import state_path
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,15 +55,21 @@ def test_sample_configs_parse_with_the_papers_grids():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ('dataset = "digits"\n[grid]\nvariants = ["Dropout"]\nrates = [0.5]\nwidths = [3]\n', "line 5: grid.widths: unknown key"),
-        ('dataset = "digits"\n[grid]\nvariants = ["Dropout"]\nrates = [1.5]\n', "line 4: grid.rates: expected a list of rates in [0, 1)"),
-        ('dataset = "digits"\n[grid]\nvariants = ["Dropout"]\nrates = [0.5]\n[fixed]\nepochs = "ten"\n', "line 6: fixed.epochs: expected a positive integer"),
-        ('dataset = "digits"\n[grid]\nvariants = ["Drop"]\nrates = [0.5]\n', "line 3: grid.variants: Unknown variant 'Drop'"),
+        ('dataset = "digits"\n[grid]\nvariants = ["Dropout"]\nrates = [0.5]\nwidths = [3]\n',
+         "line 5: grid.widths: unknown key"),
+        ('dataset = "digits"\n[grid]\nvariants = ["Dropout"]\nrates = [1.5]\n',
+         "line 4: grid.rates: expected a list of rates in [0, 1)"),
+        ('dataset = "digits"\n[grid]\nvariants = ["Dropout"]\nrates = [0.5]\n[fixed]\nepochs = "ten"\n',
+         "line 6: fixed.epochs: expected a positive integer"),
+        ('dataset = "digits"\n[grid]\nvariants = ["Drop"]\nrates = [0.5]\n',
+         "line 3: grid.variants: Unknown variant 'Drop'"),
         ('dataset = "digits"\n[grid]\nrates = [0.5]\n', "missing required key 'variants' in [grid]"),
-        ('dataset = 3\n[grid]\nvariants = ["Dropout"]\nrates = [0.5]\n', "line 1: dataset: expected a non-empty string"),
+        ('dataset = 3\n[grid]\nvariants = ["Dropout"]\nrates = [0.5]\n',
+         "line 1: dataset: expected a non-empty string"),
         ('dataset = "digits"\n[gird]\nvariants = ["Dropout"]\n', "line 2: gird: unknown key"),
         ('dataset = "digits"\n[grid\n', "not valid TOML"),
-        ('dataset = "digits"\n[grid]\nvariants = ["Dropout"]\nrates = [0.5]\nunits = [0]\n', "line 5: grid.units: expected a list of positive integers"),
+        ('dataset = "digits"\n[grid]\nvariants = ["Dropout"]\nrates = [0.5]\nunits = [0]\n',
+         "line 5: grid.units: expected a list of positive integers"),
     ],
 )
 def test_config_errors_name_key_and_line(tmp_path, text, message):

@@ -27,14 +27,16 @@ def test_parse_variants():
 
 def test_timeit_cli_json_and_log(tmp_path):
     log = tmp_path / "t.csv"
-    result = runner.invoke(app, ["timeit", "--dataset", "digits", "--variants", "Dropout,PerNodeBernoulli,PerNodeGaussian",
+    result = runner.invoke(app, ["timeit", "--dataset", "digits",
+                                 "--variants", "Dropout,PerNodeBernoulli,PerNodeGaussian",
                                  "--epochs", "3", "--warmup", "1", "--steps-per-epoch", "2", "--batch-size", "16",
                                  "--units", "8", "--format", "json", "--quiet", "--log", str(log)])
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     assert [r["variant"] for r in records] == ["Dropout", "PerNodeBernoulli", "PerNodeGaussian"]
     for r in records:
-        assert {"dataset", "variant", "mean_s", "std_s", "median_s", "n", "ratio_to_dropout", "device", "backend", "sampler"} <= set(r)
+        assert {"dataset", "variant", "mean_s", "std_s", "median_s", "n", "ratio_to_dropout", "device", "backend",
+                "sampler"} <= set(r)
         assert r["n"] == 2 and len(r["warmup_s"]) == 1 and r["mean_s"] > 0
         assert r["ratio_to_dropout"] == pytest.approx(r["mean_s"] / records[0]["mean_s"])
     # auto's choice for the Bernoulli stir depends on the backend (TensorFlow: always chunked).
@@ -42,7 +44,8 @@ def test_timeit_cli_json_and_log(tmp_path):
 
     bernoulli = {"fused"} if fused.available() else (
         {"chunked"} if keras.backend.backend() == "tensorflow" else {"chunked", "reference"})
-    assert records[0]["sampler"] == "" and records[1]["sampler"] in bernoulli and records[2]["sampler"] == "local_reparam"
+    assert (records[0]["sampler"] == "" and records[1]["sampler"] in bernoulli
+            and records[2]["sampler"] == "local_reparam")
     assert records[0]["device"] == "CPU"
     assert len(pd.read_csv(log)) == 3
 
@@ -66,7 +69,8 @@ def test_timeit_table(tmp_path):
         (["--rate", "1.5"], "--rate must be in [0, 1)"),
         (["--steps-per-epoch", "0"], "--steps-per-epoch must be a positive integer"),
         (["--max-minutes", "0"], "--max-minutes must be a positive number"),
-        (["--variants", "PerNodeBernoulli", "--sampler", "local_reparam", "--epochs", "2", "--steps-per-epoch", "1"], "cannot run PerNodeBernoulli"),
+        (["--variants", "PerNodeBernoulli", "--sampler", "local_reparam", "--epochs", "2", "--steps-per-epoch", "1"],
+         "cannot run PerNodeBernoulli"),
     ],
 )
 def test_timeit_bad_input(args, message):
@@ -83,8 +87,10 @@ def test_timeit_runs_under_jax_without_tensorflow():
         "import sys\n"
         "sys.modules['tensorflow'] = None\n"
         "from pernode_cli.cli import main\n"
-        "sys.argv = ['pernode', 'timeit', '--dataset', 'digits', '--variants', 'Dropout,PerNodeBernoulli,PerNodePartialGaussian',"
-        " '--epochs', '2', '--steps-per-epoch', '2', '--batch-size', '8', '--units', '4', '--format', 'json', '--quiet']\n"
+        "sys.argv = ['pernode', 'timeit', '--dataset', 'digits',"
+        " '--variants', 'Dropout,PerNodeBernoulli,PerNodePartialGaussian',"
+        " '--epochs', '2', '--steps-per-epoch', '2', '--batch-size', '8', '--units', '4',"
+        " '--format', 'json', '--quiet']\n"
         "main()\n"
     )
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT))
@@ -103,7 +109,8 @@ def test_timeit_real_data_uses_the_loader():
     records = json.loads(result.stdout)
     assert {r["data"] for r in records} == {"real"} and records[0]["steps_per_epoch"] == 3
     default = runner.invoke(app, ["timeit", "--dataset", "digits", "--data", "real", "--variants", "Dropout",
-                                  "--epochs", "2", "--batch-size", "512", "--units", "4", "--format", "json", "--quiet"])
+                                  "--epochs", "2", "--batch-size", "512", "--units", "4", "--format", "json",
+                                  "--quiet"])
     # Without --steps-per-epoch an epoch is the whole training split: ceil(1437 / 512) = 3 steps.
     assert json.loads(default.stdout)[0]["steps_per_epoch"] == 3
 

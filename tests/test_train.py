@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from pernode_cli.cli import app
 from pernode_cli.logs import CsvLog
-from pernode_cli.training.records import TRAIN_COLUMNS
-from pernode_cli.training.config import TrainConfig
+from pernode_cli.schema import TRAIN_COLUMNS
+from pernode_cli.training.config import RunSpec as TrainConfig
 from pernode_cli.training.run import train_run
 from pernode_cli.variants import VARIANTS
 
@@ -36,7 +36,8 @@ def test_train_cli_writes_one_row_per_epoch(tmp_path):
     assert "epoch   2/2" in result.output and "best" in result.output
     # A second run appends below the first: nothing already written is lost.
     before = log.read_text()
-    assert runner.invoke(app, ["train", "--epochs", "1", "--variant", "Dropout", "--log", str(log), *FAST]).exit_code == 0
+    assert runner.invoke(app, ["train", "--epochs", "1", "--variant", "Dropout", "--log", str(log),
+                               *FAST]).exit_code == 0
     assert log.read_text().startswith(before)
     assert len(_read(log)) == 3
 
@@ -97,7 +98,8 @@ def test_multilabel_npz(tmp_path):
     path = tmp_path / "multi.npz"
     np.savez(path, x_train=x[:48], y_train=y[:48], x_val=x[48:], y_val=y[48:])
     log = tmp_path / "l.csv"
-    assert runner.invoke(app, ["train", "--dataset", str(path), "--epochs", "1", "--units", "8", "--log", str(log)]).exit_code == 0
+    assert runner.invoke(app, ["train", "--dataset", str(path), "--epochs", "1", "--units", "8",
+                               "--log", str(log)]).exit_code == 0
     assert _read(log)["val_loss"].iloc[0] < 1.0  # binary CE per label, not categorical CE
 
 

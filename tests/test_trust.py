@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from pernode_cli.cli import app
 from pernode_cli.errors import PernodeError
 from pernode_cli.logs import CsvLog, LogLock
-from pernode_cli.training.records import TRAIN_COLUMNS
+from pernode_cli.schema import TRAIN_COLUMNS
 from tests.logs_factory import log_rows, write_log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -316,7 +316,8 @@ def test_table_iv_shows_timeit_warnings_and_says_when_rounds_are_too_few(tmp_pat
 @pytest.mark.slow
 def test_closed_or_full_standard_output_never_loses_work(tmp_path, two_logs):
     with open(os.devnull, "w") as null:
-        for args, needle in ((["rank", two_logs[0]], "full"), (["train", *FAST, "--epochs", "2", "--log", "t.csv"], "full")):
+        for args, _ in ((["rank", two_logs[0]], "full"),
+                        (["train", *FAST, "--epochs", "2", "--log", "t.csv"], "full")):
             with open("/dev/full", "w") as full:
                 proc = subprocess.run(_cmd(*args), cwd=tmp_path, env=_env(), stdout=full, stderr=subprocess.PIPE,
                                       text=True, timeout=300)
@@ -362,7 +363,8 @@ def test_an_unknown_or_missing_backend_is_one_line(tmp_path):
 def test_every_count_has_a_bound(tmp_path, monkeypatch, args, needle):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "c.toml").write_text(TINY.format(data="digits"))
-    big = TINY.format(data="digits").replace('rates = [0.1]', f'rates = [{", ".join(str(i / 10**4) for i in range(9000))}]')
+    big = TINY.format(data="digits").replace('rates = [0.1]',
+                                             f'rates = [{", ".join(str(i / 10**4) for i in range(9000))}]')
     (tmp_path / "big.toml").write_text(big.replace("units = [4]", f"units = [{', '.join(map(str, range(1, 2000)))}]"))
     (tmp_path / "wide.toml").write_text(TINY.format(data="digits").replace("units = [4]", "units = [4000000]"))
     before = _snapshot(tmp_path)
@@ -371,16 +373,16 @@ def test_every_count_has_a_bound(tmp_path, monkeypatch, args, needle):
 
 
 def test_a_large_plan_is_a_table_with_the_sweeps_run_ids(tmp_path):
-    from pernode_cli.sweep.config import load_config
-    from pernode_cli.sweep.plan import plan_table
-    from pernode_cli.training.config import make_run_id
+    from pernode_cli.sweeps.config import load_config
+    from pernode_cli.sweeps.plan import plan_table
+    from pernode_cli.schema import make_run_id
 
     cfg = tmp_path / "g.toml"
     cfg.write_text(TINY.format(data="digits").replace('variants = ["Dropout", "Dense"]',
                                                       'variants = ["Dropout", "Dense", "PerNodeGaussian"]')
                    .replace("rates = [0.1]", "rates = [0.1, 0.2, 0.3]").replace("units = [4]", "units = [4, 8]")
                    .replace("[fixed]", "seeds = [0, 1, 2]\n[fixed]\nmc_samples = 2\npatience = 3"))
-    from pernode_cli.sweep.plan import planned_runs
+    from pernode_cli.sweeps.plan import planned_runs
 
     config = load_config(cfg)
     table = plan_table(config, (2, 5))
@@ -419,7 +421,7 @@ def test_a_config_with_a_byte_order_mark_is_read(tmp_path):
 
 
 def test_the_demo_config_is_a_benchmark_a_reader_can_learn_from():
-    from pernode_cli.sweep.config import load_config
+    from pernode_cli.sweeps.config import load_config
 
     demo = load_config(ROOT / "sample_configs" / "digits.toml")
     assert "Dense" in demo.grid["variants"] and demo.fixed["epochs"] >= 30

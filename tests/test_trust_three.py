@@ -206,7 +206,7 @@ def test_a_numeric_library_warning_becomes_one_note_in_our_words(tmp_path, monke
     def overflowing(*args, **kwargs):
         with np.errstate(over="warn"):
             np.float64(1e308) * 10  # what an overflowing statistic would raise
-        warnings.warn("something deprecated", DeprecationWarning)
+        warnings.warn("something deprecated", DeprecationWarning, stacklevel=2)
         return real(*args, **kwargs)
 
     import pernode_cli.stats.ranking as ranking
@@ -247,7 +247,8 @@ def test_a_plugin_registered_with_the_wrong_signature_is_one_line(tmp_path, name
 BUILDS = (
     "import keras\nimport numpy as np\nimport pernode_cli\n\n"
     "@pernode_cli.register_variant('NotAList')\ndef one(units, rate, seed):\n    return keras.layers.Dense(units)\n\n"
-    "@pernode_cli.register_variant('Raises')\ndef two(units, rate, seed):\n    raise RuntimeError('no module today')\n\n"
+    "@pernode_cli.register_variant('Raises')\ndef two(units, rate, seed):\n"
+    "    raise RuntimeError('no module today')\n\n"
     "def load(data_dir, seed):\n    rng = np.random.default_rng(seed)\n"
     "    x, y = rng.normal(size=(40, 6)).astype('float32'), rng.integers(0, 2, 40)\n"
     "    return x[:30], y[:30], x[30:], y[30:]\n\n"
@@ -270,7 +271,8 @@ def test_a_plugin_whose_module_cannot_be_built_is_one_line_before_any_log_and_qu
     assert line.startswith("error: Variant NotAList (module ")
     (tmp_path / "s.toml").write_text('dataset = "fine"\nplugins = ["builds.py"]\n[grid]\nvariants = ["Dropout", '
                                      '"Raises"]\nrates = [0.3]\nunits = [4]\nbatch_sizes = [8]\n[fixed]\nepochs = 1\n')
-    _refused(tmp_path, ["sweep", "s.toml"], "Variant Raises (module pernode_plugin_builds (builds.py, sha256:", real=True)
+    _refused(tmp_path, ["sweep", "s.toml"], "Variant Raises (module pernode_plugin_builds (builds.py, sha256:",
+             real=True)
     # In-process from here (the backend is up): a plugin backbone in `timeit`, a loader's shapes in `train`.
     _refused(tmp_path, ["timeit", "--plugin", str(tmp_path / "builds.py"), "--dataset", "six", "--variants", "Dropout",
                         "--epochs", "2", "--steps-per-epoch", "1", "--log", "t.csv"],

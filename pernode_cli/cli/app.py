@@ -9,7 +9,7 @@ import signal
 from typing import Annotated, Callable, Optional
 
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from pernode_cli import __version__
 from pernode_cli.errors import Interrupted, PernodeError
@@ -18,16 +18,28 @@ _ARGUMENT = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
 
 _display_type = TyperOption.display_type_rich
+_GENERIC = re.compile(r"^<(str|int|float|list\[\w+\]|path|text|integer)>$")
 
 
 def _flag_type(self, ctx):
-    """Flags (--quiet, --dry-run, --help) take no value: show no ``<bool>`` type for them."""
+    """What ``--help`` shows an option takes: nothing for a flag (--quiet, --dry-run, --help),
+    the choices as ``<a|b>``, and otherwise a placeholder naming the value (``--data-dir DIR``,
+    the option's name in capitals where none is declared), never a type such as ``<str>``."""
     if getattr(self, "is_flag", False) and not getattr(self, "count", False):
         return None
-    return _display_type(self, ctx)
+    shown = _display_type(self, ctx)
+    if shown and _GENERIC.match(shown):
+        return max(self.opts, key=len).lstrip("-").replace("-", "_").upper()
+    return shown
+
+
+def _argument_type(self, ctx):
+    """An argument's placeholder is its name (``LOG...``): no type column beside it."""
+    return None
 
 
 TyperOption.display_type_rich = _flag_type
+TyperArgument.display_type_rich = _argument_type
 
 
 def error_line(message: str) -> None:
@@ -62,7 +74,8 @@ class _NoticeHandler(logging.Handler):
         from rich.console import Console
         from rich.markup import escape
 
-        Console(stderr=True, highlight=False).print(f"[yellow]note:[/yellow] {escape(record.getMessage())}", soft_wrap=True)
+        Console(stderr=True, highlight=False).print(f"[yellow]note:[/yellow] {escape(record.getMessage())}",
+                                                    soft_wrap=True)
 
 
 def _show_notices() -> None:
@@ -213,8 +226,9 @@ app = typer.Typer(
     cls=PernodeGroup,
     help="Benchmark stochastic regularizers (PerNodeDrop and its baselines) and rank them.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -238,26 +252,26 @@ def root(
     """
 
 
-DatasetOpt = Annotated[
-    str, typer.Option(help="digits (embedded), cifar10, speech_commands, rcv1, or a path to an .npz file.")
-]
-DataDirOpt = Annotated[
-    Optional[str], typer.Option(help="Folder (or archive) holding an already downloaded copy of the data set.",
-                                show_default="Keras' / scikit-learn's cache, downloading once")
-]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Print nothing but errors.")]
 TensorBoardOpt = Annotated[Optional[str], typer.Option(
-    help="Also copy every epoch live to this TensorBoard folder (one run per run id and attempt).", show_default=False)]
+    help="Also copy every epoch live to this TensorBoard folder (one run per run id and attempt); the same as "
+    "--track tensorboard:DIR.", show_default=False, metavar="DIR")]
 MlflowOpt = Annotated[Optional[str], typer.Option(
-    help="Also copy every epoch live to this MLflow tracking URI (sqlite:///mlflow.db, http(s)://HOST:PORT).",
-    show_default=False)]
-ExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment of the live copy.")]
+    help="Also copy every epoch live to this MLflow tracking URI (sqlite:///mlflow.db, http(s)://HOST:PORT); the "
+    "same as --track mlflow:URI.", show_default=False, metavar="URI")]
+TrackOpt = Annotated[Optional[list[str]], typer.Option(
+    "--track", help="A tracker that gets a copy of every epoch, as SCHEME:DESTINATION; repeatable: tensorboard:DIR, "
+    "mlflow:URI, wandb:PROJECT (or wandb:ENTITY/PROJECT), or the scheme of an installed tracker (pernode list "
+    "trackers).", show_default=False, metavar="SCHEME:DESTINATION")]
+ExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment of the live copy.", metavar="NAME")]
 ExportTimeoutOpt = Annotated[float, typer.Option(
-    help="Seconds to keep sending the live copy at the end; what is left is said (run pernode export later).")]
+    help="Seconds to keep sending the live copy at the end; what is left is said (run pernode export later).",
+    metavar="SECONDS")]
 
 
-def export_command(log, tensorboard=None, mlflow=None, experiment="pernode") -> str:
-    """The `pernode export` command that sends ``log`` to the same trackers, as it is typed."""
+def export_command(log, tensorboard=None, mlflow=None, experiment="pernode", track=()) -> str:
+    """The `pernode export` command that sends ``log`` to the same trackers, as it is typed: every
+    destination (the aliases as given, each ``track`` item as ``--track``) and the experiment."""
     import shlex
 
     parts = ["pernode", "export", str(log)]
@@ -265,19 +279,16 @@ def export_command(log, tensorboard=None, mlflow=None, experiment="pernode") -> 
         parts += ["--tensorboard", str(tensorboard)]
     if mlflow is not None:
         parts += ["--mlflow", str(mlflow)]
-        if str(experiment).strip() != "pernode":
-            parts += ["--experiment", str(experiment).strip()]
+    for item in track or ():
+        parts += ["--track", str(item)]
+    if str(experiment).strip() != "pernode":
+        parts += ["--experiment", str(experiment).strip()]
     return shlex.join(parts)
 
 
-def open_live_exports(tensorboard, mlflow, experiment, timeout, log):
-    """The trackers a command copies its rows to (a bad destination or timeout: one line, before any
-    work). A tracker's first failed send is said at once, with the command that sends the rest."""
-    from pernode_cli.checks import check_positive_number
-    from pernode_cli.export import open_exporters
-
-    check_positive_number("export_timeout", timeout)
-    command = export_command(log, tensorboard, mlflow, experiment)
+def problem_printer(command: str) -> Callable[[str, str], None]:
+    """``on_problem`` of the live copy: a tracker's first failed send, said at once, with the
+    complete command that sends the rest."""
 
     def on_problem(tracker: str, message: str) -> None:
         from rich.console import Console
@@ -287,26 +298,25 @@ def open_live_exports(tensorboard, mlflow, experiment, timeout, log):
             f"[yellow]export:[/yellow] {escape(tracker)}: {escape(message)}; training goes on and the rows are "
             f"retried in the background (what is not sent by the end: {escape(command)})", soft_wrap=True)
 
-    return open_exporters(tensorboard=tensorboard, mlflow=mlflow, experiment=experiment, on_problem=on_problem)
+    return on_problem
 
 
-def close_live_exports(exporters, timeout: float, log, tensorboard=None, mlflow=None, experiment="pernode") -> None:
-    """Send what is left; one line per run that could not be sent, then the complete command that
-    sends it later. The CSV is the truth and the command's result: an export that failed changes
-    no exit code of `train` or `sweep` (`pernode export`, whose result is the copy, exits 1)."""
-    if not exporters:
-        return
-    from rich.console import Console
-    from rich.markup import escape
+def unsent_printer(log, command: str) -> Callable[[list], None]:
+    """``on_unsent`` of the live copy: one line per run that could not be sent, then the command
+    that sends it later. The CSV is the truth and the command's result: an export that failed
+    changes no exit code of `train` or `sweep` (`pernode export`, whose result is the copy, exits 1)."""
 
-    err = Console(stderr=True, highlight=False)
-    lines = exporters.close(timeout_s=timeout)
-    for line in lines:
-        err.print(f"[yellow]export:[/yellow] {escape(line)}", soft_wrap=True)
-    if lines:
-        command = export_command(log, tensorboard, mlflow, experiment)
+    def on_unsent(lines: list) -> None:
+        from rich.console import Console
+        from rich.markup import escape
+
+        err = Console(stderr=True, highlight=False)
+        for line in lines:
+            err.print(f"[yellow]export:[/yellow] {escape(line)}", soft_wrap=True)
         err.print(f"[yellow]export:[/yellow] {escape(str(log))} holds every row; to send the rest later, run: "
                   f"{escape(command)}", soft_wrap=True)
+
+    return on_unsent
 
 
 PluginOpt = Annotated[Optional[list[str]], typer.Option(

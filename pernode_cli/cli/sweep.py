@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import json
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -14,11 +15,13 @@ from pernode_cli.cli.app import (
     PluginOpt,
     QuietOpt,
     TensorBoardOpt,
+    TrackOpt,
     app,
-    close_live_exports,
+    export_command,
     interruptible,
-    open_live_exports,
+    problem_printer,
     saved_in_log,
+    unsent_printer,
 )
 
 
@@ -45,7 +48,7 @@ class _ProgressEvents:
         self.runs_task = self.progress.add_task("runs", total=pending)
 
     def run_start(self, run, epochs: int) -> None:
-        from pernode_cli.report.training import run_label
+        from pernode_cli.rendering.training import run_label
 
         if self.epoch_task is not None:
             self.progress.remove_task(self.epoch_task)
@@ -55,7 +58,7 @@ class _ProgressEvents:
         self.progress.advance(self.epoch_task)
 
     def run_end(self, run, message: str) -> None:
-        from pernode_cli.report.training import run_label
+        from pernode_cli.rendering.training import run_label
 
         self.console.print(f"[{run.index + 1}] {run.run_id} {run_label(run)}: {escape(message)}", soft_wrap=True)
         self.progress.advance(self.runs_task)
@@ -75,7 +78,7 @@ class _RayProgressEvents(_ProgressEvents):
 
 
 def _print_dry_run(console: Console, table, shard) -> None:
-    from pernode_cli.report.training import RICH_ROWS, dry_run_table, dry_run_text
+    from pernode_cli.rendering.training import RICH_ROWS, dry_run_table, dry_run_text
 
     if len(table) <= RICH_ROWS:
         console.print(dry_run_table(table))
@@ -94,61 +97,82 @@ def _print_failures(report) -> None:
         err.print("stopped at the first failure (--fail-fast)")
 
 
+ConfigArg = Annotated[str, typer.Argument(help="TOML config: data set, grid and fixed settings.", metavar="CONFIG")]
+LogOpt = Annotated[Optional[str], typer.Option(
+    help="CSV log of this sweep (default: named after the config, digits.toml -> digits.csv; state is cached in "
+    "LOG.sweep.json beside it).", metavar="LOG", show_default=False)]
+ShardOpt = Annotated[Optional[str], typer.Option(
+    help="Run only slice K of N of the grid, e.g. 2/8 (one per array job).", metavar="K/N",
+    show_default="the whole grid")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="List the runs and which are finished; train nothing.")]
+FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")]
+RayOpt = Annotated[Optional[str], typer.Option(
+    "--ray", help="Run the runs as Ray tasks: --ray alone (or 'local') starts a local Ray instance; 'auto', "
+    "ray://host:port or a 'ray start' address joins a cluster.", metavar="[ADDRESS]", show_default=False)]
+GpusOpt = Annotated[Optional[float], typer.Option(
+    help="Ray: GPUs per run, fractions allowed.", metavar="GPUS",
+    show_default="the config's, else 0.25 where the cluster has GPUs, else 0")]
+CpusOpt = Annotated[Optional[int], typer.Option(help="Ray: CPUs per run.", metavar="CPUS",
+                                                show_default="the config's, else 1")]
+SweepExperimentOpt = Annotated[Optional[str], typer.Option(
+    help="MLflow experiment of the live copy.", metavar="NAME",
+    show_default="the config's fixed.experiment, else pernode")]
+FormatOpt = Annotated[Literal["text", "json"], typer.Option(
+    help="text: progress and a summary line; json: what was done (runs trained and finished, their ids, the "
+    "failures, the log) as one JSON document on stdout.")]
+
+
 @app.command()
 def sweep(
-    config: Annotated[str, typer.Argument(help="TOML config: data set, grid and fixed settings.")],
-    log: Annotated[Optional[str], typer.Option(help="CSV log of this sweep (default: named after the config, digits.toml -> digits.csv; state is cached in LOG.sweep.json beside it).")] = None,
-    shard: Annotated[Optional[str], typer.Option(help="Run only slice K of N of the grid, e.g. 2/8 (one per array job).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs and which are finished; train nothing.")] = False,
-    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")] = False,
-    ray: Annotated[Optional[str], typer.Option("--ray", help="Run the runs as Ray tasks: --ray alone (or 'local') starts a local Ray instance; 'auto', ray://host:port or a 'ray start' address joins a cluster.", metavar="[ADDRESS]")] = None,
-    gpus_per_run: Annotated[Optional[float], typer.Option(help="Ray: GPUs per run, fractions allowed (default 0.25 where the cluster has GPUs, else 0).")] = None,
-    cpus_per_run: Annotated[Optional[int], typer.Option(help="Ray: CPUs per run (default 1).")] = None,
+    config: ConfigArg,
+    log: LogOpt = None,
+    shard: ShardOpt = None,
+    dry_run: DryRunOpt = False,
+    fail_fast: FailFastOpt = False,
+    ray: RayOpt = None,
+    gpus_per_run: GpusOpt = None,
+    cpus_per_run: CpusOpt = None,
     plugin: PluginOpt = None,
+    track: TrackOpt = None,
     tensorboard: TensorBoardOpt = None,
     mlflow: MlflowOpt = None,
-    experiment: Annotated[Optional[str], typer.Option(help="MLflow experiment of the live copy.", show_default="the config's fixed.experiment, else pernode")] = None,
+    experiment: SweepExperimentOpt = None,
     export_timeout: ExportTimeoutOpt = 30.0,
+    format: FormatOpt = "text",
     quiet: QuietOpt = False,
 ) -> None:
     """Train every run of a config's grid; resumable after a crash or kill, shardable, on Ray."""
-    from pernode_cli.sweep import loop
-    from pernode_cli.sweep.config import default_log, load_config
-    from pernode_cli.sweep.plan import parse_shard
+    from pernode_cli.sweeps import session
+    from pernode_cli.sweeps.config import default_log
 
     if ray is not None or gpus_per_run is not None or cpus_per_run is not None:
-        from pernode_cli.sweep.ray_runner import check_resources
+        from pernode_cli.sweeps.ray_runner import check_resources
 
         check_resources(gpus_per_run, cpus_per_run)  # --dry-run included
-    sweep_config, shard_kn = load_config(config, plugins=tuple(plugin or ())), parse_shard(shard)
+    sweep_config, shard_kn = session.load(config, plugin, shard)
     log = log or default_log(config)
-    console = Console(quiet=quiet, highlight=False)
+    as_json = format == "json"
+    console = Console(quiet=quiet or as_json, highlight=False)
     if dry_run:
-        _print_dry_run(console, loop.dry_run(sweep_config, log, shard_kn), shard_kn)
+        table = session.dry_run(sweep_config, log=log, shard=shard_kn)
+        if as_json:
+            record = {"command": "sweep", "dry_run": True, "log": str(log), **session.plan_dict(table)}
+            typer.echo(json.dumps(record, indent=2))
+        else:
+            _print_dry_run(console, table, shard_kn)
         return
-    from pernode_cli.logs import LogLock
-
-    LogLock(log).probe()  # a second writer is refused at once
-    runner = None
-    if ray is not None:
-        from pernode_cli.sweep.ray_runner import RayRunner
-
-        fixed = sweep_config.fixed
-        runner = RayRunner(address=ray, gpus_per_run=fixed["gpus_per_run"] if gpus_per_run is None else gpus_per_run,
-                           cpus_per_run=fixed["cpus_per_run"] if cpus_per_run is None else cpus_per_run,
-                           plugins=[*(plugin or ()), *sweep_config.plugins], base=sweep_config.path.parent)
-    fixed = sweep_config.fixed
-    destinations = (tensorboard or fixed.get("tensorboard"), mlflow or fixed.get("mlflow"),
-                    experiment or fixed.get("experiment") or "pernode")
-    exporters = open_live_exports(*destinations, export_timeout, log)
-    display = _ProgressEvents if runner is None else _RayProgressEvents
-    try:
-        with interruptible(saved_in_log(log)), display(console) as events:
-            report = loop.run_sweep(sweep_config, log, shard_kn, fail_fast=fail_fast, events=events, runner=runner,
-                                    exporters=exporters)
-    finally:
-        close_live_exports(exporters, export_timeout, log, *destinations)
-    console.print(f"sweep: {report.ran} run(s) trained, {report.skipped} already finished, log {log}")
+    live = session.live_destinations(sweep_config.fixed, track, tensorboard, mlflow, experiment)
+    command_line = export_command(log, live["tensorboard"], live["mlflow"], live["experiment"], live["track"])
+    display = _ProgressEvents if ray is None else _RayProgressEvents
+    with interruptible(saved_in_log(log)), display(console) as events:
+        report = session.sweep(sweep_config, log=log, shard=shard_kn, fail_fast=fail_fast, ray=ray,
+                               gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run, plugin=tuple(plugin or ()),
+                               export_timeout=export_timeout, events=events, on_problem=problem_printer(command_line),
+                               on_unsent=unsent_printer(log, command_line), **live)
+    if as_json:
+        typer.echo(json.dumps({"command": "sweep", **report.to_dict()}, indent=2))
+    else:
+        console.print(f"sweep: {report.ran} run(s) trained, {report.skipped} already finished, log {log}")
     if report.failures:
         _print_failures(report)
         raise typer.Exit(1)

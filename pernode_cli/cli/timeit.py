@@ -3,13 +3,14 @@ Needs Keras, not TensorFlow."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+import inspect
+from typing import Literal, Optional
 
-import typer
 from rich.console import Console
 
-from pernode_cli.cli.app import DataDirOpt, PluginOpt, app, interruptible
-from pernode_cli.report.timing import FORMATS
+from pernode_cli.cli.app import PluginOpt, app, interruptible
+from pernode_cli.cli.options import command, extra, library_values, parameters
+from pernode_cli.rendering.timing import FORMATS
 
 
 class _RoundProgress:
@@ -42,34 +43,14 @@ class _RoundProgress:
         self.progress.update(self.task, advance=1, left=left)
 
 
-@app.command()
-def timeit(
-    dataset: Annotated[str, typer.Option(help="digits, cifar10, speech_commands, rcv1 or an .npz path (shapes of its backbone).")] = "cifar10",
-    variants: Annotated[str, typer.Option(help="'all' or a comma-separated list of variants.")] = "all",
-    rate: Annotated[float, typer.Option(help="Drop rate / noise strength in [0, 1).")] = 0.5,
-    units: Annotated[int, typer.Option(help="Width of the regularization module.")] = 128,
-    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 128,
-    epochs: Annotated[int, typer.Option(help="Rounds of one epoch per variant, warm-up included.")] = 6,
-    warmup: Annotated[int, typer.Option(help="First rounds (compilation) excluded from the statistics.")] = 1,
-    steps_per_epoch: Annotated[Optional[int], typer.Option(help="Steps per epoch (default: the data set's training size / batch size).")] = None,
-    data: Annotated[Literal["synthetic", "real"], typer.Option(help="synthetic: random tensors of the data set's shapes; real: the loaders.")] = "synthetic",
-    data_dir: DataDirOpt = None,
-    sampler: Annotated[Optional[str], typer.Option(help="PerNode sampler to time (default auto: the fastest exact one).")] = None,
-    max_minutes: Annotated[Optional[float], typer.Option(help="Stop after the round that passes this many minutes; report what was timed.")] = None,
-    log: Annotated[Optional[str], typer.Option(help="Append one row per variant to this CSV file.")] = None,
-    format: Annotated[Literal[FORMATS], typer.Option("--format", help="How to print the table.")] = "table",
-    plugin: PluginOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr (warnings are still printed).")] = False,
-) -> None:
+def timeit(*, log: Optional[str] = None, format: str = "table", plugin=None, quiet: bool = False, **settings) -> None:
     """Time each variant's training epochs on the local device, interleaved (paper Table IV)."""
     from pernode_cli.plugins import load_plugins
     from pernode_cli.training.config import TimeitConfig
     from pernode_cli.training.environment import import_backend
 
     load_plugins(plugin or ())  # a plugin's variants are timed beside Dropout
-    config = TimeitConfig(dataset=dataset, variants=variants, rate=rate, units=units, batch_size=batch_size,
-                          epochs=epochs, warmup=warmup, steps_per_epoch=steps_per_epoch, data=data,
-                          data_dir=data_dir, sampler=sampler, max_minutes=max_minutes)
+    config = TimeitConfig(**library_values(TimeitConfig, settings))
     config.validate()  # bad input is refused before the backend's slow start
     if log:
         from pernode_cli.logs import LogLock
@@ -97,7 +78,7 @@ def timeit(
 
 
 def _show(records, format: str) -> None:
-    from pernode_cli.report.timing import print_table, print_warnings, render
+    from pernode_cli.rendering.timing import print_table, print_warnings, render
 
     print_warnings(records, Console(stderr=True, highlight=False))
     text = render(records, format)
@@ -105,3 +86,18 @@ def _show(records, format: str) -> None:
         print_table(records, Console(highlight=False))
     else:
         print(text)
+
+
+def _register() -> None:
+    from pernode_cli.training.config import TimeitConfig
+
+    params = parameters(TimeitConfig) + [
+        extra("log", Optional[str], None, "Append one row per variant to this CSV file.", show_default=False),
+        extra("format", Literal[FORMATS], "table", "How to print the table."),
+        inspect.Parameter("plugin", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=PluginOpt),
+        extra("quiet", bool, False, "No progress on stderr (warnings are still printed).", flag="--quiet"),
+    ]
+    command(app, "timeit", params, timeit)
+
+
+_register()

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from pernode_cli.data.common import Dataset
 from pernode_cli.errors import PernodeError
+from pernode_cli.registries import Registry, own_source
 
 
 def _digits(data_dir, seed):
@@ -53,9 +54,8 @@ class DatasetSpec:
     source: str = ""  # "" for pernode's own
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    s.name: s
-    for s in (
+DATASETS = Registry("data set", "data sets")
+for _spec in (
         # version 2: a held-out test split beside validation (train / validation / test)
         DatasetSpec("digits", (8, 8, 1), 10, "cnn", False, 1077, _digits, "2",
                     "scikit-learn's bundled 8x8 digits (1,797 images, no network), 60/20/20 stratified by seed"),
@@ -65,8 +65,8 @@ DATASETS: dict[str, DatasetSpec] = {
                     "Mini Speech Commands as 128x128 log-mel spectrograms, 70/15/15 stratified by seed"),
         DatasetSpec("rcv1", (47236,), 25, "mlp", True, 18519, _rcv1, "2",
                     "RCV1-v2 train subset, 47,236 TF-IDF features, top 25 categories, 80/10/10 by seed"),
-    )
-}
+):
+    DATASETS.add(_spec)
 
 
 def is_npz(name: str) -> bool:
@@ -152,15 +152,14 @@ def register_dataset(name, load, *, input_shape, n_outputs, multilabel=False, ba
         n_train: optional positive int, training-split size (`timeit` on synthetic data).
         replace: allow replacing a registered data set of that name.
     """
-    from pernode_cli.registry import (
-        _invalid,
+    from pernode_cli.argchecks import (
+        invalid,
         check_bool,
         check_description,
         check_name,
         check_positive_int,
         check_replace,
         check_signature,
-        existing,
     )
     from pernode_cli.sources import source_of
 
@@ -168,31 +167,27 @@ def register_dataset(name, load, *, input_shape, n_outputs, multilabel=False, ba
     check_signature("load", load, (None, 0), "load(data_dir, seed) -> arrays")
     if not isinstance(input_shape, (tuple, list)) or not input_shape or not all(
             isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape):
-        raise _invalid("input_shape", "a non-empty tuple of positive ints", input_shape)
+        raise invalid("input_shape", "a non-empty tuple of positive ints", input_shape)
     check_positive_int("n_outputs", n_outputs)
     check_bool("multilabel", multilabel)
     if not isinstance(backbone, str) or not backbone:
-        raise _invalid("backbone", "the name of a registered backbone", backbone)
+        raise invalid("backbone", "the name of a registered backbone", backbone)
     check_description(description)
     if not isinstance(version, str) or not version:
-        raise _invalid("version", "a non-empty str", version)
+        raise invalid("version", "a non-empty str", version)
     if n_train is not None:
         check_positive_int("n_train", n_train)
     check_replace(replace)
-    existing(DATASETS, name, "data set", replace)
     spec = DatasetSpec(name, tuple(input_shape), n_outputs, backbone, multilabel, n_train,
                        _plugin_loader(name, load, tuple(input_shape), n_outputs, multilabel, backbone), version,
-                       description, source_of(load))
-    DATASETS[name] = spec
-    return spec
+                       description or f"input {tuple(input_shape)}, {n_outputs} outputs", source_of(load))
+    return DATASETS.add(spec, replace=replace)
 
 
 def dataset_source(name: str) -> str:
     """Where data set ``name`` comes from (an .npz file: pernode's loader; its bytes are fingerprinted)."""
-    from pernode_cli import __version__
-
     spec = DATASETS.get(name)
-    return spec.source if spec is not None and spec.source else f"pernode {__version__}"
+    return spec.source if spec is not None and spec.source else own_source()
 
 
 def data_fingerprint(name: str, data_dir=None) -> str:

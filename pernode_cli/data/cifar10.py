@@ -62,7 +62,7 @@ def read_cifar10(data_dir: str | os.PathLike) -> tuple:
                 with tarfile.open(tar_path) as tar:
                     members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
 
-                    def read(name):
+                    def read(name, members=members, tar_path=tar_path):
                         if name not in members:
                             raise _cifar_layout_error(str(tar_path), f"missing {name}")
                         return tar.extractfile(members[name]).read()

@@ -45,7 +45,8 @@ def load_npz(path) -> Dataset:
                 )
             present = [k for k in TEST_KEYS if k in f.files]
             if len(present) == 1:
-                raise PernodeError(f"{path} has {present[0]} without {'y_test' if present[0] == 'x_test' else 'x_test'}; "
+                raise PernodeError(f"{path} has {present[0]} without "
+                                   f"{'y_test' if present[0] == 'x_test' else 'x_test'}; "
                                    "a test split needs both arrays.")
             arrays = {k: f[k] for k in NPZ_KEYS + (TEST_KEYS if present else ())}
     except PernodeError:

@@ -3,7 +3,9 @@ place that classifies them.
 
 The groups follow each column's role in the log's schema (``schema.COLUMN_ROLES``):
 identity columns (and the timestamp) say which run and step a row is; settings and data
-columns are parameters; environment and outcome columns are tags; metrics are metrics. A
+columns are parameters, but for the text that differs from seed to seed (``NOTE_COLUMNS``:
+the split, the data's fingerprint), which is a tag; environment and outcome columns are
+tags; metrics are metrics. A
 column added to the schema is classified by its role. Columns the schema does not know (a
 newer log, an extra column) are metrics when their value is a number and tags otherwise.
 
@@ -38,12 +40,17 @@ ENVIRONMENT_COLUMNS = _role("environment")
 OUTCOME_COLUMNS = _role("outcome")
 # Not log columns but what reading a log adds (``pernode_cli.logs.read_logs``): a tag.
 SOURCE_COLUMNS = ("source",)
+# Settings written as long text that differ from seed to seed (how the data were split) or name a
+# copy of the data: tags, not parameters, so that a tracker's table of parameters compares runs.
+NOTE_COLUMNS = ("data_fingerprint", "split")
+# The settings a tracker holds as parameters (MLflow params, TensorBoard hparams, W&B config).
+PARAM_COLUMNS = tuple(c for c in SETTING_COLUMNS if c not in NOTE_COLUMNS)
 
 _CLASSIFIED = set(IDENTITY_COLUMNS + SETTING_COLUMNS + ENVIRONMENT_COLUMNS + OUTCOME_COLUMNS)
 SCHEMA_COLUMNS = tuple(f.name for f in fields(SCHEMA))
 # Every other column of the schema is a per-epoch number: val_loss, val_acc, ..., epoch_seconds.
 METRIC_COLUMNS = tuple(c for c in SCHEMA_COLUMNS if c not in _CLASSIFIED)
-TAG_COLUMNS = ENVIRONMENT_COLUMNS + OUTCOME_COLUMNS + SOURCE_COLUMNS
+TAG_COLUMNS = ENVIRONMENT_COLUMNS + OUTCOME_COLUMNS + SOURCE_COLUMNS + NOTE_COLUMNS
 
 
 def _kind(tp) -> type:
@@ -109,12 +116,13 @@ def row_epoch(row: dict) -> int | None:
 def split_row(row: dict) -> tuple[dict, dict, dict]:
     """``(params, metrics, tags)`` of one log row.
 
-    - params: the settings (``SETTING_COLUMNS``), typed as the schema declares; missing
-      settings (an empty cell, e.g. no ``patience``) are left out.
+    - params: the settings (``PARAM_COLUMNS``), typed as the schema declares (a whole number
+      of an integer column is an int: seed 0, not 0.0); missing settings (an empty cell, e.g.
+      no ``patience``) are left out.
     - metrics: ``METRIC_COLUMNS`` and unknown numeric columns, as floats; missing and
       non-finite values (a diverged epoch: the row's ``status`` says so) are left out.
-    - tags: environment, outcome and source columns and unknown text columns, as text;
-      empty ones are left out.
+    - tags: environment, outcome, source and note columns (``NOTE_COLUMNS``: the split, the
+      data's fingerprint) and unknown text columns, as text; empty ones are left out.
 
     Identity columns (``run_id``, ``attempt``, ``epoch``, ``timestamp``) are in none of them.
     """
@@ -122,7 +130,7 @@ def split_row(row: dict) -> tuple[dict, dict, dict]:
     for name, value in row.items():
         if name in IDENTITY_COLUMNS or _missing(value):
             continue
-        if name in SETTING_COLUMNS:
+        if name in PARAM_COLUMNS:
             params[name] = setting_value(name, value)
         elif name in TAG_COLUMNS:
             tags[name] = str(value).strip()

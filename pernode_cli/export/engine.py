@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from pernode_cli.export.columns import row_epoch, split_row
+from pernode_cli.export.names import RunNames
 
 log = logging.getLogger("pernode.export")
 
@@ -88,7 +89,11 @@ class SinkSummary:
 
 
 class Sink:
-    """One tracker, driven by its worker thread only. Methods may block and raise."""
+    """One tracker, driven by its worker thread only. Methods may block and raise.
+
+    A tracker (``trackers.register_tracker``) subclasses it: ``open_run`` and ``send`` are
+    required, the rest optional. ``name`` words the tracker in reports ("MLflow http://...").
+    """
 
     name = "tracker"
     end_words = "its end"  # what ``end`` sends, as a report line words it
@@ -96,8 +101,11 @@ class Sink:
     def start(self) -> None:
         """Import the tracker's package and reach it (called once, retried while it fails)."""
 
-    def open_run(self, run_id: str, attempt: int, params: dict, tags: dict, first_row: dict) -> tuple[Any, bool]:
-        """The tracker run of ``run_id`` and ``attempt``, found or created: ``(handle, reused)``."""
+    def open_run(self, run_id: str, attempt: int, params: dict, tags: dict, first_row: dict,
+                 name: str) -> tuple[Any, bool]:
+        """The tracker run of ``run_id`` and ``attempt``, found or created: ``(handle, reused)``.
+        ``params``: the settings (``columns.split_row``, plus ``run_start``'s); ``tags``: the rest
+        (environment, outcome, source); ``name``: the run's readable name (``names.RunNames``)."""
         raise NotImplementedError
 
     def send(self, handle, rows: list) -> tuple[int, int]:
@@ -131,8 +139,9 @@ class Sink:
 class _Worker:
     """One tracker's queue and thread."""
 
-    def __init__(self, sink: Sink, queue_size: int, on_problem=None):
+    def __init__(self, sink: Sink, queue_size: int, on_problem=None, names: Optional[RunNames] = None):
         self.sink, self.queue = sink, queue.Queue(maxsize=queue_size)
+        self.names = names if names is not None else RunNames()
         self.on_problem, self.told = on_problem, False  # said once, at the first failed send
         self.refused = False  # the last failure was a refused connection
         self.stopping = False  # close() asked for the last sends
@@ -290,7 +299,8 @@ class _Worker:
             params, _, tags = split_row(rows[0])
             params = {**run.params, **params}
             tags = {**tags, **run.tags}
-            run.handle, reused = self.sink.open_run(run.run_id, run.attempt, params, tags, rows[0])
+            name = self.names.name(run.run_id, run.attempt, rows[0])
+            run.handle, reused = self.sink.open_run(run.run_id, run.attempt, params, tags, rows[0], name)
             if reused:
                 self.summary.runs_reused += 1
             else:
@@ -368,7 +378,8 @@ class Exporters:
     def __init__(self, sinks: list, queue_size: int = QUEUE_SIZE, on_problem=None):
         """``on_problem(tracker, message)``: called once per tracker, from its thread, at its first
         failed send (the caller says so at once, not only at the end)."""
-        self._workers = [_Worker(s, queue_size, on_problem) for s in sinks]
+        self._names = RunNames()  # one name per run for every tracker
+        self._workers = [_Worker(s, queue_size, on_problem, self._names) for s in sinks]
         self._closed = False
         self.problems: list[str] = []
 
@@ -398,12 +409,26 @@ class Exporters:
             return
         self._put("start", run_id, attempt, payload)
 
+    def announce(self, run_id: str, attempt: int, row: dict) -> None:
+        """A run that will be sent (one of its rows): its settings join those the runs' names are
+        made from (``names.RunNames``). Optional; `pernode export` announces every attempt first."""
+        if self._workers and not self._closed:
+            try:
+                self._names.see(str(run_id), dict(row))
+            except Exception:
+                return
+
     def epoch(self, run_id: str, attempt: int, row: dict) -> None:
         """One row of the log (already written to the CSV): every numeric column at step = epoch."""
         try:
             row = dict(row)
         except Exception:
             return
+        if self._workers and not self._closed:
+            try:
+                self._names.see(str(run_id), row)  # at once for a run already seen
+            except Exception:
+                pass
         self._put("epoch", run_id, attempt, row)
 
     def run_end(self, run_id: str, attempt: int, rows: Optional[list] = None) -> None:

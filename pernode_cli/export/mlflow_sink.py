@@ -1,14 +1,21 @@
 """MLflow: one run per run id and attempt, through ``MlflowClient``.
 
+The tracker ``mlflow:URI`` (``--mlflow URI``): ``sqlite:///FILE.db``, ``http(s)://HOST:PORT``,
+or a local store (a ``file:`` URI or a path; a path ending in ``.db`` is an SQLite store),
+checked before anything is sent.
+
 The run is found by its tags ``pernode.run_id`` and ``pernode.attempt`` (set when it is
 created, in the same call), so an attempt exported again, live or after the fact, reuses
 its run: parameters and tags it holds are not sent again, and metrics are sent only for
 the (key, step) pairs its history lacks. Metrics carry step = epoch and the row's own
 ``timestamp``. At the attempt's end: its rows as the artifact ``rows.csv`` (the log's own
 lines for that attempt), the status (FINISHED; FAILED for a diverged run; KILLED for an
-attempt that stopped before its last epoch), and its end time. The experiment (``pernode``
-unless named) is created when missing; beside an SQLite store its artifacts go to the
-store's folder (``mlruns/`` next to the ``.db`` file).
+attempt that stopped before its last epoch), and its end time. The run is named readably
+(``Dropout r0.3 s0``, ``names.RunNames``). The experiment (``pernode`` unless named) is
+created when missing, as a model-training experiment (the tag ``mlflow.experimentKind`` =
+``custom_model_development``: MLflow 3 opens an experiment without it in its GenAI view);
+beside an SQLite store its artifacts go to the store's folder (``mlruns/`` next to the
+``.db`` file).
 
 MLflow's own HTTP retries are turned off and its request timeout shortened (unless the
 environment sets them: ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_TIMEOUT``),
@@ -21,11 +28,14 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pernode_cli.export.columns import param_text, row_epoch, split_row
 from pernode_cli.errors import PernodeError
 from pernode_cli.export.engine import Sink, one_line
 from pernode_cli.export.tensorboard_sink import wall_time
+from pernode_cli.export.trackers import register_tracker, require
+from pernode_cli.paths import real_path
 
 DEFAULT_EXPERIMENT = "pernode"
 ENV_DEFAULTS = {
@@ -35,6 +45,9 @@ ENV_DEFAULTS = {
     "MLFLOW_LOGGING_LEVEL": "WARNING",  # no INFO lines (creating tables) on stderr
 }
 RUN_ID_TAG, ATTEMPT_TAG = "pernode.run_id", "pernode.attempt"
+# MLflow 3 shows an experiment in its GenAI view unless this tag says it trains models (the
+# values its UI knows: genai_development, custom_model_development).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 OUTCOME_TAGS = ("status", "run_end", "pernode.finished", "pernode.epochs")  # updated as the attempt goes on
 ARTIFACT = "rows.csv"
 BATCH = 1000  # MLflow's limit of metrics per log_batch
@@ -92,7 +105,8 @@ class MlflowSink(Sink):
         found = client.get_experiment_by_name(self.experiment)
         if found is None:
             try:
-                client.create_experiment(self.experiment, artifact_location=self.artifact_location())
+                client.create_experiment(self.experiment, artifact_location=self.artifact_location(),
+                                         tags=EXPERIMENT_KIND)
             except MlflowException as exc:  # created meanwhile by another exporter
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
@@ -106,7 +120,7 @@ class MlflowSink(Sink):
             return (Path(self.uri[len("sqlite:///"):]).resolve().parent / "mlruns").as_uri()
         return None  # a server's or a folder store's own default
 
-    def open_run(self, run_id, attempt, params, tags, first_row):
+    def open_run(self, run_id, attempt, params, tags, first_row, name):
         quoted = str(run_id).replace("'", "\\'")
         hits = self.client.search_runs(
             [self.experiment_id],
@@ -122,7 +136,7 @@ class MlflowSink(Sink):
             run = MlflowRun(found.info.run_id, run_id, attempt, True, dict(found.data.params), dict(found.data.tags))
         else:
             created = self.client.create_run(self.experiment_id, start_time=millis(first_row), tags=wanted_tags,
-                                             run_name=f"{run_id}/attempt-{int(attempt)}")
+                                             run_name=name or f"{run_id}/attempt-{int(attempt)}")
             run = MlflowRun(created.info.run_id, run_id, attempt, False, {}, dict(wanted_tags))
         run.want_params = {k: param_text(v) for k, v in params.items() if v is not None}
         self._sync(run, wanted_tags)
@@ -214,3 +228,64 @@ class MlflowSink(Sink):
             status = exc.get_http_status_code()
             return not (status >= 500 or status in (408, 429))
         return not isinstance(exc, (OSError, TimeoutError))
+
+
+def mlflow_uri(uri: str) -> str:
+    """The tracking URI MLflow is given: ``sqlite:///FILE``, ``http(s)://HOST...``, a
+    ``file:`` URI or plain path of a local store (a path ending in ``.db`` is an SQLite
+    store, MLflow 3's default local store; another path is MLflow's folder store)."""
+    text = str(uri).strip()
+    if not text:
+        raise PernodeError("`mlflow` is empty; give a tracking URI: sqlite:///mlflow.db, http://HOST:PORT or a folder.")
+    parsed = urlparse(text)
+    scheme = parsed.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parsed.hostname:
+            raise PernodeError(f"`mlflow` {text} names no host; give http://HOST:PORT of a tracking server.")
+        return text
+    if scheme == "sqlite":
+        database = text[len("sqlite:///"):] if text.lower().startswith("sqlite:///") else None
+        if not database:
+            raise PernodeError(f"`mlflow` {text} is not an SQLite URI; write sqlite:///relative.db or "
+                               "sqlite:////absolute.db.")
+        _local_parent(Path(database), text, file=True)
+        return text
+    if scheme == "file":
+        path = Path(parsed.path)
+    elif len(scheme) > 1:  # a one-letter scheme is a Windows drive
+        raise PernodeError(f"`mlflow` {text}: unknown scheme {scheme}:; give sqlite:///FILE.db, http(s)://HOST:PORT, "
+                           "a file: URI or a folder.")
+    else:
+        path = Path(text).expanduser()
+    if path.suffix == ".db":
+        _local_parent(path, text, file=True)
+        return f"sqlite:///{path.resolve()}"
+    _local_parent(path, text, file=False)
+    return path.resolve().as_uri()
+
+
+def _local_parent(path: Path, text: str, file: bool) -> None:
+    path = real_path(path, "`mlflow` store")  # a loop of links: one line
+    if path.exists() and path.is_dir() == file:
+        what = "a folder, not a database file" if file else "a file, not a store folder"
+        raise PernodeError(f"`mlflow` {text} is {what}.")
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise PernodeError(f"Folder {parent} of `mlflow` {text} does not exist; create it first.")
+
+
+def open_mlflow(destination: str, experiment: str) -> MlflowSink:
+    """``mlflow:URI``: the URI (and a local folder store) checked now, nothing sent yet."""
+    uri = mlflow_uri(destination)
+    require("mlflow")
+    if not str(experiment).strip():
+        raise PernodeError("`experiment` is empty; give the name of the MLflow experiment.")
+    if uri.startswith("file:"):
+        check_local_store(uri)
+    return MlflowSink(uri, str(experiment).strip())
+
+
+register_tracker("mlflow", open_mlflow, extra="mlflow",
+                 description="an MLflow tracking server or local store: one run per run id and attempt in "
+                             "--experiment, metrics at step = epoch, the attempt's rows as an artifact "
+                             "(mlflow:URI, or --mlflow URI)")

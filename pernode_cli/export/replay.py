@@ -103,10 +103,60 @@ def read_attempts(patterns: list[str]) -> LoggedRuns:
 
 
 def send_attempts(runs: LoggedRuns, exporters: Exporters) -> None:
-    """Hand every attempt to ``exporters``, epoch by epoch, as a live run would."""
+    """Hand every attempt to ``exporters``, epoch by epoch, as a live run would; every attempt is
+    announced first, so that the runs' names say what differs among all of them."""
+    for a in runs.attempts:
+        exporters.announce(a.run_id, a.attempt, a.rows[0])
     for a in runs.attempts:
         rows = sorted(a.rows, key=row_epoch)
         exporters.run_start(a.run_id, a.attempt, tags={"source": a.source})
         for row in rows:
             exporters.epoch(a.run_id, a.attempt, row)
         exporters.run_end(a.run_id, a.attempt, rows)
+
+
+@dataclass
+class Exported:
+    """What one export did: the attempts read from ``files`` logs, what each tracker received,
+    and what was not sent (``problems``: one line each; empty when every tracker holds it all)."""
+
+    logs: list
+    attempts: int
+    unfinished: list  # "RUN_ID attempt N" of the attempts sent as far as they got
+    trackers: list  # engine.SinkSummary, one per tracker
+    problems: list
+    notes: list
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return {"logs": list(self.logs), "attempts": self.attempts, "finished": self.attempts - len(self.unfinished),
+                "unfinished": list(self.unfinished), "trackers": [asdict(s) for s in self.trackers],
+                "not_sent": list(self.problems), "notes": list(self.notes)}
+
+
+def export_logs(logs, track=(), tensorboard=None, mlflow=None, experiment: str = "pernode",
+                timeout: float = 60.0, on_note=None) -> Exported:
+    """Send every attempt of ``logs`` (paths or globs) to the trackers (``track`` items
+    ``SCHEME:DESTINATION``; ``tensorboard``/``mlflow``: the aliases), retrying a tracker that
+    does not answer for ``timeout`` seconds. A second export of the same logs adds nothing.
+    ``on_note(line)`` hears of rows left out, before anything is sent."""
+    from pernode_cli.checks import check_positive_number
+    from pernode_cli.export import open_exporters
+    from pernode_cli.logs import expand
+
+    if tensorboard is None and mlflow is None and not track:
+        raise PernodeError("Nothing to export to: give `track` SCHEME:DESTINATION (repeatable: tensorboard:DIR, "
+                           "mlflow:URI, wandb:PROJECT), or give `tensorboard` (a folder) or `mlflow` (a tracking URI).")
+    check_positive_number("timeout", timeout)
+    patterns = [str(p) for p in ([logs] if isinstance(logs, (str, Path)) else logs)]
+    runs = read_attempts(patterns)
+    exporters = open_exporters(track=list(track or ()), tensorboard=tensorboard, mlflow=mlflow, experiment=experiment)
+    for note in runs.notes:
+        if on_note is not None:
+            on_note(note)
+    send_attempts(runs, exporters)
+    problems = exporters.close(timeout_s=timeout)
+    unfinished = [f"{a.run_id} attempt {a.attempt}" for a in runs.attempts if not a.finished]
+    return Exported([str(p) for p in expand(patterns)], len(runs.attempts), unfinished, exporters.summaries(),
+                    runs.conflicts + problems, runs.notes)

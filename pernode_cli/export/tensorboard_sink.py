@@ -6,9 +6,13 @@ hparams plugins' summary protos (``scalar_pb``, ``hparams_pb``) and the stub rec
 (TensorBoard's ``EventFileWriter`` and ``EventFileLoader`` import TensorFlow whenever it is
 installed, through ``tensorboard.compat.tf``; these do not.)
 
-Layout: ``DIR/RUN_ID/attempt-N/`` is one TensorBoard run and one hparams session per run
-id and attempt, holding every metric column at step = epoch (TensorBoard stores scalars as
-float32) and the settings as hyperparameters. Before writing, the run's folder is read:
+The tracker ``tensorboard:DIR`` (``--tensorboard DIR``): a folder, created if missing inside
+an existing folder. Layout: ``DIR/RUN_ID/attempt-N/`` is one TensorBoard run and one hparams
+session per run id and attempt, holding every metric column at step = epoch (TensorBoard
+stores scalars as float32) and the settings as hyperparameters (numbers, text and booleans;
+a whole-number setting is the number itself, seed 0 not "0.0"). The session's trial is the
+run's readable name (``Dropout r0.3 s0``, ``names.RunNames``): the HParams dashboard's
+Trial ID. Before writing, the run's folder is read:
 what it holds already is not written again, so exporting the same epochs twice adds
 nothing. Events carry the rows' own ``timestamp`` as their wall time.
 """
@@ -22,15 +26,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from pernode_cli.errors import PernodeError
 from pernode_cli.export.columns import row_epoch, split_row
 from pernode_cli.export.engine import Sink
+from pernode_cli.export.trackers import register_tracker, require
+from pernode_cli.paths import real_path, safe_name
 
 HPARAMS_TAG = "_hparams_/session_start_info"
 _files_made = 0
-
-
-def safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "_"
 
 
 def wall_time(row: dict) -> float:
@@ -88,10 +91,10 @@ class TensorBoardSink(Sink):
 
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def open_run(self, run_id, attempt, params, tags, first_row):
+    def open_run(self, run_id, attempt, params, tags, first_row, name):
         folder = run_folder(self.root, run_id, attempt)
         hparams = {k: v for k, v in params.items() if isinstance(v, (bool, int, float, str))}
-        run = TensorBoardRun(folder=folder, trial=f"{run_id}/attempt-{attempt}", start=wall_time(first_row),
+        run = TensorBoardRun(folder=folder, trial=name or f"{run_id}/attempt-{attempt}", start=wall_time(first_row),
                              hparams=hparams)
         for path in event_files(folder):
             try:
@@ -126,8 +129,8 @@ class TensorBoardSink(Sink):
 
         events, written, present = [], 0, 0
         if (HPARAMS_TAG, 0) not in run.present and run.hparams:
-            events.append(event_pb2.Event(wall_time=run.start, step=0,
-                                          summary=hparams_pb(run.hparams, trial_id=run.trial, start_time_secs=run.start)))
+            summary = hparams_pb(run.hparams, trial_id=run.trial, start_time_secs=run.start)
+            events.append(event_pb2.Event(wall_time=run.start, step=0, summary=summary))
         new = []
         for row in rows:
             step, when = row_epoch(row), wall_time(row)
@@ -167,3 +170,27 @@ class TensorBoardSink(Sink):
 
     def permanent(self, exc: BaseException) -> bool:
         return not isinstance(exc, OSError)  # a full or unwritable disk may recover
+
+
+def tensorboard_folder(folder) -> Path:
+    """A folder for TensorBoard runs: created if missing, inside an existing folder."""
+    if not str(folder).strip():
+        raise PernodeError("`tensorboard` is empty; give a folder for the TensorBoard runs.")
+    path = real_path(Path(str(folder)).expanduser(), "`tensorboard` folder")  # a loop of links: one line
+    if path.exists() and not path.is_dir():
+        raise PernodeError(f"`tensorboard` {path} is a file; give a folder for the TensorBoard runs.")
+    if not path.exists() and not path.parent.is_dir():
+        raise PernodeError(f"Folder {path.parent} of `tensorboard` {path.name} does not exist; create it first.")
+    return path
+
+
+def open_tensorboard(destination: str, experiment: str) -> TensorBoardSink:
+    """``tensorboard:DIR``: the folder checked now, nothing written yet (``experiment``: unused)."""
+    folder = tensorboard_folder(destination)
+    require("tensorboard")
+    return TensorBoardSink(folder)
+
+
+register_tracker("tensorboard", open_tensorboard, extra="tensorboard",
+                 description="TensorBoard event files in DIR/RUN_ID/attempt-N: every metric at step = epoch, the "
+                             "settings as HParams (tensorboard:DIR, or --tensorboard DIR)")

@@ -52,7 +52,8 @@ import math
 import keras
 from keras import ops
 
-from pernode_cli.layers.checks import validate_positive_int, validate_rate
+from pernode_cli.argchecks import check_positive_int
+from pernode_cli.layers.checks import validate_rate
 
 THRESHOLD_BITS = 15
 WORD_MIN, WORD_MAX = -(2**30), 2**30  # randint's range: 2**31 values
@@ -66,7 +67,7 @@ def keep_threshold(rate, bits=THRESHOLD_BITS) -> int:
     (halves rounded up), never 0 since ``rate < 1``.
     """
     rate = validate_rate(rate)
-    bits = validate_positive_int("bits", bits)
+    bits = check_positive_int("bits", bits)
     return max(1, math.floor((1.0 - rate) * 2**bits + 0.5))
 
 

@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import keras
 
-
-def _invalid(name: str, expected: str, value) -> ValueError:
-    return ValueError(
-        f"Invalid value received for argument `{name}`. Expected {expected}. "
-        f"Received: {name}={value!r}"
-    )
+from pernode_cli.argchecks import invalid
 
 
 def _is_int(value) -> bool:
@@ -23,31 +18,19 @@ def _is_int(value) -> bool:
 
 def validate_rate(rate) -> float:
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (0 <= rate < 1):
-        raise _invalid("rate", "a float in [0, 1)", rate)
+        raise invalid("rate", "a float in [0, 1)", rate)
     return float(rate)
 
 
 def validate_seed(seed):
     if seed is not None and (not _is_int(seed) or seed < 0):
-        raise _invalid("seed", "None or a non-negative int", seed)
+        raise invalid("seed", "None or a non-negative int", seed)
     return seed
-
-
-def validate_positive_int(name: str, value) -> int:
-    if not _is_int(value) or value <= 0:
-        raise _invalid(name, "a positive int", value)
-    return value
-
-
-def validate_bool(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise _invalid(name, "a bool", value)
-    return value
 
 
 def validate_choice(name: str, value, choices) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise _invalid(name, f"one of {list(choices)}", value)
+        raise invalid(name, f"one of {list(choices)}", value)
     return value
 
 
@@ -56,7 +39,7 @@ def get_activation(activation):
     try:
         return keras.activations.get(activation)
     except (ValueError, TypeError):
-        raise _invalid("activation", "an activation name or callable", activation) from None
+        raise invalid("activation", "an activation name or callable", activation) from None
 
 
 def get_initializer(name: str, initializer):
@@ -64,4 +47,4 @@ def get_initializer(name: str, initializer):
     try:
         return keras.initializers.get(initializer)
     except (ValueError, TypeError):
-        raise _invalid(name, "an initializer name, config or instance", initializer) from None
+        raise invalid(name, "an initializer name, config or instance", initializer) from None

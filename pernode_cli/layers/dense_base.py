@@ -5,14 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from pernode_cli.layers.checks import (
-    get_activation,
-    get_initializer,
-    validate_bool,
-    validate_positive_int,
-    validate_rate,
-    validate_seed,
-)
+from pernode_cli.argchecks import check_bool, check_positive_int
+from pernode_cli.layers.checks import get_activation, get_initializer, validate_rate, validate_seed
 
 
 class NoisyDense(keras.layers.Layer):
@@ -35,10 +29,10 @@ class NoisyDense(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units = validate_positive_int("units", units)
+        self.units = check_positive_int("units", units)
         self.rate = validate_rate(rate)
         self.activation = get_activation(activation)
-        self.use_bias = validate_bool("use_bias", use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = get_initializer("kernel_initializer", kernel_initializer)
         self.seed = validate_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)

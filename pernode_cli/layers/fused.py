@@ -39,7 +39,8 @@ import threading
 import numpy as np
 
 from pernode_cli.layers.bits import field_threshold
-from pernode_cli.layers.checks import _invalid, validate_bool, validate_rate
+from pernode_cli.argchecks import check_bool, invalid
+from pernode_cli.layers.checks import validate_rate
 
 ABI = 1  # must equal PN_ABI of _fused.c: a stale build elsewhere on the path is refused
 SIMD_PATHS = ("portable", "avx2", "avx512")
@@ -152,10 +153,10 @@ def configure(simd=None, threads=None) -> None:
     if simd is not None:
         runs = kernel_info()["simd_paths"] if lib is not None else []
         if simd not in runs:
-            raise _invalid("simd", f"None or one of {runs} (the SIMD paths this CPU runs)", simd)
+            raise invalid("simd", f"None or one of {runs} (the SIMD paths this CPU runs)", simd)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or not 0 <= threads <= _MAX_THREADS):
-        raise _invalid("threads", f"None or an int in [0, {_MAX_THREADS}]", threads)
+        raise invalid("threads", f"None or an int in [0, {_MAX_THREADS}]", threads)
     _settings.update(simd=simd, threads=threads or 0)
 
 
@@ -164,14 +165,14 @@ def _path_code(simd) -> int:
     if simd is None:
         return -1
     if simd not in SIMD_PATHS:
-        raise _invalid("simd", f"None or one of {list(SIMD_PATHS)}", simd)
+        raise invalid("simd", f"None or one of {list(SIMD_PATHS)}", simd)
     return SIMD_PATHS.index(simd)
 
 
 def _thread_count(threads) -> int:
     threads = _settings["threads"] if threads is None else threads
     if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= _MAX_THREADS:
-        raise _invalid("threads", f"None or an int in [0, {_MAX_THREADS}]", threads)
+        raise invalid("threads", f"None or an int in [0, {_MAX_THREADS}]", threads)
     return threads
 
 
@@ -195,14 +196,14 @@ def key_of(words) -> int:
     """The 64-bit kernel key of an int32 pair ``(k0, k1)``: ``(k0 mod 2**32) * 2**32 + (k1 mod 2**32)``."""
     k = np.asarray(words).reshape(-1)
     if k.shape != (2,) or k.dtype.kind not in "iu":
-        raise _invalid("key", "a pair of int32 words", words)
+        raise invalid("key", "a pair of int32 words", words)
     return (int(k[0]) & 0xFFFFFFFF) << 32 | (int(k[1]) & 0xFFFFFFFF)
 
 
 def _key(key) -> int:
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         if not 0 <= int(key) < 2**64:
-            raise _invalid("key", "an int in [0, 2**64) or a pair of int32 words", key)
+            raise invalid("key", "an int in [0, 2**64) or a pair of int32 words", key)
         return int(key)
     return key_of(key)
 
@@ -211,7 +212,7 @@ def _matrix(name, x, rows=None, cols=None):
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2 or (rows is not None and x.shape[0] != rows) or (cols is not None and x.shape[1] != cols):
         want = f"({rows if rows is not None else 'n'}, {cols if cols is not None else 'm'})"
-        raise _invalid(name, f"a rank-2 array of shape {want}", f"array of shape {x.shape}")
+        raise invalid(name, f"a rank-2 array of shape {want}", f"array of shape {x.shape}")
     return x
 
 
@@ -221,7 +222,7 @@ def _ptr(x):
 
 def _layout(rate, drop):
     bits, t = field_threshold(validate_rate(rate))
-    return bits, t, int(validate_bool("drop", drop))
+    return bits, t, int(check_bool("drop", drop))
 
 
 def contract(a, w, key, rate, drop=False, simd=None, threads=None) -> np.ndarray:
@@ -256,8 +257,8 @@ def contract_grads(a, w, up, key, rate, drop=False, simd=None, threads=None, inp
     w = _matrix("w", w, rows=a.shape[1])
     up = _matrix("up", up, rows=a.shape[0], cols=w.shape[1])
     bits, t, drop = _layout(rate, drop)
-    ga = np.empty(a.shape, np.float32) if validate_bool("inputs", inputs) else None
-    gw = np.empty(w.shape, np.float32) if validate_bool("weights", weights) else None
+    ga = np.empty(a.shape, np.float32) if check_bool("inputs", inputs) else None
+    gw = np.empty(w.shape, np.float32) if check_bool("weights", weights) else None
     _check(lib.pernode_fused_backward(_ptr(a), _ptr(w), _ptr(up), None if ga is None else _ptr(ga),
                                       None if gw is None else _ptr(gw), a.shape[0], a.shape[1], w.shape[1],
                                       _key(key), bits, t, drop, _path_code(simd), _thread_count(threads)))
@@ -270,7 +271,7 @@ def keep_mask(shape, key, rate, drop=False, simd=None, threads=None) -> np.ndarr
     lib = _require()
     if (not isinstance(shape, (tuple, list)) or len(shape) != 3
             or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in shape)):
-        raise _invalid("shape", "a (batch, d_in, units) tuple of non-negative ints", shape)
+        raise invalid("shape", "a (batch, d_in, units) tuple of non-negative ints", shape)
     bits, t, drop = _layout(rate, drop)
     out = np.empty(tuple(int(s) for s in shape), np.uint8)
     _check(lib.pernode_fused_mask(_ptr(out), *(int(s) for s in shape), _key(key), bits, t, drop,

@@ -6,12 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from pernode_cli.layers.checks import (
-    _invalid,
-    validate_positive_int,
-    validate_rate,
-    validate_seed,
-)
+from pernode_cli.argchecks import check_positive_int, invalid
+from pernode_cli.layers.checks import validate_rate, validate_seed
 
 
 def ensemble_masks(width: int, n: int, rate: float, seed=None) -> np.ndarray:
@@ -26,8 +22,8 @@ def ensemble_masks(width: int, n: int, rate: float, seed=None) -> np.ndarray:
     ``n`` alone, as Masksembles' ``scale`` sets it. Masks coincide only where the width
     leaves no room (``width < n`` or ``rate = 0``).
     """
-    width = validate_positive_int("width", width)
-    n = validate_positive_int("n", n)
+    width = check_positive_int("width", width)
+    n = check_positive_int("n", n)
     rate = validate_rate(rate)
     keep = max(1, int(round((1.0 - rate) * width)))
     order = np.random.default_rng(seed).permutation(width)
@@ -76,7 +72,7 @@ class MaskEnsemble(keras.layers.Layer):
     def __init__(self, rate, n=4, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = validate_rate(rate)
-        self.n = validate_positive_int("n", n)
+        self.n = check_positive_int("n", n)
         self.seed = validate_seed(seed)
         self.input_spec = keras.InputSpec(min_ndim=2)
         self.supports_masking = True
@@ -84,7 +80,7 @@ class MaskEnsemble(keras.layers.Layer):
     def build(self, input_shape):
         width = input_shape[-1]
         if width is None:
-            raise _invalid("input_shape", "a known last dimension", input_shape)
+            raise invalid("input_shape", "a known last dimension", input_shape)
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: width})
         values = ensemble_masks(width, self.n, self.rate, self.seed)
         self.drop_fraction = float(1.0 - values[0].mean())

@@ -7,7 +7,8 @@ from keras import ops
 
 from pernode_cli.layers import samplers as _samplers
 from pernode_cli.layers.bits import realised_rate
-from pernode_cli.layers.checks import _invalid, validate_choice
+from pernode_cli.argchecks import invalid
+from pernode_cli.layers.checks import validate_choice
 from pernode_cli.layers.dense_base import NoisyDense
 from pernode_cli.layers.stirs import bernoulli_stir, get_stir, partial_gaussian_stir
 
@@ -97,7 +98,7 @@ class PerNodeDense(NoisyDense):
             **kwargs,
         )
         if not isinstance(stir, str):
-            raise _invalid("stir", "the name of a registered stir", stir)
+            raise invalid("stir", "the name of a registered stir", stir)
         get_stir(stir)  # raises on unknown names
         self.stir = stir
         self.mask = validate_choice("mask", mask, MASK_MODES)
@@ -150,7 +151,7 @@ class PerNodeDense(NoisyDense):
         if rank > 2:
             lead = ops.shape(x)[:-1]
             x = ops.reshape(x, (-1, x.shape[-1]))
-        sampler = _samplers.SAMPLERS[self.resolved_sampler()]
+        sampler = _samplers.sampler_fn(self.resolved_sampler())
         y = sampler(x, kernel, self.rate, get_stir(self.stir), self.seed_generator)
         if rank > 2:
             y = ops.reshape(y, tuple(lead) + (self.units,))

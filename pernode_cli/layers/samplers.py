@@ -47,12 +47,16 @@ overflows nor underflows it; a non-finite variance gives a non-finite output.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
 import keras
 from keras import ops
 
 from pernode_cli.layers import chunked
 from pernode_cli.layers.bits import bernoulli_drop, bernoulli_keep, decisions_per_word, random_words, realised_keep
-from pernode_cli.layers.checks import _invalid
+from pernode_cli.argchecks import invalid
+from pernode_cli.registries import Registry, check_entry_name
 from pernode_cli.layers.stirs import bernoulli_stir, partial_gaussian_stir
 
 
@@ -183,10 +187,10 @@ def fused_sampler(x, kernel, rate, stir_fn, seed_generator):
     from pernode_cli.layers import fused
 
     if stir_fn is not bernoulli_stir and stir_fn is not partial_gaussian_stir:
-        raise _invalid("stir_fn", f"one of the stirs of {list(FUSED_STIRS)}", stir_fn)
+        raise invalid("stir_fn", "the Bernoulli or the partial-Gaussian stir", stir_fn)
     if not fused.can_call():  # TensorFlow under XLA: no host call; the exact samplers instead
         stir = "bernoulli" if stir_fn is bernoulli_stir else "partial_gaussian"
-        return SAMPLERS[_without_fused(stir, *kernel.shape)](x, kernel, rate, stir_fn, seed_generator)
+        return sampler_fn(_auto_without("fused", stir, *kernel.shape))(x, kernel, rate, stir_fn, seed_generator)
     key = random_words((2,), seed_generator)
     x32, k32 = _float32(x, kernel)
     if stir_fn is bernoulli_stir:
@@ -196,74 +200,156 @@ def fused_sampler(x, kernel, rate, stir_fn, seed_generator):
     return _add_noise(ops.matmul(x, kernel), variance, seed_generator)
 
 
-SAMPLERS = {
-    "reference": reference_sampler,
-    "chunked": chunked_sampler,
-    "local_reparam": local_reparam_sampler,
-    "partial_reparam": partial_reparam_sampler,
-    "fused": fused_sampler,
-}
-# Samplers bound to one stir (the others take any stir)...
-STIR_OF = {"local_reparam": "gaussian", "partial_reparam": "partial_gaussian"}
-# ... and to a few.
-FUSED_STIRS = ("bernoulli", "partial_gaussian")
-STIRS_OF = {**{name: (stir,) for name, stir in STIR_OF.items()}, "fused": FUSED_STIRS}
-# What "auto" picks for the stirs with a sampler of their own; the Bernoulli stir and
-# user-registered stirs take "reference" or "chunked" by backend and shape (`materialise`).
-AUTO = {"gaussian": "local_reparam", "partial_gaussian": "partial_reparam"}
-# Backends on which "auto" takes "fused" for FUSED_STIRS when the kernel is built and the
-# backend computes on the CPU (GPU arrays keep the choice above). Measured 2026-12 with
+@dataclass(frozen=True)
+class Sampler:
+    """A registered sampler (``register_sampler``).
+
+    ``fn(x, kernel, rate, stir_fn, seed_generator)``; ``stirs``: the stirs it is exact for (None:
+    any); ``auto(stir, d_in, units)``: whether ``"auto"`` may take it on the running backend at that
+    width, the highest ``priority`` among those that may winning; ``runs()``: whether it can run
+    here at all (asked for by name where it cannot, ``"auto"``'s choice runs instead)."""
+
+    name: str
+    fn: Callable
+    stirs: Optional[tuple] = None
+    auto: Optional[Callable] = None
+    priority: int = 0
+    runs: Optional[Callable] = None
+    text: Any = ""  # a str, or a callable giving it (what `pernode list samplers` shows)
+    source: str = ""
+
+    @property
+    def description(self) -> str:
+        return self.text() if callable(self.text) else self.text
+
+    def exact_for(self, stir: str) -> bool:
+        return self.stirs is None or stir in self.stirs
+
+
+def _unknown(name, registry):
+    return invalid("sampler", f"one of {['auto', *registry]}", name)
+
+
+SAMPLERS = Registry("sampler", "samplers", unknown=_unknown, validate=check_entry_name)
+# Backends on which "auto" takes "fused" for its stirs when the kernel is built and the backend
+# computes on the CPU (GPU arrays keep the other choices). Measured 2026-12 with
 # benchmarks/bernoulli_speed.py on the 2-core AVX-512 CPU (benchmarks/RESULTS.md): a full
 # training step at the CIFAR-10 shape at rates 0.1-0.7, both stirs, against the chunk loop
 # (TensorFlow, JAX) or the materialised mask (PyTorch): faster on all three.
 AUTO_FUSED = {"tensorflow": True, "jax": True, "torch": True}
 
 
-def _fused_runs(on_cpu_only: bool) -> bool:
-    """Whether the fused kernel loads and (``on_cpu_only``) the backend computes on the CPU."""
+def _fused_built() -> bool:
     from pernode_cli.layers import fused
 
-    if not fused.available():
-        return False
-    return not on_cpu_only or (AUTO_FUSED.get(keras.backend.backend(), False) and fused.on_cpu())
+    return fused.available()
+
+
+def _fused_auto(stir, d_in, units) -> bool:
+    from pernode_cli.layers import fused
+
+    return _fused_built() and AUTO_FUSED.get(keras.backend.backend(), False) and fused.on_cpu()
+
+
+def _fused_text() -> str:
+    from pernode_cli.layers.fused import describe
+
+    return describe()
+
+
+def register_sampler(name, fn, *, stirs=None, auto=None, priority=0, runs=None, description="",
+                     replace=False) -> Sampler:
+    """Register a sampler of the dynamic mask, for every variant whose stir it serves.
+
+    Args:
+        name: the name layers use (``PerNodeDense(sampler=name)``); letters, digits and ``_``.
+        fn: ``fn(x, kernel, rate, stir_fn, seed_generator)`` returning ``(batch, units)``: the
+            exact contraction ``sum_i x[b, i] m[b, i, j] kernel[i, j]`` for a fresh mask.
+        stirs: tuple of stir names it is exact for, or None for any stir.
+        auto: optional ``auto(stir, d_in, units) -> bool``: ``"auto"`` may choose it there (the
+            running backend is ``keras.backend.backend()``); None: only by name.
+        priority: int; among the samplers ``auto`` may choose, the highest wins (pernode's:
+            fused 30, local_reparam and partial_reparam 20, reference 10, chunked 0).
+        runs: optional ``runs() -> bool``: whether it can run here at all.
+        description: one line for ``pernode list samplers`` (a callable giving it is allowed).
+        replace: allow replacing a sampler of that name.
+    """
+    from pernode_cli.argchecks import check_bool, check_signature
+    from pernode_cli.sources import source_of
+
+    check_signature("fn", fn, (None, None, 0.5, None, None),
+                    "fn(x, kernel, rate, stir_fn, seed_generator) -> (batch, units) tensor")
+    if stirs is not None and (not isinstance(stirs, (tuple, list)) or not all(isinstance(x, str) for x in stirs)):
+        raise invalid("stirs", "None or a tuple of stir names", stirs)
+    for arg, value in (("auto", auto), ("runs", runs)):
+        if value is not None and not callable(value):
+            raise invalid(arg, f"None or a callable {arg}(...) -> bool", value)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise invalid("priority", "an int", priority)
+    if not isinstance(description, str) and not callable(description):
+        raise invalid("description", "a str", description)
+    check_bool("replace", replace)
+    entry = Sampler(name, fn, None if stirs is None else tuple(stirs), auto, priority, runs, description,
+                    source_of(fn))
+    return SAMPLERS.add(entry, replace=replace)
+
+
+for _args in (
+    ("reference", reference_sampler, None, lambda stir, d_in, units: materialise(d_in, units), 10, None,
+     "materialises the (batch, d_in, units) mask and contracts it with einsum: the ground truth"),
+    ("chunked", chunked_sampler, None, lambda stir, d_in, units: True, 0, None,
+     "draws the mask chunk by chunk of d_in in a loop and again in the backward pass (any stir)"),
+    ("local_reparam", local_reparam_sampler, ("gaussian",), lambda stir, d_in, units: True, 20, None,
+     "Gaussian stir: x @ W + sqrt(v (x*x) @ (W*W)) * eps, two matmuls, no mask"),
+    ("partial_reparam", partial_reparam_sampler, ("partial_gaussian",), lambda stir, d_in, units: True, 20, None,
+     "partial-Gaussian stir: the choice of perturbed connections, then one Gaussian per output"),
+    ("fused", fused_sampler, ("bernoulli", "partial_gaussian"), _fused_auto, 30, _fused_built, _fused_text),
+):
+    SAMPLERS.add(Sampler(*_args))
 
 
 def resolve_sampler(name: str, stir: str, d_in=None, units=None) -> str:
     """The sampler that runs for ``name`` (``"auto"`` resolved) and ``stir`` in a layer of
-    ``d_in`` inputs and ``units`` outputs on the running backend (an unknown width resolves
-    the Bernoulli stir and registered stirs to ``"chunked"``). ``"fused"`` without the built
-    kernel resolves to what ``"auto"`` takes without it."""
-    if name == "fused" and not _fused_runs(on_cpu_only=False):
-        return _without_fused(stir, d_in, units)
-    if name == "auto":
-        if stir in FUSED_STIRS and _fused_runs(on_cpu_only=True):
-            return "fused"
-        return _without_fused(stir, d_in, units)
-    return name
+    ``d_in`` inputs and ``units`` outputs on the running backend: for ``"auto"`` the registered
+    sampler of the highest priority exact for the stir whose ``auto`` takes it (an unknown width
+    resolves the Bernoulli stir and registered stirs to ``"chunked"``). A sampler asked for by name
+    that cannot run here (``fused`` without its kernel) resolves to ``"auto"``'s choice without it."""
+    if name != "auto":
+        entry = SAMPLERS.lookup(name)
+        if entry.runs is None or entry.runs():
+            return entry.name
+    return _auto_without(name, stir, d_in, units)
 
 
-def _without_fused(stir, d_in, units) -> str:
-    """What ``auto`` takes when the fused kernel does not run."""
-    if stir in AUTO:
-        return AUTO[stir]
-    return "reference" if materialise(d_in, units) else "chunked"
+def _auto_without(name: str, stir: str, d_in=None, units=None) -> str:
+    """``"auto"``'s choice with sampler ``name`` left out."""
+    choices = [e for e in SAMPLERS.values() if e.exact_for(stir) and e.name != name and e.auto is not None
+               and (e.runs is None or e.runs()) and e.auto(stir, d_in, units)]
+    return max(choices, key=lambda e: e.priority).name if choices else "chunked"
+
+
+def sampler_fn(name: str) -> Callable:
+    """The function of a registered sampler."""
+    return SAMPLERS.lookup(name).fn
 
 
 def validate_sampler(name, stir) -> str:
-    valid = sorted(SAMPLERS) + ["auto"]
-    if name not in valid:
-        raise _invalid("sampler", f"one of {valid}", name)
-    if name in STIRS_OF and stir not in STIRS_OF[name]:
-        stirs = STIRS_OF[name]
+    if name == "auto":
+        return name
+    if not isinstance(name, str):
+        raise invalid("sampler", f"one of {['auto', *SAMPLERS]}", name)
+    entry = SAMPLERS.lookup(name)
+    if not entry.exact_for(stir):
+        stirs = entry.stirs
         exact = f"stir={stirs[0]!r}" if len(stirs) == 1 else f"stir in {stirs!r}"
         raise ValueError(
             f"Invalid value received for argument `sampler`. Sampler {name!r} is exact only for "
             f"{exact}; use 'auto', 'reference' or 'chunked' for stir={stir!r}. "
             f"Received: sampler={name!r}"
         )
-    return name
+    return entry.name
 
 
 def compatible(stir: str) -> list[str]:
     """Every sampler name (``"auto"`` included) that may run with ``stir``."""
-    return [name for name in sorted(SAMPLERS) + ["auto"] if stir in STIRS_OF.get(name, (stir,))]
+    return sorted(e.name for e in SAMPLERS.values() if e.exact_for(stir)) + ["auto"]

@@ -9,17 +9,17 @@ modes are comparable at the same rate.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import keras
 from keras import ops
 
 from pernode_cli.layers.bits import bernoulli_drop, bernoulli_keep, realised_keep
-from pernode_cli.layers.checks import _invalid
+from pernode_cli.argchecks import invalid
+from pernode_cli.registries import Registry, check_entry_name
 
 StirFn = Callable[..., object]
-
-_STIRS: dict[str, StirFn] = {}
 
 
 def bernoulli_stir(shape, rate, seed_generator, dtype="float32"):
@@ -54,37 +54,52 @@ def partial_gaussian_stir(shape, rate, seed_generator, dtype="float32"):
     return ops.where(chosen, 1.0 + std * noise, ops.ones_like(noise))
 
 
-def register_stir(name: str, fn: StirFn, overwrite: bool = False) -> None:
+@dataclass(frozen=True)
+class Stir:
+    """A registered stir: its function, its one-line description and where it came from."""
+
+    name: str
+    fn: StirFn
+    description: str = ""
+    source: str = ""
+
+
+def _unknown(name, registry):
+    return invalid("stir", f"one of {sorted(registry)} (or a name given to register_stir)", name)
+
+
+STIRS = Registry("stir", "stirs", unknown=_unknown, validate=check_entry_name)
+
+
+def register_stir(name: str, fn: StirFn, description: str = "", replace: bool = False) -> Stir:
     """Register a user-defined stir so that layers can refer to it by name.
 
     Args:
         name: the name layers use (``PerNodeDense(stir=name)``); serialized in configs.
         fn: ``fn(shape, rate, seed_generator, dtype)`` returning a mean-one mask of
             ``shape``. Draw randomness with ``keras.random`` and ``seed=seed_generator``.
-        overwrite: allow replacing an existing stir of that name.
+        description: one line for ``pernode list stirs`` (default: the first line of ``fn``'s docstring).
+        replace: allow replacing an existing stir of that name.
     """
-    if not isinstance(name, str) or not name:
-        raise _invalid("name", "a non-empty str", name)
-    if not callable(fn):
-        raise _invalid("fn", "a callable fn(shape, rate, seed_generator, dtype)", fn)
-    if name in _STIRS and not overwrite:
-        raise ValueError(
-            f"Invalid value received for argument `name`. A stir named {name!r} is already "
-            f"registered; pass overwrite=True to replace it. Received: name={name!r}"
-        )
-    _STIRS[name] = fn
+    from pernode_cli.argchecks import check_description, check_signature
+    from pernode_cli.sources import source_of
+
+    check_signature("fn", fn, ((2, 2), 0.5, None, "float32"), "fn(shape, rate, seed_generator, dtype)")
+    check_description(description)
+    text = description or ((fn.__doc__ or "").strip().splitlines() or [""])[0]
+    return STIRS.add(Stir(name, fn, text, source_of(fn)), replace=replace)
 
 
 def get_stir(name: str) -> StirFn:
     """The stir function registered under ``name``."""
-    if name not in _STIRS:
-        raise _invalid("stir", f"one of {sorted(_STIRS)} (or a name given to register_stir)", name)
-    return _STIRS[name]
+    if not isinstance(name, str):
+        raise _unknown(name, STIRS)
+    return STIRS.lookup(name).fn
 
 
 def stir_names() -> list[str]:
     """Names of every registered stir, sorted."""
-    return sorted(_STIRS)
+    return sorted(STIRS)
 
 
 register_stir("bernoulli", bernoulli_stir)

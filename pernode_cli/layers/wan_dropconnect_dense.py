@@ -6,8 +6,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from pernode_cli.argchecks import check_positive_int
 from pernode_cli.layers.bits import realised_keep
-from pernode_cli.layers.checks import validate_positive_int
 from pernode_cli.layers.pernode_dense import PerNodeDense
 
 
@@ -54,7 +54,7 @@ class WanDropConnectDense(PerNodeDense):
             kwargs.pop(fixed, None)  # always Bernoulli, always dynamic
         super().__init__(units, rate, stir="bernoulli", mask="dynamic", activation=activation, use_bias=use_bias,
                          kernel_initializer=kernel_initializer, sampler=sampler, seed=seed, **kwargs)
-        self.inference_samples = validate_positive_int("inference_samples", inference_samples)
+        self.inference_samples = check_positive_int("inference_samples", inference_samples)
 
     def call(self, inputs, training=False):
         if training or self.rate == 0:

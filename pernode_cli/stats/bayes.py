@@ -36,10 +36,12 @@ from typing import Any
 import numpy as np
 
 from pernode_cli.stats import exact
-from pernode_cli.stats.effects import SEED, _exact_pair, _invalid, check_count, exact_difference
-from pernode_cli.stats.exact import Exact
+from pernode_cli.stats.arguments import check_count
+from pernode_cli.stats.arguments import invalid_argument as _invalid
+from pernode_cli.stats.exact import Exact, exact_difference, exact_pair
 from pernode_cli.stats.rows import Record, plain
 
+SEED = 0  # the posterior draws' seed: the same numbers every run
 N_SAMPLES = 50_000
 PRIOR_STRENGTH = 0.5
 _CHUNK_CELLS = 4_000_000
@@ -97,7 +99,7 @@ def winner_shares(masses: np.ndarray) -> tuple[float, float, float]:
 def bayes_signed_rank(a, b, rope: float, maximize: bool, prior_strength: float = PRIOR_STRENGTH,
                       n_samples: int = N_SAMPLES, seed: int = SEED) -> BayesSignedRank:
     """P(a better), P(practically equivalent), P(b better) from paired block values ``a``, ``b``."""
-    x, y = _exact_pair(a, b)
+    x, y = exact_pair(a, b)
     if isinstance(rope, bool) or not isinstance(rope, (int, float, np.floating)) or not rope >= 0 \
             or not np.isfinite(rope):
         raise _invalid("rope", "a finite float >= 0 in metric units", rope)

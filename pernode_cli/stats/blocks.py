@@ -252,7 +252,9 @@ def _matrix(group, ranked: list, columns: list, seeds: str, name: str) -> BlockM
                            exact._compact(nums), group.attrs["value_den"]))
 
 
-def dataset_blocks(matrices: dict, per_dataset: str, select_maximize: bool, variants: Optional[list] = None) -> BlockMatrix:
+def dataset_blocks(
+    matrices: dict, per_dataset: str, select_maximize: bool, variants: Optional[list] = None
+) -> BlockMatrix:
     """Demsar's design: one value per variant per data set, the data sets as blocks.
 
     ``per_dataset="mean"``: the exact mean of the variant's values over the data set's

@@ -42,7 +42,9 @@ def resolve_direction(metric: str, maximize: Optional[bool] = None) -> bool:
     """``maximize`` when given, else the known direction of ``metric``; an unknown one is refused."""
     if maximize is not None:
         if not isinstance(maximize, bool):
-            raise PernodeError(f"`maximize` must be True (higher is better) or False (lower is better); got {maximize!r}.")
+            raise PernodeError(
+                f"`maximize` must be True (higher is better) or False (lower is better); got {maximize!r}."
+            )
         return maximize
     known = known_direction(metric)
     if known is None:

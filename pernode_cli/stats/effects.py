@@ -69,17 +69,19 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Optional, Sequence
 
 import numpy as np
 
 from pernode_cli.errors import PernodeError
 from pernode_cli.stats import exact
-from pernode_cli.stats.exact import Exact
-from pernode_cli.stats.rows import Record
+from pernode_cli.stats.arguments import as_matrix, check_confidence, check_count, invalid_argument
+from pernode_cli.stats.exact import Exact, exact_difference, exact_pair, exact_vector
+from pernode_cli.stats.rows import Record, not_in_json
 
 N_RESAMPLES = 10_000  # bootstrap resamples of the mean and IQM intervals
+POSTERIOR_SHOWN = 3_000  # posterior draws a pair keeps for its figure
 SEED = 0
 CONFIDENCE = 0.95
 INTERVAL_METHODS = ("expanded", "percentile", "bca")
@@ -114,22 +116,50 @@ class VariantIntervals(Record):
     n_strata: int  # 1 when the blocks were resampled as one group
 
 
-@dataclass(frozen=True, kw_only=True)
-class PairEffects(Record):
-    """How large and how sure the difference between variants ``a`` and ``b`` is."""
+def statistic(label: Optional[str] = None, caption: str = "", interval: bool = False):
+    """A per-pair statistic, declared once as a field of ``PairStatistics``: a ranking's pairs
+    (``stats.ranking.PairTest``) carry it, and the report's effects table shows it as column
+    ``label`` (None: not shown; ``interval``: a ``(low, high)`` pair) with ``caption`` in its
+    caption (``{metric}`` and ``{rope}`` filled in) wherever some pair has a value."""
+    return field(default=None, metadata={"label": label, "caption": caption, "interval": interval})
 
+
+@dataclass(frozen=True, kw_only=True)
+class PairStatistics(Record):
+    """How large and how sure the difference between two variants is (None: too few blocks, or
+    no ROPE for the Bayesian test). A new pair statistic is a field here and its computation in
+    ``pair_effects`` (or ``compare_pairs``)."""
+
+    hodges_lehmann: Optional[float] = statistic(  # of a - b, metric units
+        "HL A - B", "Hodges-Lehmann estimate of the paired difference A - B ({metric}) with its exact interval")
+    hodges_lehmann_ci: Optional[tuple] = statistic(  # exact signed-rank interval; (-inf, inf) with too few blocks
+        "HL 95% CI", interval=True)
+    hodges_lehmann_confidence: Optional[float] = statistic()  # the exact level the interval reaches (>= nominal)
+    p_improvement: Optional[float] = statistic(  # share of blocks where a is better than b, ties counting 1/2
+        "P(A better)", "the probability that A is better than B in a block with its Wilson interval")
+    p_improvement_ci: Optional[tuple] = statistic("95% CI", interval=True)  # Wilson score interval
+    # Bayesian signed-rank test with a ROPE (pernode_cli.stats.bayes), when a ROPE is given:
+    bayes_a_better: Optional[float] = statistic(
+        "P(A)", "Bayesian signed-rank test (Benavoli et al. 2017) with a region of practical equivalence of "
+        "+-{rope}: P(A practically better), P(equivalent), P(B practically better)")
+    bayes_equivalent: Optional[float] = statistic("P(rope)")
+    bayes_b_better: Optional[float] = statistic("P(B)")
+    bayes_sample: Optional[tuple] = not_in_json()  # posterior draws for the simplex figure (``POSTERIOR_SHOWN``)
+
+
+PAIR_STATISTICS = tuple(f.name for f in fields(PairStatistics))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Pair(Record):
     a: int  # column of the matrix
     b: int
     n_blocks: int
-    hodges_lehmann: float  # of a - b, metric units
-    hodges_lehmann_ci: tuple  # exact signed-rank interval; (-inf, inf) with too few blocks
-    hodges_lehmann_confidence: float  # the exact level the interval reaches (>= the nominal)
-    p_improvement: float  # share of blocks where a is better than b, ties counting 1/2
-    p_improvement_ci: tuple  # Wilson score interval
-    # Bayesian signed-rank test with a ROPE (pernode_cli.stats.bayes), when a ROPE is given:
-    bayes_a_better: Optional[float] = None
-    bayes_equivalent: Optional[float] = None
-    bayes_b_better: Optional[float] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairEffects(PairStatistics, _Pair):
+    """How large and how sure the difference between variants ``a`` and ``b`` is."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,62 +192,13 @@ class PerformanceProfile(Record):
 # --- checks ----------------------------------------------------------------------------
 
 
-def _invalid(name: str, expected: str, value) -> PernodeError:
-    return PernodeError(
-        f"Invalid value received for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
-    )
-
-
-def check_confidence(confidence) -> float:
-    if not isinstance(confidence, (int, float)) or isinstance(confidence, bool) or not 0 < confidence < 1:
-        raise _invalid("confidence", "a float in (0, 1)", confidence)
-    return float(confidence)
-
-
-def check_count(name: str, value, least: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise _invalid(name, f"an integer >= {least}", value)
-    return int(value)
-
-
-def as_matrix(values, name: str = "values", min_blocks: int = 1) -> np.ndarray:
-    """``values`` as a finite float ``(n_blocks, k)`` array (a vector is one column)."""
-    m = np.asarray(values, dtype="float64")
-    if m.ndim == 1:
-        m = m[:, None]
-    if m.ndim != 2 or m.shape[1] < 1:
-        raise _invalid(name, "a (blocks, variants) matrix", f"array of shape {m.shape}")
-    if m.shape[0] < min_blocks:
-        raise _invalid(name, f"at least {min_blocks} block(s) (rows)", f"array of shape {m.shape}")
-    if not np.all(np.isfinite(m)):
-        raise _invalid(name, "finite numbers only (drop incomplete blocks first)",
-                       f"array with {int((~np.isfinite(m)).sum())} non-finite value(s)")
-    return m
-
-
-def _vector(x, name: str) -> np.ndarray:
-    v = np.asarray(x, dtype="float64")
-    if v.ndim != 1 or len(v) < 1:
-        raise _invalid(name, "a vector of block values", f"array of shape {v.shape}")
-    if not np.all(np.isfinite(v)):
-        raise _invalid(name, "finite numbers only", f"vector with {int((~np.isfinite(v)).sum())} non-finite value(s)")
-    return v
-
-
-def _paired(a, b) -> tuple[np.ndarray, np.ndarray]:
-    x, y = _vector(a, "a"), _vector(b, "b")
-    if len(x) != len(y):
-        raise _invalid("b", f"as many block values as `a` ({len(x)})", f"{len(y)} values")
-    return x, y
-
-
 def strata_codes(strata, n_blocks: int) -> np.ndarray:
     """``strata`` labels (one per block, any hashable values) as codes 0..h-1; None is one stratum."""
     if strata is None:
         return np.zeros(n_blocks, dtype=np.intp)
     labels = np.asarray(strata)
     if labels.shape != (n_blocks,):
-        raise _invalid("strata", f"one label per block ({n_blocks})", f"array of shape {labels.shape}")
+        raise invalid_argument("strata", f"one label per block ({n_blocks})", f"array of shape {labels.shape}")
     _, codes = np.unique(labels, return_inverse=True)
     return codes.astype(np.intp)
 
@@ -231,38 +212,6 @@ def iqm(values, axis: int = -1):
     n = x.shape[axis]
     g = n // 4
     return np.take(x, np.arange(g, n - g), axis=axis).mean(axis=axis)
-
-
-def exact_vector(x, name: str = "d") -> Exact:
-    """A vector of block values (or differences) held exactly: an ``Exact`` as given, floats at
-    their shortest decimal forms (``stats.exact``), so equal decimals tie and zeros are zeros."""
-    if isinstance(x, Exact):
-        if x.nums.ndim != 1 or len(x.nums) < 1:
-            raise _invalid(name, "a vector of block values", f"array of shape {x.nums.shape}")
-        return x
-    return exact.from_floats(_vector(x, name))
-
-
-def _exact_pair(a, b) -> tuple[Exact, Exact]:
-    x, y = exact_vector(a, "a"), exact_vector(b, "b")
-    if len(x.nums) != len(y.nums):
-        raise _invalid("b", f"as many block values as `a` ({len(x.nums)})", f"{len(y.nums)} values")
-    den = x.den * y.den // math.gcd(x.den, y.den)
-    return exact.Exact(exact._widen(x.nums, den // x.den), den), exact.Exact(exact._widen(y.nums, den // y.den), den)
-
-
-def exact_difference(a, b) -> Exact:
-    """``a - b`` exactly (block values as ``Exact`` or floats at their shortest decimals)."""
-    x, y = _exact_pair(a, b)
-    return exact.Exact(exact._compact(x.nums - y.nums), x.den)
-
-
-def exact_median(d: Exact) -> float:
-    """The median of exact values, rounded once."""
-    v = np.sort(d.nums)
-    m = len(v)
-    middle = v[m // 2] * 2 if m % 2 else v[m // 2 - 1] + v[m // 2]
-    return float(exact.to_floats(np.array([middle], dtype=v.dtype), 2 * d.den)[0])
 
 
 def _walsh_sums(d: Exact) -> np.ndarray:
@@ -291,7 +240,7 @@ def hodges_lehmann(d) -> float:
 def improvement_scores(a, b, maximize: bool) -> np.ndarray:
     """Per block: 1 where ``a`` is better than ``b``, 1/2 where they tie (equal decimals), 0 where
     it is worse."""
-    x, y = _exact_pair(a, b)
+    x, y = exact_pair(a, b)
     better = x.nums > y.nums if maximize else x.nums < y.nums
     return better + 0.5 * (x.nums == y.nums)
 
@@ -446,12 +395,12 @@ def bootstrap_interval(values, statistic, strata=None, confidence: float = CONFI
 
     confidence = check_confidence(confidence)
     if method not in INTERVAL_METHODS:
-        raise _invalid("method", " or ".join(repr(x) for x in INTERVAL_METHODS), method)
+        raise invalid_argument("method", " or ".join(repr(x) for x in INTERVAL_METHODS), method)
     m = as_matrix(values, min_blocks=2)
     codes = strata_codes(strata, len(m))
     n, h = len(m), int(codes.max()) + 1
     if h >= n:
-        raise _invalid("strata", "at least one stratum with two or more blocks (nothing to resample)",
+        raise invalid_argument("strata", "at least one stratum with two or more blocks (nothing to resample)",
                        f"{h} strata for {n} blocks")
     boot = bootstrap_distribution(m, statistic, strata, n_resamples, seed)
     alpha = 1 - confidence
@@ -503,7 +452,7 @@ def variant_intervals(values, strata=None, confidence: float = CONFIDENCE, metho
 def pair_effects(a, b, maximize: bool, confidence: float = CONFIDENCE, a_index: int = 0,
                  b_index: int = 1) -> PairEffects:
     """Hodges-Lehmann estimate and probability of improvement of ``a`` over ``b`` (paired vectors)."""
-    x, y = _exact_pair(a, b)
+    x, y = exact_pair(a, b)
     d = exact_difference(x, y)
     low, high, level = hodges_lehmann_interval(d, confidence)
     share = probability_of_improvement(x, y, maximize)
@@ -518,7 +467,7 @@ def pair_list(k: int, pairs=None, control: Optional[int] = None) -> list:
         raise PernodeError("Give `pairs` or `control`, not both.")
     if control is not None:
         if isinstance(control, bool) or not isinstance(control, (int, np.integer)) or not 0 <= control < k:
-            raise _invalid("control", f"a column index in [0, {k})", control)
+            raise invalid_argument("control", f"a column index in [0, {k})", control)
         return [(j, int(control)) for j in range(k) if j != control]
     if pairs is None:
         return [(i, j) for i in range(k) for j in range(i + 1, k)]
@@ -526,7 +475,7 @@ def pair_list(k: int, pairs=None, control: Optional[int] = None) -> list:
     for p in pairs:
         i, j = (int(x) for x in p)
         if not (0 <= i < k and 0 <= j < k) or i == j:
-            raise _invalid("pairs", f"pairs of two different column indices in [0, {k})", tuple(p))
+            raise invalid_argument("pairs", f"pairs of two different column indices in [0, {k})", tuple(p))
         out.append((i, j))
     return out
 
@@ -541,7 +490,7 @@ def compare_pairs(values, maximize: bool, pairs: Optional[Sequence] = None, cont
 
     m = values if isinstance(values, Exact) else exact.from_floats(as_matrix(values, min_blocks=2))
     if m.nums.ndim != 2 or m.nums.shape[0] < 2:
-        raise _invalid("values", "at least 2 block(s) (rows)", f"array of shape {m.nums.shape}")
+        raise invalid_argument("values", "at least 2 block(s) (rows)", f"array of shape {m.nums.shape}")
     todo = pair_list(m.nums.shape[1], pairs, control)
     prior = bayes.PRIOR_STRENGTH if prior_strength is None else prior_strength
     samples = bayes.N_SAMPLES if n_samples is None else n_samples
@@ -562,8 +511,10 @@ def compare_pairs(values, maximize: bool, pairs: Optional[Sequence] = None, cont
 def _with_bayes(effect: PairEffects, post) -> PairEffects:
     from dataclasses import replace
 
+    samples = post.samples
+    step = max(1, len(samples) // POSTERIOR_SHOWN)  # every step-th draw of the ones the probabilities came from
     return replace(effect, bayes_a_better=post.p_a_better, bayes_equivalent=post.p_equivalent,
-                   bayes_b_better=post.p_b_better)
+                   bayes_b_better=post.p_b_better, bayes_sample=tuple(map(tuple, samples[::step][:POSTERIOR_SHOWN])))
 
 
 def performance_profile(values, maximize: bool, thresholds=None,
@@ -573,7 +524,7 @@ def performance_profile(values, maximize: bool, thresholds=None,
     m = as_matrix(values)
     grid = np.unique(m) if thresholds is None else np.asarray(thresholds, dtype="float64").ravel()
     if grid.size == 0 or not np.all(np.isfinite(grid)):
-        raise _invalid("thresholds", "a non-empty sequence of finite scores", thresholds)
+        raise invalid_argument("thresholds", "a non-empty sequence of finite scores", thresholds)
     # (n, k, 1) against (T,): a variant reaches t when its value is at least as good as t.
     reached = m[:, :, None] >= grid if maximize else m[:, :, None] <= grid
     shares = reached.mean(axis=0)  # (k, T)

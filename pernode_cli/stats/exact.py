@@ -21,6 +21,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from pernode_cli.stats.arguments import invalid_argument, vector
+
 _EXACT_FLOAT = 2**53  # integers up to this are doubles exactly
 _INT64_SAFE = 2**62  # numerators up to this can be added pairwise in int64 without overflow
 MAX_DECIMALS = 20  # beyond this many decimals a value is taken as its exact binary fraction
@@ -198,3 +200,35 @@ def step_above(sums: np.ndarray, threshold: Fraction) -> np.ndarray:
     integral = threshold.denominator == 1
     above = sums > floor
     return above + (0.5 * (sums == floor) if integral else 0.0)
+
+
+def exact_vector(x, name: str = "d") -> Exact:
+    """A vector of block values (or differences) held exactly: an ``Exact`` as given, floats at
+    their shortest decimal forms (``stats.exact``), so equal decimals tie and zeros are zeros."""
+    if isinstance(x, Exact):
+        if x.nums.ndim != 1 or len(x.nums) < 1:
+            raise invalid_argument(name, "a vector of block values", f"array of shape {x.nums.shape}")
+        return x
+    return from_floats(vector(x, name))
+
+
+def exact_pair(a, b) -> tuple[Exact, Exact]:
+    x, y = exact_vector(a, "a"), exact_vector(b, "b")
+    if len(x.nums) != len(y.nums):
+        raise invalid_argument("b", f"as many block values as `a` ({len(x.nums)})", f"{len(y.nums)} values")
+    den = x.den * y.den // math.gcd(x.den, y.den)
+    return Exact(_widen(x.nums, den // x.den), den), Exact(_widen(y.nums, den // y.den), den)
+
+
+def exact_difference(a, b) -> Exact:
+    """``a - b`` exactly (block values as ``Exact`` or floats at their shortest decimals)."""
+    x, y = exact_pair(a, b)
+    return Exact(_compact(x.nums - y.nums), x.den)
+
+
+def exact_median(d: Exact) -> float:
+    """The median of exact values, rounded once."""
+    v = np.sort(d.nums)
+    m = len(v)
+    middle = v[m // 2] * 2 if m % 2 else v[m // 2 - 1] + v[m // 2]
+    return float(to_floats(np.array([middle], dtype=v.dtype), 2 * d.den)[0])

@@ -59,7 +59,7 @@ def pilot_tensor(rows, r, variants) -> tuple[np.ndarray, tuple]:
     configs: dict = {}
     for row in values.itertuples(index=False):
         key = tuple(blk._cell(getattr(row, c)) for c in config_cols)
-        seed = blk._cell(getattr(row, "seed")) if "seed" in columns else 0
+        seed = blk._cell(row.seed) if "seed" in columns else 0
         configs.setdefault(key, {}).setdefault(seed, {})[str(row.variant)] = row.value
     keys = sorted(configs, key=lambda k: tuple(blk.sort_key(v) for v in k))
     max_seeds = max((len(configs[k]) for k in keys), default=0)

@@ -73,7 +73,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from pernode_cli.errors import PernodeError
-from pernode_cli.stats.effects import _invalid, check_count
+from pernode_cli.stats.arguments import check_count
+from pernode_cli.stats.arguments import invalid_argument as _invalid
 from pernode_cli.stats.rows import Record
 
 N_RESAMPLES = 1_000
@@ -431,22 +432,10 @@ def _pilot_spread(pilot, n_boot: int, designs: int, level: float, rng, **grid) -
     return bounds(omnibus), bounds(versus)
 
 
-def plan_sizes(pilot, delta: float, maximize: bool, alpha: float = ALPHA, control: Optional[int] = None,
-               target: Optional[int] = None, n_configs=N_CONFIGS, n_seeds=N_SEEDS,
-               block_test: Optional[Callable] = None, vectorized: Optional[bool] = None, power: float = POWER,
-               n_resamples: int = N_RESAMPLES, seed: int = SEED, residuals: str = "pooled",
-               pilot_resamples: int = PILOT_RESAMPLES, interval: float = INTERVAL,
-               pilot_designs: int = PILOT_DESIGNS) -> PowerPlan:
-    """Power to detect ``delta`` (metric units) for every design in ``n_configs`` x ``n_seeds``,
-    by resampling the pilot (module docstring), its ``interval`` bounds over ``pilot_resamples``
-    bootstrap pilots (``pilot_designs`` simulated designs per size each; 0: no bounds), and the
-    smallest designs whose lower bound reaches ``power``.
-
-    ``target``: the variant shifted by ``delta`` (default: the first that is not ``control``).
-    ``block_test``: the omnibus p-value of one ``(blocks, k)`` matrix (default ``friedman_p``);
-    ``vectorized``: it also takes ``(batch, blocks, k)`` stacks (default: True for ``friedman_p``).
-    """
-    pl = _pilot(pilot)
+def _plan_arguments(pl, delta, alpha, power, n_resamples, control, target, block_test, vectorized, n_configs,
+                    n_seeds, residuals, pilot_resamples, interval, pilot_designs) -> tuple:
+    """``plan_sizes``' arguments checked against the pilot: ``(n_resamples, target, block_test,
+    vectorized, c_grid, s_grid)``."""
     k = pl.components.k
     n_resamples = check_plan_arguments(delta, alpha, power, n_resamples)
     pilot_resamples = check_count("pilot_resamples", pilot_resamples, 0)
@@ -478,6 +467,29 @@ def plan_sizes(pilot, delta: float, maximize: bool, alpha: float = ALPHA, contro
         )
     if residuals not in RESIDUALS:
         raise _invalid("residuals", " or ".join(repr(r) for r in RESIDUALS), residuals)
+    return n_resamples, target, block_test, vectorized, c_grid, s_grid
+
+
+def plan_sizes(pilot, delta: float, maximize: bool, alpha: float = ALPHA, control: Optional[int] = None,
+               target: Optional[int] = None, n_configs=N_CONFIGS, n_seeds=N_SEEDS,
+               block_test: Optional[Callable] = None, vectorized: Optional[bool] = None, power: float = POWER,
+               n_resamples: int = N_RESAMPLES, seed: int = SEED, residuals: str = "pooled",
+               pilot_resamples: int = PILOT_RESAMPLES, interval: float = INTERVAL,
+               pilot_designs: int = PILOT_DESIGNS) -> PowerPlan:
+    """Power to detect ``delta`` (metric units) for every design in ``n_configs`` x ``n_seeds``,
+    by resampling the pilot (module docstring), its ``interval`` bounds over ``pilot_resamples``
+    bootstrap pilots (``pilot_designs`` simulated designs per size each; 0: no bounds), and the
+    smallest designs whose lower bound reaches ``power``.
+
+    ``target``: the variant shifted by ``delta`` (default: the first that is not ``control``).
+    ``block_test``: the omnibus p-value of one ``(blocks, k)`` matrix (default ``friedman_p``);
+    ``vectorized``: it also takes ``(batch, blocks, k)`` stacks (default: True for ``friedman_p``).
+    """
+    pl = _pilot(pilot)
+    k = pl.components.k
+    n_resamples, target, block_test, vectorized, c_grid, s_grid = _plan_arguments(
+        pl, delta, alpha, power, n_resamples, control, target, block_test, vectorized, n_configs, n_seeds, residuals,
+        pilot_resamples, interval, pilot_designs)
     better = 1.0 if maximize else -1.0
     shift = np.zeros(k)
     shift[target] = better * float(delta)

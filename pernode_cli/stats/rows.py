@@ -22,7 +22,7 @@ another.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
@@ -61,10 +61,29 @@ def plain(value):
 
 
 class Record:
-    """Frozen statistics records: ``to_dict`` gives strict JSON values (None, never NaN)."""
+    """Frozen statistics records: ``to_dict`` gives strict JSON values (None, never NaN), without the
+    fields declared ``not_in_json()`` (samples kept for a figure)."""
 
     def to_dict(self) -> dict:
-        return plain(asdict(self))
+        return plain(_shown(self))
+
+
+def _shown(value):
+    """``value`` with every dataclass (at any depth) as a dict of its fields shown in JSON."""
+    from dataclasses import fields, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _shown(getattr(value, f.name)) for f in fields(value) if f.metadata.get("json") is not False}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_shown(v) for v in value) if isinstance(value, list) else tuple(_shown(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    return value
+
+
+def not_in_json(default=None):
+    """A record field left out of ``to_dict`` (and of comparisons): data for figures, not results."""
+    return field(default=default, repr=False, compare=False, metadata={"json": False})
 
 
 def cell_text(value) -> str:
@@ -317,9 +336,10 @@ def _numeric_metric(frame, metric: str):
         row = frame.iloc[int(np.argmax(huge))]
         where = f"{row['source']}: " if "source" in frame.columns else ""
         raise PernodeError(
-            f"{where}column {metric} holds {cell_text(row[metric])!r}, beyond +-{VALUE_LIMIT:g} ({int(huge.sum())} such "
-            "row(s) in all): sums and squares of such values overflow double precision, so no statistic of them "
-            "would be exact. Rescale the column (divide it by a power of ten), or rank another `metric`."
+            f"{where}column {metric} holds {cell_text(row[metric])!r}, beyond +-{VALUE_LIMIT:g} "
+            f"({int(huge.sum())} such row(s) in all): sums and squares of such values overflow double precision, "
+            "so no statistic of them would be exact. Rescale the column (divide it by a power of ten), "
+            "or rank another `metric`."
         )
     if bad.any():
         row = frame.iloc[int(np.argmax(bad))]

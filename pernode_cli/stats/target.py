@@ -193,7 +193,8 @@ def time_to_target(frame, target, dataset: Optional[str] = None, variants=None) 
     if "attempt" not in rows.columns:
         rows = rows.assign(attempt=1)
     rows = rows.assign(attempt=rows["attempt"].fillna(1).astype(int))
-    diverged = diverged.assign(attempt=diverged["attempt"].fillna(1).astype(int)) if "attempt" in diverged else diverged.assign(attempt=1)
+    diverged = (diverged.assign(attempt=diverged["attempt"].fillna(1).astype(int)) if "attempt" in diverged
+                else diverged.assign(attempt=1))
     keys = ["dataset", "run_id", "attempt"]
     settings = [c for c in SETTING_COLUMNS if c in rows.columns]
     runs = []

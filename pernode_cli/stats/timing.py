@@ -21,7 +21,7 @@ from typing import Optional
 import numpy as np
 
 from pernode_cli.errors import PernodeError
-from pernode_cli.schema import TIMING_COLUMNS, TimingRecord  # noqa: F401 (the timing log's columns)
+from pernode_cli.schema import TimingRecord
 
 # hyperfine's outlier cut-off: |x - median| > 14.826 MAD, ten standard deviations of a
 # normal sample; as a modified z-score 0.6745 (x - median) / MAD that is 10. Iglewicz and
@@ -259,9 +259,10 @@ def baseline_warnings(groups) -> list[str]:
         fast, slow = min(steps, key=steps.get), max(steps, key=steps.get)
         factor = steps[slow] / steps[fast]
         if factor >= BASELINE_FACTOR:
-            out.append(f"{dataset} on {device or 'an unnamed device'}: Dropout's training step takes {steps[slow]:.1f} ms "
-                       f"on {slow} against {steps[fast]:.1f} ms on {fast} ({factor:.1f}x), so {slow}'s ratios to "
-                       "Dropout rest on a slower baseline and flatter its variants; compare the ms per step.")
+            out.append(f"{dataset} on {device or 'an unnamed device'}: Dropout's training step takes "
+                       f"{steps[slow]:.1f} ms on {slow} against {steps[fast]:.1f} ms on {fast} ({factor:.1f}x), "
+                       f"so {slow}'s ratios to Dropout rest on a slower baseline and flatter its variants; "
+                       "compare the ms per step.")
     return out
 
 

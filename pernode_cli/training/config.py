@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pernode_cli.checks import (
     check_choice,
@@ -16,9 +16,10 @@ from pernode_cli.checks import (
     check_setting,
 )
 from pernode_cli.data import DATASETS, check_dataset_name
+from pernode_cli.declarations import option
 from pernode_cli.errors import PernodeError
 from pernode_cli.paths import real_path
-from pernode_cli.schema import SETTINGS, RunSettings, make_run_id  # noqa: F401 (make_run_id: the run's id)
+from pernode_cli.schema import SETTINGS, RunSettings
 from pernode_cli.sizing import check_fits
 from pernode_cli.variants import canonical_variant, get_variant, parse_variants
 
@@ -45,41 +46,47 @@ class RunSpec(RunSettings):
         if spec is not None:
             check_fits(spec.input_shape, spec.backbone, self.units, self.batch_size, spec.n_outputs)
 
-    def validate(self) -> "RunSpec":
-        """Every ``RunSpec`` is valid once made; kept for callers that ask."""
-        return self
-
     def replace(self, **changes) -> "RunSpec":
         return replace(self, **changes)
 
 
-TrainConfig = RunSpec  # the name the commands and tests use
 
 
-DATA_KINDS = ("synthetic", "real")
+def _shared(name: str, default, help: Optional[str] = None):
+    """A `timeit` setting that is also a run setting: the run setting's help and placeholder, a
+    default of its own."""
+    meta = next(f.metadata for f in SETTINGS if f.name == name)
+    return option(default, help or meta["help"], metavar=meta["metavar"], show_default=meta["show_default"])
 
 
 @dataclass
 class TimeitConfig:
-    dataset: str = "cifar10"
-    variants: list = field(default_factory=lambda: parse_variants("all"))
-    rate: float = 0.5
-    units: int = 128
-    batch_size: int = 128
-    epochs: int = 6  # rounds, warm-up included
-    warmup: int = 1
-    steps_per_epoch: Optional[int] = None
-    data: str = "synthetic"
-    data_dir: Optional[str] = None
-    sampler: Optional[str] = None
-    seed: int = 0
-    max_minutes: Optional[float] = None  # stop after the round that passes this
+    """One `timeit` measurement: epochs of each variant, interleaved, on the local device."""
+
+    dataset: str = _shared("dataset", "cifar10", "digits, cifar10, speech_commands, rcv1, a plugin's data set or an "
+                           ".npz path (shapes of its backbone).")
+    variants: Any = option("all", "'all' or a comma-separated list of variants.", metavar="VARIANTS")
+    rate: float = _shared("rate", 0.5, "Drop rate / noise strength in [0, 1).")
+    units: int = _shared("units", 128)
+    batch_size: int = _shared("batch_size", 128)
+    epochs: int = option(6, "Rounds of one epoch per variant, warm-up included.", metavar="N")
+    warmup: int = option(1, "First rounds (compilation) excluded from the statistics.", metavar="N")
+    steps_per_epoch: Optional[int] = option(None, "Steps per epoch.", metavar="N",
+                                            show_default="the data set's training size / batch size")
+    data: str = option("synthetic", "synthetic: random tensors of the data set's shapes; real: the loaders.",
+                       choices=("synthetic", "real"))
+    data_dir: Optional[str] = _shared("data_dir", None)
+    sampler: Optional[str] = option(None, "PerNode sampler to time (pernode list samplers).", metavar="SAMPLER",
+                                    show_default="auto: the fastest exact one")
+    seed: int = option(0, cli=False)
+    max_minutes: Optional[float] = option(None, "Stop after the round that passes this many minutes; report what "
+                                          "was timed.", metavar="MINUTES", show_default="no limit")
 
     def validate(self) -> "TimeitConfig":
         if isinstance(self.variants, str):
             self.variants = parse_variants(self.variants)
         self.variants = [get_variant(v).name for v in self.variants]
-        check_choice("data", self.data, DATA_KINDS)
+        check_choice("data", self.data, ("synthetic", "real"))
         check_dataset_name(self.dataset)
         if self.data_dir is not None and not Path(self.data_dir).exists():
             raise PernodeError(f"`data_dir` {self.data_dir} does not exist.")

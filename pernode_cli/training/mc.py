@@ -30,7 +30,7 @@ class MCPredictor:
     def __init__(self, model: keras.Model):
         self.model = model
         self.wrapper = keras.Sequential([keras.Input(model.input_shape[1:]), _NoiseOn(model)])
-        self.ensembles = [l for l in model.layers if isinstance(l, MaskEnsemble)]
+        self.ensembles = [lyr for lyr in model.layers if isinstance(lyr, MaskEnsemble)]
 
     def _set_member(self, t: int) -> None:
         for layer in self.ensembles:

@@ -25,11 +25,13 @@ from pernode_cli.schema import SETTING_NAMES, TRAIN_COLUMNS
 from pernode_cli.sizing import check_built, check_fits, estimate_bytes
 from pernode_cli.sources import run_sources
 from pernode_cli.training.callbacks import EpochTimer, NonFiniteStop, utc_now
-from pernode_cli.training.config import RunSpec, make_run_id
+from pernode_cli.schema import make_run_id
+from pernode_cli.training.config import RunSpec
 from pernode_cli.training.environment import environment_stamp, jit_compile_setting
 from pernode_cli.training.evaluation import Calibration, evaluate_splits
 from pernode_cli.training.inputs import fit_batch_size, keras_inputs
-from pernode_cli.training.records import EpochRow, RunResult
+from pernode_cli.schema import EpochRow
+from pernode_cli.training.records import RunResult
 from pernode_cli.variants import get_variant, variant_source
 
 OnEpoch = Optional[Callable[[dict], None]]
@@ -77,7 +79,8 @@ class RowWriter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         row = self.evaluator.row
         ok = not self.nonfinite.stopped and all(math.isfinite(row[k]) for k in ("fit_loss", "val_loss", "train_loss"))
-        row = asdict(EpochRow(**row, status="ok" if ok else "nonfinite", run_end=self._end(epoch, ok), timestamp=utc_now()))
+        row = asdict(EpochRow(**row, status="ok" if ok else "nonfinite", run_end=self._end(epoch, ok),
+                              timestamp=utc_now()))
         self.log.append(row)
         self.result.rows.append(row)
         if self.on_epoch is not None:
@@ -122,7 +125,8 @@ def compiled_model(config: RunSpec, data: Dataset):
             raise
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PernodeError(f"The model of variant {config.variant} on backbone {data.backbone} cannot be built "
-                           f"({type(exc).__name__}: {reason}); the plugin that registered them must be fixed.") from None
+                           f"({type(exc).__name__}: {reason}); the plugin that registered them must be "
+                           "fixed.") from None
     if estimate_bytes(data.input_shape, data.backbone, config.units, config.batch_size, data.n_outputs) is None:
         check_built(model, config.units, config.batch_size)  # a backbone registered without its sizes
     model.compile(optimizer=keras.optimizers.Adam(config.lr), loss=loss_for(data.multilabel),
@@ -225,7 +229,8 @@ def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None, exp
             )
         if earlier and earlier.data and fingerprint not in earlier.data:
             raise PernodeError(
-                f"{log} holds an unfinished attempt of run {run_id} trained on other data ({', '.join(sorted(earlier.data))}); "
+                f"{log} holds an unfinished attempt of run {run_id} trained on other data "
+                f"({', '.join(sorted(earlier.data))}); "
                 f"{data_change(config.dataset, config.data_dir, fingerprint)}. Restore the data to train it "
                 "again, or give another `log`."
             )
@@ -233,6 +238,7 @@ def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None, exp
         check_plugin_parts([config.variant], data.backbone, data.input_shape, config.rate or 0.0)
         model = compiled_model(config, data)  # a module that cannot be built leaves no log behind
         csv_log = CsvLog(log, lock=lock)
+        csv_log.accepts(config.settings())
     except BaseException:
         lock.release(wrote_nothing=True)
         raise
@@ -250,6 +256,7 @@ def train_to_log(config: RunSpec, log, events: Optional[TrainEvents] = None, exp
         events.start(config, data)
         result = train_run(config, csv_log, on_epoch=on_epoch, dataset=data, run_id=run_id, attempt=attempt,
                            data_fingerprint=fingerprint, model=model)
+        result.log, result.attempt, result.settings = str(log), attempt, asdict(config)
         return result
     finally:
         csv_log.close()

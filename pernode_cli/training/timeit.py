@@ -22,9 +22,8 @@ from pernode_cli.data import DATASETS, load_dataset
 from pernode_cli.logs import CsvLog, LogLock
 from pernode_cli.sizing import check_fits
 from pernode_cli.models import build_model, check_plugin_parts, module_realised_rate, module_sampler
+from pernode_cli.schema import TIMING_COLUMNS, TimingRecord
 from pernode_cli.stats.timing import (
-    TIMING_COLUMNS,
-    TimingRecord,
     apply_ratios,
     collect_warnings,
     round_order,
@@ -138,7 +137,8 @@ def _record(c: Contender, config: TimeitConfig, steps: int, rounds: int, stamp: 
     w = config.warmup
     return TimingRecord(
         dataset=config.dataset, variant=c.variant, **summarize(c.timer.seconds, w),
-        peak_memory_bytes=c.peak, sampler=c.sampler, rate=config.rate, realised_rate=c.realised_rate, units=config.units,
+        peak_memory_bytes=c.peak, sampler=c.sampler, rate=config.rate, realised_rate=c.realised_rate,
+        units=config.units,
         batch_size=config.batch_size, steps_per_epoch=steps, data=config.data,
         jit_compile=str(getattr(c.model, "jit_compile", "")), timestamp=utc_now(), rounds=rounds,
         epoch_seconds=c.timer.seconds[w:], epoch_offsets_s=[round(t, 4) for t in c.timer.offsets[w:]], **stamp,

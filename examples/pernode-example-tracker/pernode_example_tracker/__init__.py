@@ -1,0 +1,1 @@
+"""An example pernode tracker: ``--track record:FILE.jsonl`` (see ``tracker``)."""
