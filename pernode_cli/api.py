@@ -46,6 +46,18 @@ class Ranked(RankResult):
         return to_text(self, "latex")
 
 
+def _check_options(options: dict, exclude=()) -> None:
+    """Keywords that name no ranking option are refused, naming those there are."""
+    from pernode_cli.errors import PernodeError
+    from pernode_cli.stats.ranking.options import RankOptions
+
+    known = [f.name for f in fields(RankOptions) if f.name not in exclude]
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        raise PernodeError(f"Unknown option {', '.join(f'`{k}`' for k in unknown)}; the ranking options are: "
+                           f"{', '.join(known)}.")
+
+
 def _frame(paths_or_frame, method_column=None, dataset_column=None):
     from pernode_cli.logs import read_logs
     from pernode_cli.stats.rows import named_columns
@@ -63,6 +75,7 @@ def rank(paths_or_frame, method_column=None, dataset_column=None, **options):
     """Rank the variants (or methods) of logs, or of a data frame, under ``options``."""
     from pernode_cli.stats.ranking import rank_logs
 
+    _check_options(options)
     return Ranked.of(rank_logs(_frame(paths_or_frame, method_column, dataset_column), **options))
 
 
@@ -70,6 +83,7 @@ def plan(paths_or_frame, delta: float, method_column=None, dataset_column=None, 
     """The planner (``stats.planning.plan_logs``) on logs or a data frame."""
     from pernode_cli.stats.planning import plan_logs
 
+    _check_options({k: v for k, v in options.items() if k not in ("control", "shifted", "power", "n_resamples")})
     return plan_logs(_frame(paths_or_frame, method_column, dataset_column), delta, **options)
 
 
@@ -78,11 +92,13 @@ def report(paths_or_frame, out, timings=None, delta=None, method_column=None, da
     report); returns the paths written. ``options``: ``RankOptions``' keywords but ``design``,
     ``dataset`` and ``across`` (the report shows every design and data set)."""
     from pernode_cli.rendering.benchmark import collect_benchmark, read_timings
+    from pernode_cli.training.session import items
     from pernode_cli.rendering.folder import check_target
     from pernode_cli.rendering.pages import write_report
 
     check_target(out, "out", "report")  # refused before any work
+    _check_options(options, exclude=("design", "dataset", "across"))
     frame = _frame(paths_or_frame, method_column, dataset_column)
-    timing = read_timings(list(timings)) if timings else None
+    timing = read_timings(list(items(timings, "timings"))) if timings else None
     bench = collect_benchmark(frame, timings=timing, delta=delta, **options)
     return write_report(bench, out=out)

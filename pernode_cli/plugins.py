@@ -41,10 +41,15 @@ def _import_file(path: Path):
 
 def _quietly(load):
     """``load()`` with the backend's start-up chatter hidden, exactly as `train` imports Keras: a
-    plugin that imports keras prints no TensorFlow C++ lines before pernode's own."""
+    plugin that imports keras prints no TensorFlow C++ lines before pernode's own. What a plugin
+    prints is kept off stdout (to stderr, hidden with the backend's lines while they are): stdout
+    is the command's (one JSON document with ``--format json``)."""
+    import contextlib
+    import sys
+
     from pernode_cli.training.environment import quiet_backend_import
 
-    with quiet_backend_import():
+    with quiet_backend_import(), contextlib.redirect_stdout(sys.stderr):
         return load()
 
 

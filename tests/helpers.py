@@ -116,3 +116,33 @@ def installed_copy(package: Path, site: Path, dist: str, version: str, group: st
     (meta / "entry_points.txt").write_text(f"[{group}]\n{entry}\n")
     (meta / "top_level.txt").write_text(f"{package.name}\n")
     return site
+
+
+COMMANDS_SCRIPT = '''
+import json, sys
+from typer.testing import CliRunner
+from pernode_cli.cli import app
+
+runner, out = CliRunner(), {}
+for key, args in json.loads(sys.argv[1]):
+    result = runner.invoke(app, args)
+    out[key] = [result.exit_code, result.stdout, result.stderr]
+print("\\n" + json.dumps(out))
+'''
+
+
+def run_commands(cwd: Path, pythonpath: str, commands: list, timeout: int = 600) -> tuple:
+    """``commands`` (``[(key, [argument, ...])]``) run in order by one fresh pernode process (one
+    backend start-up for all of them); ``({key: (exit code, stdout, stderr)}, the process's own
+    stderr)``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=pythonpath, COLUMNS="300")
+    done = subprocess.run([sys.executable, "-c", COMMANDS_SCRIPT, json.dumps([[k, [str(a) for a in args]]
+                                                                              for k, args in commands])],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return {k: tuple(v) for k, v in json.loads(done.stdout.splitlines()[-1]).items()}, done.stderr

@@ -68,3 +68,33 @@ def test_sweep_from_python_and_as_json(tmp_path, monkeypatch):
     assert exported.exit_code == 0, exported.output
     sent = json.loads(exported.stdout)
     assert sent["attempts"] == 2 and sent["not_sent"] == [] and sent["trackers"][0]["epochs_written"] == 2
+
+
+def test_python_arguments_are_checked_in_one_line_and_one_text_is_one_item(tmp_path):
+    from pernode_cli.errors import PernodeError
+
+    config = tmp_path / "g.toml"
+    config.write_text(GRID)
+    from pernode_cli.training.session import items
+
+    assert items(None) == () and items("a.py") == ("a.py",) and items(tmp_path) == (str(tmp_path),)
+    assert items(["x:1", "y:2"]) == ("x:1", "y:2")
+    for call, words in [
+        (lambda: pernode_cli.sweep(None), "argument `config`. Expected the path of a sweep config"),
+        (lambda: pernode_cli.sweep(config, shard=(1, 2, 3)), "argument `shard`. Expected 'K/N' or a pair"),
+        (lambda: pernode_cli.train(track=3, log=str(tmp_path / "x.csv")), "argument `track`. Expected a list of texts"),
+        (lambda: pernode_cli.rank(str(tmp_path / "x.csv"), bogus=1), "Unknown option `bogus`; the ranking options"),
+        (lambda: pernode_cli.report(str(tmp_path / "x.csv"), str(tmp_path / "r"), design="paper"),
+         "Unknown option `design`"),
+    ]:
+        with pytest.raises(PernodeError, match=re.escape(words)):
+            call()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.toml"]
+
+
+def test_what_a_plugin_prints_stays_off_stdout_so_json_stays_whole(tmp_path):
+    (tmp_path / "noisy.py").write_text("print('hello from a plugin')\n")
+    result = CliRunner().invoke(app, ["list", "variants", "--format", "json", "--plugin", str(tmp_path / "noisy.py")])
+    assert result.exit_code == 0, result.output
+    assert "Dropout" in [v["name"] for v in json.loads(result.stdout)["variants"]]
+    assert "hello from a plugin" not in result.stdout

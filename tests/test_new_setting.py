@@ -4,10 +4,7 @@ pernode with a setting added (``label_smoothing``, declared in ``schema.RunSetti
 this pernode wrote, keeps their run ids and fingerprint, and ranks them."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pernode_cli.cli import app
+from tests.helpers import run_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ('dataset = "digits"\n[grid]\nvariants = ["Dropout", "Dense"]\nrates = [0.1]\nunits = [4]\n'
@@ -44,12 +42,6 @@ def _with_a_new_setting(folder: Path) -> Path:
     return folder
 
 
-def _new(folder: Path, cwd: Path, *args):
-    env = dict(os.environ, PYTHONPATH=str(folder))
-    return subprocess.run([sys.executable, "-m", "pernode_cli", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 @pytest.mark.slow
 def test_a_new_defaulted_setting_keeps_old_logs_resumable_appendable_and_rankable(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -60,27 +52,33 @@ def test_a_new_defaulted_setting_keeps_old_logs_resumable_appendable_and_rankabl
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix == ".csv"}
     old_header = (tmp_path / "g.csv").read_text().splitlines()[0]
     new = _with_a_new_setting(tmp_path / "new")
+    # The new code, in one process (one backend start-up), command by command as a user runs them.
+    out, _ = run_commands(tmp_path, str(new), [
+        ("plan", ["sweep", "g.toml", "--dry-run"]),
+        ("resumed", ["sweep", "g.toml"]),
+        ("added", ["train", "--log", "t.csv", "--variant", "Dropout", "--seed", "1", "--quiet", *FAST]),
+        ("refused", ["train", "--log", "t.csv", "--variant", "Dropout", "--seed", "2", "--label-smoothing", "0.1",
+                     *FAST]),
+        ("ranked", ["rank", "g.csv", "t.csv", "--format", "json"]),
+    ])
     # The same sweep, resumed by the new code: the same run ids, all finished, nothing trained or written.
-    plan = _new(new, tmp_path, "sweep", "g.toml", "--dry-run")
-    assert plan.returncode == 0 and "2 runs in shard 1/1: 2 finished, 0 to run" in plan.stdout, plan.stderr
-    resumed = _new(new, tmp_path, "sweep", "g.toml")
-    assert resumed.returncode == 0 and "0 run(s) trained, 2 already finished" in resumed.stdout, resumed.stderr
+    code, stdout, stderr = out["plan"]
+    assert code == 0 and "2 runs in shard 1/1: 2 finished, 0 to run" in stdout, stderr
+    code, stdout, stderr = out["resumed"]
+    assert code == 0 and "0 run(s) trained, 2 already finished" in stdout, stderr
     assert (tmp_path / "g.csv").read_bytes() == before["g.csv"]
     # A run at the new setting's default is appended to the old log in its own layout.
-    added = _new(new, tmp_path, "train", "--log", "t.csv", "--variant", "Dropout", "--seed", "1", "--quiet", *FAST)
-    assert added.returncode == 0, added.stderr
+    assert out["added"][0] == 0, out["added"][2]
     lines = (tmp_path / "t.csv").read_text().splitlines()
     assert lines[0] == old_header and len(lines) == 3 and lines[:2] == before["t.csv"].decode().splitlines()
     # One that sets it cannot be held by the old layout: refused, the log byte-identical.
-    refused = _new(new, tmp_path, "train", "--log", "t.csv", "--variant", "Dropout", "--seed", "2",
-                   "--label-smoothing", "0.1", *FAST)
-    assert refused.returncode == 2 and "written before the setting --label-smoothing existed" in refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    code, _, stderr = out["refused"]
+    assert code == 2 and "written before the setting --label-smoothing existed" in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
     assert len((tmp_path / "t.csv").read_text().splitlines()) == 3
     # And the new code ranks the old logs as this one does, the new column read at its default.
-    ranked_new = _new(new, tmp_path, "rank", "g.csv", "t.csv", "--format", "json")
-    assert ranked_new.returncode == 0, ranked_new.stderr
+    assert out["ranked"][0] == 0, out["ranked"][2]
     ours = json.loads(runner.invoke(app, ["rank", "g.csv", "t.csv", "--format", "json"]).output)
-    theirs = json.loads(ranked_new.stdout)
+    theirs = json.loads(out["ranked"][1])
     assert theirs["datasets"][0]["top_rows"] == ours["datasets"][0]["top_rows"]
     assert set(pd.read_csv(tmp_path / "t.csv").columns) == set(old_header.split(","))

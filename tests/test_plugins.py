@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import pernode_cli
 from pernode_cli.cli import app
 from pernode_cli.variants import REGISTRY
-from tests.helpers import installed_copy
+from tests.helpers import installed_copy, run_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "pernode-example-plugin"
@@ -138,22 +138,27 @@ def _run(cwd, site, *args, timeout=300):
 @pytest.mark.slow
 def test_the_example_plugin_runs_through_every_command(tmp_path):
     site = _site_with_example(tmp_path)
-    listed = _run(tmp_path, site, "list")
-    assert listed.returncode == 0, listed.stderr
-    text = " ".join(listed.stdout.split())
-    for name in ("GaussianNoiseDense", "AlphaDropoutDense", "blobs", "mlp2", "pernode-example-plugin 0.1.0"):
-        assert name in text, name
-    trained = _run(tmp_path, site, "train", "--dataset", "blobs", "--variant", "alphadropoutdense",
-                   "--units", "8", "--epochs", "1", "--log", "t.csv", "--quiet")
-    assert trained.returncode == 0, trained.stderr
-    (row,) = pd.read_csv(tmp_path / "t.csv").to_dict("records")
-    assert row["variant"] == "AlphaDropoutDense" and row["dataset"] == "blobs" and row["run_end"] == "epochs"
-    # A sweep trains a plugin variant on the plugin's data set and backbone beside a built-in one.
     (tmp_path / "c.toml").write_text('dataset = "blobs"\n[grid]\nvariants = ["Dropout", "GaussianNoiseDense"]\n'
                                      'rates = [0.1, 0.3, 0.5]\nunits = [8]\nbatch_sizes = [64]\n[fixed]\nepochs = 2\n')
-    swept = _run(tmp_path, site, "sweep", "c.toml", "--quiet")
-    assert swept.returncode == 0, swept.stderr
-    assert "Logging error" not in swept.stderr  # TensorFlow's retracing warnings once hit a closed stream
+    # One process, found through its entry point, for every command (one backend start-up).
+    out, stderr = run_commands(tmp_path, f"{site}{os.pathsep}{ROOT}", [
+        ("list", ["list"]),
+        ("train", ["train", "--dataset", "blobs", "--variant", "alphadropoutdense", "--units", "8", "--epochs", "1",
+                   "--log", "t.csv", "--quiet"]),
+        ("sweep", ["sweep", "c.toml", "--quiet"]),  # a plugin variant on its data set and backbone beside a built-in
+        ("rank", ["rank", "c.csv", "--format", "json"]),
+        ("report", ["report", "c.csv", "--out", "r"]),
+        ("timeit", ["timeit", "--dataset", "blobs", "--variants", "Dropout,GaussianNoiseDense", "--epochs", "2",
+                    "--steps-per-epoch", "3", "--format", "json", "--quiet"]),
+    ])
+    for key, (code, _, err) in out.items():
+        assert code == 0, (key, err)
+    text = " ".join(out["list"][1].split())
+    for name in ("GaussianNoiseDense", "AlphaDropoutDense", "blobs", "mlp2", "pernode-example-plugin 0.1.0"):
+        assert name in text, name
+    (row,) = pd.read_csv(tmp_path / "t.csv").to_dict("records")
+    assert row["variant"] == "AlphaDropoutDense" and row["dataset"] == "blobs" and row["run_end"] == "epochs"
+    assert "Logging error" not in stderr + out["sweep"][2]  # TensorFlow's retracing warnings once hit a closed stream
     t = pd.read_csv(tmp_path / "c.csv")
     assert len(t) == 6 * 2 and t["test_loss"].notna().all()
     assert (t.loc[t["variant"] == "Dropout", "sources"] == t.loc[t["variant"] == "Dropout", "sources"].iloc[0]).all()
@@ -161,16 +166,11 @@ def test_the_example_plugin_runs_through_every_command(tmp_path):
     mine = t[t["variant"] == "GaussianNoiseDense"]
     assert (mine["module_params"] == 32 * 8 + 8).all()
     assert mine["sources"].str.startswith("pernode-example-plugin 0.1.0 (module pernode_example.plugin, sha256:").all()
-    ranked = _run(tmp_path, site, "rank", "c.csv", "--format", "json")
-    (d,) = json.loads(ranked.stdout)["datasets"]
+    (d,) = json.loads(out["rank"][1])["datasets"]
     assert d["design"] == "configs" and len(d["variants"]) == 2 and d["metric"] == "test_loss"
     assert not any("modules differ in size" in w for w in d["warnings"])  # equal modules: the fairness rule
-    reported = _run(tmp_path, site, "report", "c.csv", "--out", "r")
-    assert reported.returncode == 0 and "GaussianNoiseDense" in (tmp_path / "r" / "index.md").read_text()
-    timed = _run(tmp_path, site, "timeit", "--dataset", "blobs", "--variants", "Dropout,GaussianNoiseDense",
-                 "--epochs", "2", "--steps-per-epoch", "3", "--format", "json", "--quiet")
-    assert timed.returncode == 0, timed.stderr
-    assert {r["variant"] for r in json.loads(timed.stdout)} == {"Dropout", "GaussianNoiseDense"}
+    assert "GaussianNoiseDense" in (tmp_path / "r" / "index.md").read_text()
+    assert {r["variant"] for r in json.loads(out["timeit"][1])} == {"Dropout", "GaussianNoiseDense"}
     # The plugin's code changes: resuming its sweep is refused, as a changed config is.
     plugin = site / "pernode_example" / "plugin.py"
     plugin.write_text(plugin.read_text() + "\n# tuned\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 import typer
@@ -37,13 +38,15 @@ class _ProgressEvents:
         self.runs_task = self.epoch_task = None
 
     def __enter__(self):
-        self.progress.start()
         return self
 
     def __exit__(self, *exc):
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
     def sweep_start(self, pending: int, total: int) -> None:
+        # Started here, once the sweep's input is checked: a refused sweep prints nothing on stdout.
+        self.progress.start()
         self.console.print(f"{total - pending} of {total} runs already finished; {pending} to run")
         self.runs_task = self.progress.add_task("runs", total=pending)
 
@@ -156,7 +159,8 @@ def sweep(
     if dry_run:
         table = session.dry_run(sweep_config, log=log, shard=shard_kn)
         if as_json:
-            record = {"command": "sweep", "dry_run": True, "log": str(log), **session.plan_dict(table)}
+            record = {"command": "sweep", "dry_run": True, "log": str(Path(log).resolve()),
+                      "shard": f"{shard_kn[0]}/{shard_kn[1]}", **session.plan_dict(table)}
             typer.echo(json.dumps(record, indent=2))
         else:
             _print_dry_run(console, table, shard_kn)

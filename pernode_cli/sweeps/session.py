@@ -3,6 +3,7 @@ shardable, on Ray; the `sweep` command prints the ``SweepReport`` it returns."""
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Optional
 
 from pernode_cli.sweeps.loop import SweepReport
@@ -11,12 +12,23 @@ from pernode_cli.sweeps.loop import SweepReport
 def load(config, plugin=(), shard=None):
     """``(SweepConfig, (K, N))`` of a config file (or a loaded ``SweepConfig``) and a ``"K/N"``
     shard (None: the whole grid)."""
+    import os
+
+    from pernode_cli.argchecks import invalid
+    from pernode_cli.errors import PernodeError
     from pernode_cli.sweeps.config import SweepConfig, load_config
     from pernode_cli.sweeps.plan import parse_shard
+    from pernode_cli.training.session import items
 
+    if not isinstance(config, (SweepConfig, str, os.PathLike)):
+        raise invalid("config", "the path of a sweep config (TOML)", config, error=PernodeError)
     if not isinstance(config, SweepConfig):
-        config = load_config(config, plugins=tuple(plugin or ()))
-    return config, parse_shard(f"{shard[0]}/{shard[1]}" if isinstance(shard, tuple) else shard)
+        config = load_config(os.fspath(config), plugins=items(plugin, "plugin"))
+    if isinstance(shard, (tuple, list)):
+        if len(shard) != 2:
+            raise invalid("shard", "'K/N' or a pair (K, N)", shard, error=PernodeError)
+        shard = f"{shard[0]}/{shard[1]}"
+    return config, parse_shard(shard)
 
 
 def dry_run(config, *, log=None, shard=None, plugin=()):
@@ -26,7 +38,7 @@ def dry_run(config, *, log=None, shard=None, plugin=()):
     from pernode_cli.sweeps.config import default_log
 
     sweep_config, shard_kn = load(config, plugin, shard)
-    return loop.dry_run(sweep_config, log or default_log(sweep_config.path), shard_kn)
+    return loop.dry_run(sweep_config, os.fspath(log) if log else default_log(sweep_config.path), shard_kn)
 
 
 def sweep(config, *, log=None, shard=None, fail_fast: bool = False, ray=None, gpus_per_run=None, cpus_per_run=None,
@@ -56,14 +68,14 @@ def sweep(config, *, log=None, shard=None, fail_fast: bool = False, ray=None, gp
     from pernode_cli.logs import LogLock
     from pernode_cli.sweeps import loop
     from pernode_cli.sweeps.config import default_log
-    from pernode_cli.training.session import close_trackers, open_trackers
+    from pernode_cli.training.session import close_trackers, items, open_trackers
 
     if ray is not None or gpus_per_run is not None or cpus_per_run is not None:
         from pernode_cli.sweeps.ray_runner import check_resources
 
         check_resources(gpus_per_run, cpus_per_run)
     sweep_config, shard_kn = load(config, plugin, shard)
-    log = log or default_log(sweep_config.path)
+    log = os.fspath(log) if log else default_log(sweep_config.path)
     LogLock(log).probe()  # a second writer is refused at once
     fixed = sweep_config.fixed
     runner = None
@@ -72,7 +84,7 @@ def sweep(config, *, log=None, shard=None, fail_fast: bool = False, ray=None, gp
 
         runner = RayRunner(address=ray, gpus_per_run=fixed["gpus_per_run"] if gpus_per_run is None else gpus_per_run,
                            cpus_per_run=fixed["cpus_per_run"] if cpus_per_run is None else cpus_per_run,
-                           plugins=[*(plugin or ()), *sweep_config.plugins], base=sweep_config.path.parent)
+                           plugins=[*items(plugin, "plugin"), *sweep_config.plugins], base=sweep_config.path.parent)
     live = live_destinations(fixed, track, tensorboard, mlflow, experiment)
     exporters = open_trackers(**live, export_timeout=export_timeout, on_problem=on_problem)
     try:
@@ -87,8 +99,11 @@ def sweep(config, *, log=None, shard=None, fail_fast: bool = False, ray=None, gp
 def live_destinations(fixed: dict, track=(), tensorboard=None, mlflow=None, experiment=None) -> dict:
     """The live copy's destinations: those given, else the config's ``fixed`` keys (``track``
     given replaces the config's ``track``)."""
-    return {"track": list(track or fixed.get("track") or ()), "tensorboard": tensorboard or fixed.get("tensorboard"),
-            "mlflow": mlflow or fixed.get("mlflow"), "experiment": experiment or fixed.get("experiment") or "pernode"}
+    from pernode_cli.training.session import items
+
+    return {"track": list(items(track, "track") or fixed.get("track") or ()),
+            "tensorboard": tensorboard or fixed.get("tensorboard"), "mlflow": mlflow or fixed.get("mlflow"),
+            "experiment": experiment or fixed.get("experiment") or "pernode"}
 
 
 def plan_dict(table) -> dict:

@@ -8,11 +8,27 @@ first, then the backend starts (``starting``: the caller's context manager aroun
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Callable, Optional
 
 from pernode_cli.errors import PernodeError
 from pernode_cli.schema import SETTING_NAMES
 from pernode_cli.training.records import RunResult
+
+
+def items(value, name: str = "value") -> tuple:
+    """A list argument (``plugin``, ``track``, ``timings``): None is none, one text or path is one
+    item."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return (os.fspath(value),)
+    try:
+        return tuple(os.fspath(v) if isinstance(v, os.PathLike) else v for v in value)
+    except TypeError:
+        from pernode_cli.argchecks import invalid
+
+        raise invalid(name, "a list of texts (one text is one item)", value, error=PernodeError) from None
 
 
 def check_settings(settings: dict) -> None:
@@ -29,7 +45,8 @@ def run_spec(plugin=(), **settings):
     from pernode_cli.plugins import load_plugins
 
     check_settings(settings)
-    load_plugins(plugin or ())
+    settings = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in settings.items()}
+    load_plugins(items(plugin, "plugin"))
     from pernode_cli.training.config import RunSpec
     from pernode_cli.variants import canonical_variant, run_rate
 
@@ -48,8 +65,8 @@ def open_trackers(track=(), tensorboard=None, mlflow=None, experiment="pernode",
     from pernode_cli.export import open_exporters
 
     check_positive_number("export_timeout", export_timeout)
-    return open_exporters(track=list(track or ()), tensorboard=tensorboard, mlflow=mlflow, experiment=experiment,
-                          on_problem=on_problem)
+    return open_exporters(track=list(items(track, "track")), tensorboard=tensorboard, mlflow=mlflow,
+                          experiment=experiment, on_problem=on_problem)
 
 
 def train(*, log="logs.csv", plugin=(), track=(), tensorboard=None, mlflow=None, experiment="pernode",
@@ -82,6 +99,8 @@ def train(*, log="logs.csv", plugin=(), track=(), tensorboard=None, mlflow=None,
     """
     from pernode_cli.logs import LogLock, check_appendable
 
+    if isinstance(log, os.PathLike):
+        log = os.fspath(log)
     config = run_spec(plugin, **settings)
     check_appendable(log, config.settings())  # an older log's layout: refused before the backend starts
     LogLock(log).probe()  # a second writer is refused before the backend's slow start
