@@ -92,13 +92,13 @@ def report(paths_or_frame, out, timings=None, delta=None, method_column=None, da
     report); returns the paths written. ``options``: ``RankOptions``' keywords but ``design``,
     ``dataset`` and ``across`` (the report shows every design and data set)."""
     from pernode_cli.rendering.benchmark import collect_benchmark, read_timings
-    from pernode_cli.training.session import items
+    from pernode_cli.argchecks import as_items
     from pernode_cli.rendering.folder import check_target
     from pernode_cli.rendering.pages import write_report
 
     check_target(out, "out", "report")  # refused before any work
     _check_options(options, exclude=("design", "dataset", "across"))
     frame = _frame(paths_or_frame, method_column, dataset_column)
-    timing = read_timings(list(items(timings, "timings"))) if timings else None
+    timing = read_timings(list(as_items(timings, "timings"))) if timings else None
     bench = collect_benchmark(frame, timings=timing, delta=delta, **options)
     return write_report(bench, out=out)

@@ -17,6 +17,23 @@ def invalid(name: str, expected: str, value, error: type = ValueError) -> Except
     return error(f"Invalid value received for argument `{name}`. Expected {expected}. Received: {name}={value!r}")
 
 
+def as_items(value, name: str, expected: str = "a list of texts (one text is one item)") -> tuple:
+    """A list argument (``plugin``, ``track``, ``timings``): None is none, one text or path is one
+    item, paths become texts; anything else that is no list is refused as ``PernodeError``."""
+    import os
+
+    from pernode_cli.errors import PernodeError
+
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return (os.fspath(value),)
+    try:
+        return tuple(os.fspath(v) if isinstance(v, os.PathLike) else v for v in value)
+    except TypeError:
+        raise invalid(name, expected, value, error=PernodeError) from None
+
+
 def check_name(name) -> str:
     """A name that survives a CSV cell and a comma-separated list: a letter, then letters,
     digits, ``_``, ``.`` or ``-``."""

@@ -349,15 +349,23 @@ class TimingRecord:
 
 
 def plain(value):
-    """``value`` as JSON holds it: a non-finite float is None, numpy scalars are Python's."""
+    """``value`` as JSON holds it: tuples as lists, numpy scalars as Python's, NaN, infinities and
+    pandas' missing values as None (no numpy needed to tell them)."""
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
         return None
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        value = value.item()  # a numpy scalar
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        value = float(value)
+        return value if math.isfinite(value) else None
     return value
 
 

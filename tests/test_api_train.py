@@ -75,14 +75,15 @@ def test_python_arguments_are_checked_in_one_line_and_one_text_is_one_item(tmp_p
 
     config = tmp_path / "g.toml"
     config.write_text(GRID)
-    from pernode_cli.training.session import items
+    from pernode_cli.argchecks import as_items
 
-    assert items(None) == () and items("a.py") == ("a.py",) and items(tmp_path) == (str(tmp_path),)
-    assert items(["x:1", "y:2"]) == ("x:1", "y:2")
+    assert as_items(None, "x") == () and as_items("a.py", "x") == ("a.py",)
+    assert as_items(tmp_path, "x") == (str(tmp_path),) and as_items(["x:1", "y:2"], "x") == ("x:1", "y:2")
     for call, words in [
         (lambda: pernode_cli.sweep(None), "argument `config`. Expected the path of a sweep config"),
         (lambda: pernode_cli.sweep(config, shard=(1, 2, 3)), "argument `shard`. Expected 'K/N' or a pair"),
-        (lambda: pernode_cli.train(track=3, log=str(tmp_path / "x.csv")), "argument `track`. Expected a list of texts"),
+        (lambda: pernode_cli.train(track=3, log=str(tmp_path / "x.csv")),
+         "argument `track`. Expected a list of 'SCHEME:DESTINATION' texts"),
         (lambda: pernode_cli.rank(str(tmp_path / "x.csv"), bogus=1), "Unknown option `bogus`; the ranking options"),
         (lambda: pernode_cli.report(str(tmp_path / "x.csv"), str(tmp_path / "r"), design="paper"),
          "Unknown option `design`"),

@@ -315,44 +315,40 @@ def _atoms(a, b, tol=1e-5):
     return out[: len(a)], out[len(a):]
 
 
-@built
-@pytest.mark.parametrize("rate", RATES)
-def test_bernoulli_outputs_match_the_reference_sampler(rate):
-    # One input row repeated: every row of the batch is an independent draw. Mean x @ W and
-    # variance (1 - q) / q * sum_i x^2 W^2 within 5 standard errors; KS per unit against the
-    # reference sampler (p-values fixed by the seeds; 1e-3 leaves room for 3 units x 4 rates).
-    # The outputs take 2**8 values, which the two samplers round differently in the last bits
-    # (1 / q applied to the sum or to each weight): values within 1e-5 are one atom.
-    rng = np.random.default_rng(8)
-    x = np.repeat(rng.normal(size=(1, 8)).astype("float32"), 3000, axis=0)
-    w = rng.normal(size=(8, 3)).astype("float32")
-    out = to_numpy(_layer("bernoulli", "fused", rate, 31, 8, 3, w)(x, training=True)).astype("float64")
-    ref = to_numpy(_layer("bernoulli", "reference", rate, 32, 8, 3, w)(x, training=True))
-    q = realised_keep(rate)
+def _matches_the_reference(stir, rate, seeds, d_in, noise_variance, data_seed):
+    """``d_in`` inputs, 3 units: one input row repeated 3000 times (every row an independent
+    draw) through the fused and the reference sampler. The fused outputs' mean is x @ W and their
+    variance ``noise_variance * sum_i x^2 W^2`` within 5 standard errors; per unit their law is
+    the reference's (KS, p-values fixed by the seeds; 1e-3 leaves room for every unit and rate).
+    Values within 1e-5 are one atom: the two samplers round a discrete law's values apart."""
+    rng = np.random.default_rng(data_seed)
+    x = np.repeat(rng.normal(size=(1, d_in)).astype("float32"), 3000, axis=0)
+    w = rng.normal(size=(d_in, 3)).astype("float32")
+    out = to_numpy(_layer(stir, "fused", rate, seeds[0], d_in, 3, w)(x, training=True)).astype("float64")
+    ref = to_numpy(_layer(stir, "reference", rate, seeds[1], d_in, 3, w)(x, training=True))
     assert_mean_close(out, (x[:1] @ w)[0])
-    assert_variance_close(out, (1 - q) / q * (x[:1] ** 2 @ w**2)[0])
+    assert_variance_close(out, noise_variance * (x[:1] ** 2 @ w**2)[0])
     for j in range(3):
         a, b = _atoms(out[:, j], ref[:, j])
         assert stats.ks_2samp(a, b).pvalue > 1e-3
 
 
 @built
+@pytest.mark.parametrize("rate", RATES)
+def test_bernoulli_outputs_match_the_reference_sampler(rate):
+    # Variance (1 - q) / q per connection. The outputs take 2**8 values, which the two samplers
+    # round differently in the last bits (1 / q applied to the sum or to each weight).
+    q = realised_keep(rate)
+    _matches_the_reference("bernoulli", rate, (31, 32), 8, (1 - q) / q, data_seed=8)
+
+
+@built
 @pytest.mark.parametrize("rate", [0.3, 0.7])
 def test_partial_gaussian_variance_formula(rate):
-    # Per connection the noise variance is r / (1 - r), r = realised_rate: the output's is
-    # r / (1 - r) * sum_i x^2 W^2, around the mean x @ W; and its distribution matches the
-    # reference sampler's (KS per unit, p-values fixed by the seeds).
-    rng = np.random.default_rng(9)
-    x = np.repeat(rng.normal(size=(1, 6)).astype("float32"), 3000, axis=0)
-    w = rng.normal(size=(6, 3)).astype("float32")
-    out = to_numpy(_layer("partial_gaussian", "fused", rate, 41, 6, 3, w)(x, training=True)).astype("float64")
-    ref = to_numpy(_layer("partial_gaussian", "reference", rate, 42, 6, 3, w)(x, training=True))
+    # Per connection the noise variance is r / (1 - r), r = realised_rate, around the mean x @ W;
+    # the atom at the mean (nothing perturbed) is rounded apart by matmul and einsum.
     r = realised_rate(rate)
-    assert_mean_close(out, (x[:1] @ w)[0])
-    assert_variance_close(out, r / (1 - r) * (x[:1] ** 2 @ w**2)[0])
-    for j in range(3):  # the atom at the mean (nothing perturbed): matmul and einsum round apart
-        a, b = _atoms(out[:, j], ref[:, j])
-        assert stats.ks_2samp(a, b).pvalue > 1e-3
+    _matches_the_reference("partial_gaussian", rate, (41, 42), 6, r / (1 - r), data_seed=9)
 
 
 @built

@@ -37,7 +37,7 @@ class LoggedAttempt:
 @dataclass
 class LoggedRuns:
     attempts: list  # LoggedAttempt, in the order first met
-    files: int
+    files: list  # the logs read, each once, in the order named
     notes: list  # rows left out as unusable, in words
     conflicts: list  # epochs two logs hold with different rows (the first read is exported), in words
 
@@ -99,7 +99,7 @@ def read_attempts(patterns: list[str]) -> LoggedRuns:
         raise PernodeError(f"The log(s) {', '.join(map(str, paths))} hold no rows to export.")
     lines = [f"run {run_id} attempt {attempt}: {len(epochs)} epoch(s) in {second} differ from {first}; those of "
              f"{first} were exported" for (run_id, attempt, first, second), epochs in conflicts.items()]
-    return LoggedRuns(list(attempts.values()), len(paths), notes, lines)
+    return LoggedRuns(list(attempts.values()), [str(p) for p in paths], notes, lines)
 
 
 def send_attempts(runs: LoggedRuns, exporters: Exporters) -> None:
@@ -143,7 +143,6 @@ def export_logs(logs, track=(), tensorboard=None, mlflow=None, experiment: str =
     ``on_note(line)`` hears of rows left out, before anything is sent."""
     from pernode_cli.checks import check_positive_number
     from pernode_cli.export import open_exporters
-    from pernode_cli.logs import expand
 
     if tensorboard is None and mlflow is None and not track:
         raise PernodeError("Nothing to export to: give `track` SCHEME:DESTINATION (repeatable: tensorboard:DIR, "
@@ -158,5 +157,5 @@ def export_logs(logs, track=(), tensorboard=None, mlflow=None, experiment: str =
     send_attempts(runs, exporters)
     problems = exporters.close(timeout_s=timeout)
     unfinished = [f"{a.run_id} attempt {a.attempt}" for a in runs.attempts if not a.finished]
-    return Exported([str(p) for p in expand(patterns)], len(runs.attempts), unfinished, exporters.summaries(),
-                    runs.conflicts + problems, runs.notes)
+    return Exported(runs.files, len(runs.attempts), unfinished, exporters.summaries(), runs.conflicts + problems,
+                    runs.notes)

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from pernode_cli.argchecks import check_description, check_replace, check_signature, invalid
+from pernode_cli.argchecks import as_items, check_description, check_replace, check_signature, invalid
 from pernode_cli.errors import PernodeError
 from pernode_cli.registries import Registry
 
@@ -112,12 +112,7 @@ def split_track(item) -> tuple[str, str]:
 
 def check_track(track) -> list:
     """``track`` as a list of ``SCHEME:DESTINATION`` texts (one text is one item)."""
-    if isinstance(track, str):
-        track = [track]
-    try:
-        items = list(track if track is not None else ())
-    except TypeError:
-        raise invalid("track", "a list of 'SCHEME:DESTINATION' texts", track, error=PernodeError) from None
+    items = list(as_items(track, "track", "a list of 'SCHEME:DESTINATION' texts"))
     for item in items:
         split_track(item)
     return items

@@ -351,6 +351,13 @@ static void backward_portable(const job *J, int64_t i0, int64_t i1) {
  * AVX-512: vectors of 16 lanes, the row mask's 16-bit slices used as write masks of the
  * fused multiply-adds (a dropped lane keeps its accumulator).
  */
+/* The pairwise sum of 8 lanes (the last steps of tree512 and tree256, in the order of tree16). */
+T256 static inline float tree8(__m256 s8) {
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
 T512 static inline __mmask16 tail16(int n, int v) {
     int left = n - 16 * v;
     return left >= 16 ? (__mmask16)0xFFFF : (left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1));
@@ -397,10 +404,7 @@ T512 static void forward_512(const job *J, int64_t b0, int64_t b1) {
 }
 
 T512 static inline float tree512(__m512 x) {
-    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+    return tree8(_mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1)));
 }
 
 T512 static void backward_512(const job *J, int64_t i0, int64_t i1) {
@@ -503,12 +507,7 @@ T256 static void forward_256(const job *J, int64_t b0, int64_t b1) {
     }
 }
 
-T256 static inline float tree256(__m256 lo, __m256 hi) {
-    __m256 s8 = _mm256_add_ps(lo, hi);
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
-}
+T256 static inline float tree256(__m256 lo, __m256 hi) { return tree8(_mm256_add_ps(lo, hi)); }
 
 T256 static void backward_256(const job *J, int64_t i0, int64_t i1) {
     const int64_t B = J->B, D = J->D, U = J->U;

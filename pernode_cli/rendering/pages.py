@@ -220,7 +220,7 @@ def report_json(bench) -> dict:
 def write_report(bench, out) -> list[Path]:
     """Render everything in memory, then write folder ``out`` whole or not at all
     (``report.folder``): index.html, index.md, report.json and figures/."""
-    from pernode_cli.stats.rows import plain
+    from pernode_cli.schema import plain
 
     check_target(out, "out", "report")
     plt = plots.pyplot()

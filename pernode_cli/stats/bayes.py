@@ -39,7 +39,8 @@ from pernode_cli.stats import exact
 from pernode_cli.stats.arguments import check_count
 from pernode_cli.stats.arguments import invalid_argument as _invalid
 from pernode_cli.stats.exact import Exact, exact_difference, exact_pair
-from pernode_cli.stats.rows import Record, plain
+from pernode_cli.schema import plain
+from pernode_cli.stats.rows import Record
 
 SEED = 0  # the posterior draws' seed: the same numbers every run
 N_SAMPLES = 50_000

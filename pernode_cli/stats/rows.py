@@ -28,7 +28,7 @@ from typing import Any, Optional
 import numpy as np
 
 from pernode_cli.errors import PernodeError
-from pernode_cli.schema import MIXED_COLUMNS
+from pernode_cli.schema import MIXED_COLUMNS, plain
 
 # Columns whose mix among ranked rows the output points out (training length, width, batch
 # size, training-set size, the data themselves, the module's size): ``schema.MIXED_COLUMNS``.
@@ -40,24 +40,6 @@ REASONS = {  # LeftOut field -> what it counts, as the output words it
     "no_status": "with an empty status",
     "no_variant": "with an empty variant",
 }
-
-
-def plain(value):
-    """JSON-able Python value: tuples to lists, numpy scalars to Python, NaN and inf to None."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is None or type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    return value
 
 
 class Record:

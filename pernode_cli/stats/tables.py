@@ -10,7 +10,7 @@ import numpy as np
 
 from pernode_cli.stats import exact
 from pernode_cli.stats.blocks import config_columns, run_values, sort_key
-from pernode_cli.stats.rows import plain
+from pernode_cli.schema import plain
 
 TABLE_COLUMNS = {  # output name -> log column
     "Variant": "variant",

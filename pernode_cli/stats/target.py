@@ -152,7 +152,7 @@ def _seconds(rows, where: str) -> np.ndarray:
 
 
 def _settings(row, columns) -> tuple:
-    from pernode_cli.stats.rows import plain
+    from pernode_cli.schema import plain
 
     out = []
     for c in columns:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Optional
 
+from pernode_cli.argchecks import as_items
 from pernode_cli.sweeps.loop import SweepReport
 
 
@@ -18,12 +19,10 @@ def load(config, plugin=(), shard=None):
     from pernode_cli.errors import PernodeError
     from pernode_cli.sweeps.config import SweepConfig, load_config
     from pernode_cli.sweeps.plan import parse_shard
-    from pernode_cli.training.session import items
-
     if not isinstance(config, (SweepConfig, str, os.PathLike)):
         raise invalid("config", "the path of a sweep config (TOML)", config, error=PernodeError)
     if not isinstance(config, SweepConfig):
-        config = load_config(os.fspath(config), plugins=items(plugin, "plugin"))
+        config = load_config(os.fspath(config), plugins=as_items(plugin, "plugin"))
     if isinstance(shard, (tuple, list)):
         if len(shard) != 2:
             raise invalid("shard", "'K/N' or a pair (K, N)", shard, error=PernodeError)
@@ -68,7 +67,7 @@ def sweep(config, *, log=None, shard=None, fail_fast: bool = False, ray=None, gp
     from pernode_cli.logs import LogLock
     from pernode_cli.sweeps import loop
     from pernode_cli.sweeps.config import default_log
-    from pernode_cli.training.session import close_trackers, items, open_trackers
+    from pernode_cli.training.session import close_trackers, open_trackers
 
     if ray is not None or gpus_per_run is not None or cpus_per_run is not None:
         from pernode_cli.sweeps.ray_runner import check_resources
@@ -84,7 +83,7 @@ def sweep(config, *, log=None, shard=None, fail_fast: bool = False, ray=None, gp
 
         runner = RayRunner(address=ray, gpus_per_run=fixed["gpus_per_run"] if gpus_per_run is None else gpus_per_run,
                            cpus_per_run=fixed["cpus_per_run"] if cpus_per_run is None else cpus_per_run,
-                           plugins=[*items(plugin, "plugin"), *sweep_config.plugins], base=sweep_config.path.parent)
+                           plugins=[*as_items(plugin, "plugin"), *sweep_config.plugins], base=sweep_config.path.parent)
     live = live_destinations(fixed, track, tensorboard, mlflow, experiment)
     exporters = open_trackers(**live, export_timeout=export_timeout, on_problem=on_problem)
     try:
@@ -99,9 +98,8 @@ def sweep(config, *, log=None, shard=None, fail_fast: bool = False, ray=None, gp
 def live_destinations(fixed: dict, track=(), tensorboard=None, mlflow=None, experiment=None) -> dict:
     """The live copy's destinations: those given, else the config's ``fixed`` keys (``track``
     given replaces the config's ``track``)."""
-    from pernode_cli.training.session import items
 
-    return {"track": list(items(track, "track") or fixed.get("track") or ()),
+    return {"track": list(as_items(track, "track") or fixed.get("track") or ()),
             "tensorboard": tensorboard or fixed.get("tensorboard"), "mlflow": mlflow or fixed.get("mlflow"),
             "experiment": experiment or fixed.get("experiment") or "pernode"}
 

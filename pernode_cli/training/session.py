@@ -11,24 +11,10 @@ import contextlib
 import os
 from typing import Callable, Optional
 
+from pernode_cli.argchecks import as_items
 from pernode_cli.errors import PernodeError
 from pernode_cli.schema import SETTING_NAMES
 from pernode_cli.training.records import RunResult
-
-
-def items(value, name: str = "value") -> tuple:
-    """A list argument (``plugin``, ``track``, ``timings``): None is none, one text or path is one
-    item."""
-    if value is None:
-        return ()
-    if isinstance(value, (str, bytes, os.PathLike)):
-        return (os.fspath(value),)
-    try:
-        return tuple(os.fspath(v) if isinstance(v, os.PathLike) else v for v in value)
-    except TypeError:
-        from pernode_cli.argchecks import invalid
-
-        raise invalid(name, "a list of texts (one text is one item)", value, error=PernodeError) from None
 
 
 def check_settings(settings: dict) -> None:
@@ -46,7 +32,7 @@ def run_spec(plugin=(), **settings):
 
     check_settings(settings)
     settings = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in settings.items()}
-    load_plugins(items(plugin, "plugin"))
+    load_plugins(as_items(plugin, "plugin"))
     from pernode_cli.training.config import RunSpec
     from pernode_cli.variants import canonical_variant, run_rate
 
@@ -65,7 +51,7 @@ def open_trackers(track=(), tensorboard=None, mlflow=None, experiment="pernode",
     from pernode_cli.export import open_exporters
 
     check_positive_number("export_timeout", export_timeout)
-    return open_exporters(track=list(items(track, "track")), tensorboard=tensorboard, mlflow=mlflow,
+    return open_exporters(track=track, tensorboard=tensorboard, mlflow=mlflow,
                           experiment=experiment, on_problem=on_problem)
 
 

@@ -8,7 +8,8 @@ from typing import Any, Optional
 
 
 from pernode_cli.stats.effects import PairStatistics
-from pernode_cli.stats.rows import LeftOut, Record, plain
+from pernode_cli.schema import plain
+from pernode_cli.stats.rows import LeftOut, Record
 
 
 ACROSS_NAME = "all data sets"
